@@ -1,0 +1,199 @@
+"""Flatten benchmark: raw Firehose objects of one day -> weather_observations, locally.
+
+Generates N raw records (gzip JSON lines in the Firehose layout, one observation day,
+12 stations, arrivals spread over the day's 24 hour folders), crawls them, then measures
+in separate processes (so peak RSS is each one's own):
+
+- ``duckdb``: the real path, ``iot_lake.weather.pipeline.flatten_day`` (flatten SQL file
+  transpiled by sqlglot, DuckDB over the catalog view, Parquet written aside and swapped);
+- ``pandas``: the baseline, json.loads + json_normalize + explode of both arrays, dedupe
+  and day filter, on a sample of the same objects (pandas at 1M records would take
+  minutes; records/s is what is compared).
+
+Usage: ``uv run --frozen python bench/flatten.py`` (200k records, < 1 minute) or
+``--records 1000000`` for the 1M goal (<= 5 s, >= 20x the baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = "2024-03-01"
+STATIONS = 12
+RECORDS_PER_OBJECT = 25_000
+
+
+def _env(home: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "IOT_LAKE_BACKEND": "local",
+        "IOT_LAKE_HOME": home,
+        # no Airflow connection look-up for lake settings: the bench runs outside Airflow
+        "AIRFLOW_CONN_LAKE_DEFAULT": json.dumps({"conn_type": "generic", "extra": {}}),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}",
+    }
+
+
+def generate(home: str, records: int) -> list[str]:
+    """Write ``records`` raw records for DAY; returns the object paths."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+    import random
+
+    from iot_lake.weather.synthetic import message, object_key
+
+    rng = random.Random(42)
+    start = datetime.fromisoformat(DAY).replace(tzinfo=UTC)
+    # a pool of realistic bodies; station and time are substituted per record
+    pool = []
+    for _ in range(512):
+        body = message("722540-13904", start, rng, None, None)
+        body["weather_station"] = "@S@"
+        body["time"] = "@T@"
+        prefix, rest = json.dumps(body, separators=(",", ":")).split("@S@")
+        middle, suffix = rest.split("@T@")
+        pool.append((prefix, middle, suffix))
+    per_station = -(-records // STATIONS)
+    step = 86400 / per_station
+    lines_by_hour: dict[int, list[str]] = {h: [] for h in range(24)}
+    n = 0
+    for k in range(per_station):
+        moment = start + timedelta(seconds=int(k * step))
+        t = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for s in range(STATIONS):
+            if n == records:
+                break
+            prefix, middle, suffix = pool[n % len(pool)]
+            station = f"{700000 + s:06d}-{10000 + s:05d}"
+            lines_by_hour[moment.hour].append(f"{prefix}{station}{middle}{t}{suffix}")
+            n += 1
+    raw = Path(home) / "raw"
+    paths = []
+    for hour, lines in lines_by_hour.items():
+        for i in range(0, len(lines), RECORDS_PER_OBJECT):
+            chunk = lines[i : i + RECORDS_PER_OBJECT]
+            key = object_key(start + timedelta(hours=hour, minutes=5, seconds=i % 60))
+            path = raw / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(gzip.compress(("\n".join(chunk) + "\n").encode(), compresslevel=1))
+            paths.append(str(path))
+    return paths
+
+
+def worker_flatten() -> None:
+    sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+    from iot_lake.weather.pipeline import flatten_day
+
+    started = time.perf_counter()
+    result = flatten_day(DAY)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "rows": result["rows"],
+                      "observations": result["observations"]}))
+
+
+def worker_pandas(files: list[str]) -> None:
+    import pandas as pd
+
+    started = time.perf_counter()
+    records = []
+    for path in files:
+        with gzip.open(path, "rt") as handle:
+            records.extend(json.loads(line) for line in handle if line.strip())
+    frame = pd.json_normalize(records, sep="_")
+    frame["observed_at"] = pd.to_datetime(frame["time"], format="%Y-%m-%dT%H:%M:%SZ")
+    frame = frame.drop_duplicates(["weather_station", "observed_at"])
+    day = pd.Timestamp(DAY)
+    in_day = (frame["observed_at"] >= day) & (frame["observed_at"] < day + pd.Timedelta(days=1))
+    frame = frame[in_day]
+    frame = frame.explode("sky_cover_condition").explode("weather_condition")
+    def objects(column: str) -> list[dict]:
+        return [v if isinstance(v, dict) else {} for v in frame[column]]
+
+    sky = pd.json_normalize(objects("sky_cover_condition"))
+    cond = pd.json_normalize(objects("weather_condition"))
+    flat = pd.concat(
+        [frame.drop(columns=["sky_cover_condition", "weather_condition"]).reset_index(drop=True),
+         sky.reset_index(drop=True), cond.reset_index(drop=True)], axis=1,
+    )
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "rows": len(flat), "records": len(records)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--baseline-records", type=int, default=50_000,
+                        help="records the pandas baseline flattens (a sample of the same data)")
+    parser.add_argument("--worker", choices=["flatten", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("files", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        import resource
+
+        (worker_flatten if args.worker == "flatten" else lambda: worker_pandas(args.files))()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"rss_mb": peak}))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-flatten-") as home:
+        env = _env(home)
+        t0 = time.perf_counter()
+        files = generate(home, args.records)
+        generated = time.perf_counter() - t0
+        crawl = subprocess.run(
+            [sys.executable, "-c", "from iot_lake.crawler import crawl_raw; "
+             "from iot_lake.weather.tables import ensure_tables; ensure_tables(); crawl_raw()"],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        if crawl.returncode:
+            raise SystemExit(crawl.stderr[-3000:])
+        duck, duck_rss = _run(["--worker", "flatten"], env)
+        sample, total = [], 0
+        per_file = -(-args.records // len(files))
+        for path in files:  # objects from every hour until the sample size is reached
+            if total >= args.baseline_records:
+                break
+            sample.append(path)
+            total += per_file
+        base, base_rss = _run(["--worker", "pandas", *sample], env)
+
+    duck_rate = args.records / duck["seconds"]
+    base_rate = base["records"] / base["seconds"]
+    speedup = duck_rate / base_rate
+    seconds_1m = 1_000_000 / duck_rate
+    print(f"generated {args.records:,} raw records in {len(files)} objects ({generated:.1f}s)")
+    print(f"{'engine':<8} {'records':>10} {'rows out':>10} {'seconds':>8} {'records/s':>12} "
+          f"{'peak RSS MiB':>13}")
+    print(f"{'duckdb':<8} {args.records:>10,} {duck['rows']:>10,} {duck['seconds']:>8.2f} "
+          f"{duck_rate:>12,.0f} {duck_rss:>13.0f}")
+    print(f"{'pandas':<8} {base['records']:>10,} {base['rows']:>10,} {base['seconds']:>8.2f} "
+          f"{base_rate:>12,.0f} {base_rss:>13.0f}")
+    print(f"speedup {speedup:.1f}x; 1M records at this rate: {seconds_1m:.2f}s "
+          f"(goals: >= 20x, <= 5 s on {os.cpu_count()} cores)")
+    print(f"bench flatten: speedup={speedup:.1f} seconds_1m={seconds_1m:.2f} "
+          f"rss_mb={duck_rss:.0f}")
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[dict, float]:
+    result = subprocess.run(
+        [sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        raise SystemExit(f"worker {args[:2]} failed:\n{result.stderr[-3000:]}")
+    out = result.stdout.strip().splitlines()
+    lines = [json.loads(line) for line in out if line.startswith("{")]
+    merged = {k: v for line in lines for k, v in line.items()}
+    return merged, merged.pop("rss_mb", 0.0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+r"""
+### coffee_lake: the coffee machines' presses, from Aurora MySQL to the lake, once a day
+
+```
+export_day --> register_partition --> check_columns
+                                  \-> check_coffee_hour_in_day
+                                  \-> reconcile_with_mysql
+```
+
+1. **export_day**: the day's rows of `coffees` (`data_interval_start <= coffee_hour <
+   data_interval_end`, UTC) are streamed from the MySQL connection (`coffee_mysql`,
+   Aurora MySQL on `aws`, MariaDB locally) through a server-side cursor into a GZIP
+   Parquet file with real `timestamp` and `boolean` columns, written to a staging prefix
+   and swapped in as `curated/coffees/dt=<ds>/`. Rows with an unusable `photo_url` (or a
+   flag outside 0/1/NULL) go to `curated/coffees_rejects/dt=<ds>/rejects.jsonl` with
+   their reason.
+2. **register_partition**: table `<curated_database>.coffees` and partition `dt=<ds>` in
+   the catalog (Glue on `aws`, the local catalog on `local`).
+3. **checks**: unique, non-null `id`; non-null `coffee_hour` inside the day; flags only
+   true/false/NULL (min >= 0, max <= 1); and the reconciliation: rows in MySQL = rows in
+   the partition + rejected rows.
+
+The day is `data_interval_start` (UTC), `@daily` data intervals: a run for day D starts
+after D has ended.
+
+Idempotent: a rerun or a backfill of a day replaces that day's partition and rejects
+whole. `catchup=True` on purpose: the export is keyed on the data interval, so
+re-enabling the DAG after a pause fills the missing days. Code: `plugins/iot_lake/coffee/`;
+docs: `docs/coffee.md`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+
+from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH
+from iot_lake.operators.checks import LakeColumnCheckOperator, LakeSQLCheckOperator
+from iot_lake.operators.macros import LAKE
+
+COFFEES = "{{ lake.curated_database }}.coffees"
+# The day is the data interval's start (UTC): the same for scheduled, manual and
+# backfill runs, whereas `ds` is the trigger time on manual runs.
+DAY = "dt = '{{ data_interval_start | ds }}'"
+BOOLEAN = {"min": {"geq_to": 0}, "max": {"leq_to": 1}}  # true/false/NULL, nothing else
+FLAGS = ("has_face", "smile", "beard", "mustache", "glasses")
+
+
+@dag(
+    dag_id="coffee_lake",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2026, 11, 1, tzinfo=UTC),
+    catchup=True,
+    max_active_runs=2,
+    default_args=DEFAULT_ARGS,
+    tags=["iot-lake", "coffee", "quality"],
+    doc_md=__doc__,
+    template_searchpath=TEMPLATE_SEARCHPATH,
+    user_defined_macros={"lake": LAKE},
+)
+def coffee_lake() -> None:
+    @task
+    def export_day(
+        data_interval_start: datetime | None = None,
+        data_interval_end: datetime | None = None,
+    ) -> dict[str, Any]:
+        from iot_lake.coffee.export import day_of, export_day
+
+        day = day_of(data_interval_start)
+        return export_day(day, data_interval_start, data_interval_end).as_dict()
+
+    @task
+    def register_partition(data_interval_start: datetime | None = None) -> dict[str, Any]:
+        from iot_lake.coffee.export import day_of
+        from iot_lake.coffee.table import register_partition
+
+        return register_partition(day_of(data_interval_start))
+
+    check_columns = LakeColumnCheckOperator(
+        task_id="check_columns",
+        table=COFFEES,
+        partition_clause=DAY,
+        column_mapping={
+            "id": {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}},
+            "coffee_hour": {"null_check": {"equal_to": 0}},
+            **{flag: BOOLEAN for flag in FLAGS},
+        },
+    )
+
+    check_coffee_hour_in_day = LakeSQLCheckOperator(
+        task_id="check_coffee_hour_in_day",
+        sql="coffee/check_coffee_hour_in_day.sql",
+    )
+
+    @task
+    def reconcile_with_mysql(
+        data_interval_start: datetime | None = None,
+        data_interval_end: datetime | None = None,
+    ) -> dict[str, Any]:
+        from iot_lake.coffee.export import day_of
+        from iot_lake.coffee.reconcile import reconcile_day
+
+        day = day_of(data_interval_start)
+        return reconcile_day(day, data_interval_start, data_interval_end).as_dict()
+
+    chain(
+        export_day(),
+        register_partition(),
+        [check_columns, check_coffee_hour_in_day, reconcile_with_mysql()],
+    )
+
+
+coffee_lake()

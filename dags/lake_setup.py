@@ -1,0 +1,81 @@
+r"""
+### lake_setup: create or update everything the pipeline needs (manual trigger)
+
+```
+permissions --> storage --> catalog
+                        \-> query_engine
+                        \-> ingestion
+                        \-> devices
+                        \-> relational  --> report
+```
+
+Idempotent provisioning as code; the same steps run from a shell with
+`python -m iot_lake.provisioning` (see `docs/aws.md`). Each step reads the current state
+of its resources, changes only what differs from the definitions under `include/`, and
+returns what it did (created / updated / unchanged / skipped); **report** prints
+"no changes" when a run found everything in place.
+
+Steps (`aws` / `local`):
+- **permissions**: IAM roles for Firehose, IoT rules, the Glue crawler; policy
+  `iot-lake-airflow` / nothing
+- **storage**: S3 buckets (public access block, encryption, TLS-only, lifecycle) /
+  lake directories, or buckets on MinIO
+- **catalog**: Glue databases, JSON classifier, raw crawler / local catalog databases
+- **query_engine**: Athena workgroup (result location, 10 GiB scan cutoff) / nothing
+- **ingestion**: Firehose stream, DynamoDB table, IoT rules / table on local DynamoDB
+- **devices**: IoT policy, thing type / CA, certificates, Mosquitto config and ACL
+- **relational**: database + `coffees` table through `coffee_mysql` (Aurora / MariaDB)
+
+Trigger with `{"dry_run": true}` to see the plan without changing anything. AWS
+credentials come from the connection `aws_default` (setting `aws_conn_id`); the identity
+needs `include/iam/lake_setup_policy.json`. No schedule and no catchup: setup runs when a
+person or a deploy pipeline asks for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import Param, chain, dag, task
+
+from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH
+
+
+@task
+def provision(step: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    from iot_lake.provisioning.tasks import provision_step
+
+    return provision_step(step, dry_run=bool((params or {}).get("dry_run")))
+
+
+@task
+def report(results: list[list[dict[str, Any]]], params: dict[str, Any] | None = None) -> str:
+    from iot_lake.provisioning.tasks import report as summarize
+
+    return summarize(results, dry_run=bool((params or {}).get("dry_run")))
+
+
+@dag(
+    dag_id="lake_setup",
+    schedule=None,
+    start_date=datetime(2026, 11, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["iot-lake", "setup"],
+    doc_md=__doc__,
+    template_searchpath=TEMPLATE_SEARCHPATH,
+    params={"dry_run": Param(False, type="boolean", description="plan only, change nothing")},
+)
+def lake_setup() -> None:
+    permissions = provision.override(task_id="permissions")("permissions")
+    storage = provision.override(task_id="storage")("storage")
+    steps = [
+        provision.override(task_id=step)(step)
+        for step in ("catalog", "query_engine", "ingestion", "devices", "relational")
+    ]
+    chain(permissions, storage, steps, report(steps))
+
+
+lake_setup()

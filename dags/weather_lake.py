@@ -1,0 +1,146 @@
+"""
+### weather_lake: raw station messages -> daily Parquet -> checks -> daily stats
+
+Every day `D` (`@daily`, `catchup=True` on purpose: each run owns exactly one observation
+day, so catching up or backfilling a range rebuilds those days and nothing else):
+
+1. **register_tables**: the curated tables (`include/glue/tables/*.json`) exist in the
+   catalog (Glue on `aws`, JSON beside the lake on `local`).
+2. **crawl_raw**: new `weather/YYYY/MM/DD/HH/` folders of the raw bucket become partitions
+   of `iot_lake_raw.weather` (Glue crawler on `aws`, deferrable; DuckDB-based crawler on
+   `local`, same settings from `include/glue/crawler_raw_weather.json`).
+3. **flatten_observations**: `include/sql/weather/flatten_observations.sql` reads the
+   arrival hours `D-late_days .. D+late_days`, keeps observations timed on day `D`,
+   removes duplicates by `(weather_station, observed_at)`, unnests sky-cover layers and
+   present-weather groups with `LEFT JOIN UNNEST ... ON TRUE` and replaces partition
+   `dt=D` of `iot_lake.weather_observations` (Parquet, GZIP by default). Athena UNLOAD to
+   a fresh prefix + Glue partition swap on `aws`; DuckDB + directory swap on `local`.
+4. **has_observations**: a day without raw observations stops here (checks and stats
+   are skipped, the empty partition says "no data").
+5. **checks** (common.sql operators over Athena / DuckDB): keys not null, air temperature
+   within [-90, 60] °C, row count > 0, and raw-to-flat reconciliation. Any failure fails
+   the run and blocks the stats.
+6. **stats_by_station_day / stats_by_condition_day**: min/avg/max air temperature and
+   counts per station and per present weather condition, partition `dt=D`.
+
+Rerun a day: `airflow tasks clear weather_lake -s D -e D` or `airflow dags test weather_lake D`.
+Backfill: `airflow backfill create --dag-id weather_lake --from-date D1 --to-date D2
+--reprocess-behavior completed`. See `docs/weather_lake.md`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import Asset, Param, chain_linear, dag, get_current_context, task
+
+from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH
+from iot_lake.operators.checks import (
+    LakeColumnCheckOperator,
+    LakeSQLCheckOperator,
+    LakeTableCheckOperator,
+)
+from iot_lake.operators.crawl import LakeCrawlOperator
+from iot_lake.operators.macros import LAKE
+
+# Assets are named <database>.<table>; a URI with a scheme would make Airflow load every
+# provider's URI handlers (boto3 included) while parsing this file.
+RAW_WEATHER = Asset(name="iot_lake_raw.weather")
+OBSERVATIONS = Asset(name="iot_lake.weather_observations")
+STATS_BY_STATION = Asset(name="iot_lake.weather_stats_by_station_day")
+STATS_BY_CONDITION = Asset(name="iot_lake.weather_stats_by_condition_day")
+
+OBSERVATIONS_TABLE = "{{ lake.curated_database }}.weather_observations"
+DAY = "dt = '{{ ds }}'"
+
+
+@dag(
+    dag_id="weather_lake",
+    schedule="@daily",
+    start_date=datetime(2026, 11, 1, tzinfo=UTC),
+    catchup=True,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["iot-lake", "weather", "quality"],
+    doc_md=__doc__,
+    template_searchpath=TEMPLATE_SEARCHPATH,
+    user_defined_macros={"lake": LAKE},
+    params={
+        "late_days": Param(
+            1, type="integer", minimum=0, maximum=30,
+            description="arrival days before/after D that may hold observations of day D",
+        )
+    },
+)
+def weather_lake() -> None:
+    @task
+    def register_tables() -> list[str]:
+        from iot_lake.weather.tables import ensure_tables
+
+        return ensure_tables()
+
+    crawl_raw = LakeCrawlOperator(task_id="crawl_raw", outlets=[RAW_WEATHER])
+
+    @task(inlets=[RAW_WEATHER], outlets=[OBSERVATIONS])
+    def flatten_observations(ds: str | None = None) -> dict[str, Any]:
+        from iot_lake.weather.pipeline import flatten_day
+
+        params = get_current_context()["params"]
+        return flatten_day(str(ds), late_days=int(params["late_days"]))
+
+    @task.short_circuit(ignore_downstream_trigger_rules=True)
+    def has_observations(flattened: dict[str, Any]) -> bool:
+        return int(flattened["observations"]) > 0
+
+    # ---- checks: any failure fails the run and blocks the stats
+    keys_and_ranges = LakeColumnCheckOperator(
+        task_id="check_keys_and_ranges",
+        table=OBSERVATIONS_TABLE,
+        partition_clause=DAY,
+        column_mapping={
+            "weather_station": {"null_check": {"equal_to": 0}},
+            "observed_at": {"null_check": {"equal_to": 0}},
+            "air_temperature": {"min": {"geq_to": -90}, "max": {"leq_to": 60}},
+        },
+        retry_on_failure=False,  # bad data does not get better on retry
+    )
+    row_count = LakeTableCheckOperator(
+        task_id="check_row_count",
+        table=OBSERVATIONS_TABLE,
+        partition_clause=DAY,
+        checks={"row_count_positive": {"check_statement": "COUNT(*) > 0"}},
+        retry_on_failure=False,  # bad data does not get better on retry
+    )
+    reconciliation = LakeSQLCheckOperator(
+        task_id="check_reconciliation",
+        sql="weather/check_reconciliation.sql",
+        retry_on_failure=False,  # bad data does not get better on retry
+    )
+
+    @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_STATION])
+    def stats_by_station_day(ds: str | None = None) -> dict[str, Any]:
+        from iot_lake.weather.pipeline import stats_day
+        from iot_lake.weather.tables import STATS_BY_STATION as TABLE
+
+        return stats_day(TABLE, str(ds))
+
+    @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_CONDITION])
+    def stats_by_condition_day(ds: str | None = None) -> dict[str, Any]:
+        from iot_lake.weather.pipeline import stats_day
+        from iot_lake.weather.tables import STATS_BY_CONDITION as TABLE
+
+        return stats_day(TABLE, str(ds))
+
+    flattened = flatten_observations()
+    chain_linear(
+        register_tables(),
+        crawl_raw,
+        flattened,
+        has_observations(flattened),
+        [keys_and_ranges, row_count, reconciliation],
+        [stats_by_station_day(), stats_by_condition_day()],
+    )
+
+
+weather_lake()

@@ -1,0 +1,1 @@
+"""iot-lake: the library that the DAGs, operators and simulators share."""

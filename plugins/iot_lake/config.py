@@ -1,0 +1,147 @@
+"""Where the pipeline runs and where its data lives, read at task run time.
+
+Every setting comes, in this order, from an environment variable ``IOT_LAKE_<NAME>``,
+from the ``extra`` of the Airflow connection ``lake_default`` (key ``<name>`` in lower
+case), or from the documented default. DAG files never read settings: tasks call
+:func:`settings` when they run, so switching backends is a configuration change only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout: home of ``include/``, the local lake and the generated certificates."""
+
+INCLUDE_DIR = PROJECT_ROOT / "include"
+SQL_DIR = INCLUDE_DIR / "sql"
+
+Backend = Literal["local", "aws"]
+BACKENDS: tuple[str, ...] = ("local", "aws")
+LAKE_CONN_ID_ENV = "IOT_LAKE_CONN_ID"
+DEFAULT_LAKE_CONN_ID = "lake_default"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names it and how to set it."""
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    """Everything a task needs to know about the backend it runs against."""
+
+    backend: Backend = "local"
+    # Local backend: one directory holds every bucket as a sub-directory.
+    home: str = str(PROJECT_ROOT / ".lake")
+    # Bucket-like roots (URIs); on `local` they default to sub-directories of `home`.
+    raw_uri: str = ""
+    curated_uri: str = ""
+    photos_uri: str = ""
+    query_results_uri: str = ""
+    # Catalog (Glue databases on aws, JSON table definitions beside the lake on local).
+    catalog_uri: str = ""
+    raw_database: str = "iot_lake_raw"
+    curated_database: str = "iot_lake"
+    # Amazon services.
+    aws_conn_id: str = "aws_default"
+    region: str = "us-east-1"
+    athena_workgroup: str = "iot_lake"
+    firehose_stream: str = "iot-lake-raw-weather"
+    cold_readings_table: str = "weather_cold_readings"
+    crawler_name: str = "iot_lake_raw_weather"
+    # Relational source of the coffee machines (Aurora MySQL / MariaDB).
+    mysql_conn_id: str = "coffee_mysql"
+    # Devices: MQTT broker (Mosquitto locally, the IoT Core ATS endpoint on aws).
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 8883
+    certs_dir: str = str(PROJECT_ROOT / "certs")
+    # Local stand-in for DynamoDB (a DynamoDB-compatible endpoint).
+    dynamodb_endpoint: str = "http://127.0.0.1:8000"
+    # Parquet compression of the curated tables (GZIP, SNAPPY or ZSTD).
+    parquet_compression: str = "GZIP"
+
+    def uri(self, bucket: str) -> str:
+        """URI of one of the lake's buckets: raw, curated, photos, query_results, catalog."""
+        value = getattr(self, f"{bucket}_uri")
+        if not value:
+            raise ConfigError(
+                f"setting IOT_LAKE_{bucket.upper()}_URI is required on the "
+                f"'{self.backend}' backend (e.g. s3://my-bucket/{bucket}/); set the "
+                f"environment variable or the key '{bucket}_uri' in the extra of "
+                f"connection '{_lake_conn_id()}'"
+            )
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend == "local"
+
+
+_BUCKETS = ("raw", "curated", "photos", "query_results", "catalog")
+
+
+def _lake_conn_id() -> str:
+    return os.environ.get(LAKE_CONN_ID_ENV, DEFAULT_LAKE_CONN_ID)
+
+
+def _connection_extra() -> dict[str, object]:
+    """The extra of the lake connection, or {} when Airflow has no such connection.
+
+    Read from ``AIRFLOW_CONN_LAKE_DEFAULT`` first (no Airflow import, works in the
+    simulators), then through Airflow's own look-up when running inside a task.
+    """
+    conn_id = _lake_conn_id()
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if raw:
+        if raw.lstrip().startswith("{"):
+            return dict(json.loads(raw).get("extra") or {})
+        from urllib.parse import parse_qsl, urlsplit
+
+        return dict(parse_qsl(urlsplit(raw).query))
+    try:
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # simulators run without Airflow
+        return {}
+    try:
+        return dict(BaseHook.get_connection(conn_id).extra_dejson)
+    except AirflowNotFoundException:
+        log.debug("no connection %s: using environment and defaults", conn_id)
+        return {}
+
+
+@cache
+def settings() -> LakeSettings:
+    """The settings for this process (cached; call ``settings.cache_clear()`` to reload)."""
+    extra = _connection_extra()
+    values: dict[str, object] = {}
+    for field in fields(LakeSettings):
+        env_name = f"IOT_LAKE_{field.name.upper()}"
+        if env_name in os.environ:
+            values[field.name] = os.environ[env_name]
+        elif field.name in extra:
+            values[field.name] = extra[field.name]
+    if "mqtt_port" in values:
+        values["mqtt_port"] = int(str(values["mqtt_port"]))
+    backend = str(values.get("backend", "local")).lower()
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"IOT_LAKE_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
+        )
+    values["backend"] = backend
+    if backend == "local":
+        home = Path(str(values.get("home", LakeSettings.home))).resolve()
+        values["home"] = str(home)
+        for bucket in _BUCKETS:
+            values.setdefault(f"{bucket}_uri", f"file://{home / bucket}")
+    elif "catalog_uri" not in values:
+        values["catalog_uri"] = "glue://"  # the Glue Data Catalog itself
+    return LakeSettings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,612 @@
+"""The SQL engine seam: Athena on `aws`, in-process DuckDB on `local`, same SQL files.
+
+SQL files are written in Athena's dialect and Jinja-templated like Airflow templates
+(``{{ ds }}``, ``{{ params.x }}``). On `local` a statement is transpiled by sqlglot
+(athena -> duckdb) and run on a fresh in-process DuckDB in which every catalog table the
+statement names is a view (``iot_lake_raw.weather``, ``iot_lake.coffees``) over the
+objects of its registered partitions. As on Athena, only registered partitions are
+visible, and partitions the statement's WHERE clause excludes are not even listed
+(partition pruning), so a day's query reads a day's files.
+
+Public API:
+- :func:`render_sql` / :func:`to_duckdb`: template and transpile a SQL file or text.
+- :func:`run_query`: rows of a query on the configured backend.
+- :func:`connect`: a DuckDB connection with views for catalog tables (the dashboard's).
+- :func:`write_partition`: replace one partition of a Parquet table by a query's result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import sqlglot
+from sqlglot import exp
+
+from iot_lake import config
+from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_format
+from iot_lake.config import SQL_DIR, LakeSettings
+from iot_lake.glue_types import glue_to_duckdb
+from iot_lake.operators.macros import LakeMacros
+from iot_lake.storage import filesystem, is_local, join, publish_prefix, staging_uri
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+READ_DIALECT = "athena"
+LOCAL_DIALECT = "duckdb"
+
+
+class QueryError(RuntimeError):
+    """A query failed; the message names the query (file) and the backend's reason."""
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _is_file_reference(sql: str) -> bool:
+    return sql.strip().endswith(".sql") and "\n" not in sql.strip() and " " not in sql.strip()
+
+
+def render_sql(
+    sql: str,
+    params: Mapping[str, Any] | None = None,
+    ds: str | None = None,
+    **context: Any,
+) -> str:
+    """Render a SQL file (path relative to ``include/sql`` or absolute) or SQL text.
+
+    The context matches Airflow's template context for what SQL files use: ``ds``,
+    ``ds_nodash``, ``data_interval_start``/``_end`` (a daily run of ``ds``), the ``ds``
+    and ``ds_nodash`` filters, ``params`` and the ``lake`` macro (settings such as
+    ``{{ lake.raw_database }}``); extra keyword arguments are passed through. Undefined
+    names raise, so a typo fails here rather than as an odd query.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(SQL_DIR), "/"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["ds"] = lambda value: value.strftime("%Y-%m-%d")
+    env.filters["ds_nodash"] = lambda value: value.strftime("%Y%m%d")
+    if _is_file_reference(sql):
+        name = sql.strip()
+        path = Path(name)
+        template = env.get_template(str(path.resolve()) if path.is_absolute() else name)
+    else:
+        template = env.from_string(sql)
+    values: dict[str, Any] = {"params": dict(params or {}), "lake": LakeMacros()}
+    if ds is not None:
+        start = datetime.fromisoformat(ds).replace(tzinfo=UTC)
+        values.update(
+            ds=ds,
+            ds_nodash=ds.replace("-", ""),
+            data_interval_start=start,
+            data_interval_end=start + timedelta(days=1),
+            logical_date=start,
+        )
+    values.update(context)
+    return template.render(**values)
+
+
+def parse_one(sql: str) -> exp.Expression:
+    """Parse exactly one Athena statement (files hold one statement each)."""
+    statements = [s for s in sqlglot.parse(sql, read=READ_DIALECT) if s is not None]
+    if len(statements) != 1:
+        raise QueryError(f"expected exactly one SQL statement, got {len(statements)}")
+    return statements[0]
+
+
+def _unnest_rows_as_columns(tree: exp.Expression) -> exp.Expression:
+    """Give DuckDB Athena's UNNEST of an array of rows: one column per row field.
+
+    Athena (Trino) expands ``UNNEST(array_of_rows) AS t(a, b, c)`` into the rows' fields;
+    DuckDB's UNNEST yields one struct column. The equivalent DuckDB form is a correlated
+    ``(SELECT UNNEST(array, max_depth := 2)) AS t(a, b, c)``, which keeps ``LEFT JOIN ...
+    ON TRUE`` semantics (an empty array still gives one row of NULLs).
+    """
+    for node in list(tree.find_all(exp.Unnest)):
+        alias = node.args.get("alias")
+        columns = alias.columns if isinstance(alias, exp.TableAlias) else []
+        if len(columns) < 2 or len(node.expressions) != 1 or node.args.get("offset"):
+            continue
+        array_sql = node.expressions[0].sql(dialect=LOCAL_DIALECT)
+        select = sqlglot.parse_one(
+            f"SELECT UNNEST({array_sql}, max_depth := 2)", read=LOCAL_DIALECT
+        )
+        node.replace(exp.Subquery(this=select, alias=alias.copy()))
+    return tree
+
+
+def to_duckdb(sql: str) -> str:
+    """Transpile one Athena statement to DuckDB's dialect."""
+    return duckdb_tree(parse_one(sql)).sql(dialect=LOCAL_DIALECT)
+
+
+def duckdb_tree(tree: exp.Expression) -> exp.Expression:
+    """The parsed Athena statement, rewritten where DuckDB's semantics differ."""
+    return _unnest_rows_as_columns(tree.copy())
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _duck_path(uri: str) -> str:
+    if uri.startswith("file://"):
+        return filesystem(uri)[1]
+    return uri
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _data_files(fs: Any, location_path: str) -> list[str]:
+    """Objects of a partition, skipping hidden/_-prefixed names as Hive and Athena do."""
+    if not fs.exists(location_path):
+        return []
+    out = []
+    base = location_path.rstrip("/")
+    for path in fs.find(base):
+        relative = path[len(base) :].lstrip("/")
+        if any(part.startswith((".", "_")) for part in relative.split("/")):
+            continue
+        out.append(path)
+    return sorted(out)
+
+
+def referenced_tables(tree: exp.Expression, default_db: str) -> set[tuple[str, str]]:
+    """(database, table) of every table a statement reads, CTE names excluded."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    out = set()
+    for table in tree.find_all(exp.Table):
+        if not table.name or isinstance(table.this, exp.Anonymous):
+            continue  # table functions such as UNNEST
+        if not table.db and table.name.lower() in ctes:
+            continue
+        out.add(((table.db or default_db).lower(), table.name.lower()))
+    return out
+
+
+def _partition_predicate(
+    tree: exp.Expression, db: str, name: str, keys: list[str], default_db: str
+) -> exp.Expression | None:
+    """The WHERE conjuncts that only involve ``name``'s partition keys, OR-ed over uses.
+
+    None means "cannot prune" (some use of the table has no such predicate).
+    """
+    lowered = {k.lower() for k in keys}
+    per_use = []
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() != name or (table.db or default_db).lower() != db:
+            continue
+        select = table.find_ancestor(exp.Select)
+        where = select.args.get("where") if select is not None else None
+        if where is None:
+            return None
+        qualifiers = {"", table.alias_or_name.lower(), name}
+        conjuncts = []
+        for part in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+            columns = list(part.find_all(exp.Column))
+            if (
+                columns
+                and part.find(exp.Select) is None
+                and all(
+                    c.name.lower() in lowered and c.table.lower() in qualifiers for c in columns
+                )
+            ):
+                conjuncts.append(part.copy())
+        if not conjuncts:
+            return None
+        per_use.append(exp.and_(*conjuncts))
+    if not per_use:
+        return None
+    predicate = exp.or_(*per_use) if len(per_use) > 1 else per_use[0]
+    for column in predicate.find_all(exp.Column):
+        column.set("table", None)
+        column.set("db", None)
+    return predicate
+
+
+def _select_partitions(
+    con: duckdb.DuckDBPyConnection,
+    partitions: list[dict[str, Any]],
+    keys: list[dict[str, str]],
+    predicate: exp.Expression | None,
+) -> list[dict[str, Any]]:
+    if predicate is None or not partitions:
+        return partitions
+    columns = ", ".join(
+        f"CAST(v{i} AS {glue_to_duckdb(k['Type'])}) AS {_ident(k['Name'])}"
+        for i, k in enumerate(keys)
+    )
+    rows = ", ".join(
+        "(" + ", ".join([str(n)] + [_sql_str(v) for v in p["Values"]]) + ")"
+        for n, p in enumerate(partitions)
+    )
+    names = ", ".join(["n"] + [f"v{i}" for i in range(len(keys))])
+    query = (
+        f"SELECT n FROM (SELECT n, {columns} FROM (VALUES {rows}) AS t({names})) "
+        f"WHERE {predicate.sql(dialect=LOCAL_DIALECT)}"
+    )
+    try:
+        chosen = {row[0] for row in con.execute(query).fetchall()}
+    except Exception as err:  # a predicate DuckDB cannot evaluate alone: read everything
+        log.debug("no partition pruning (%s): %s", err, query)
+        return partitions
+    return [p for n, p in enumerate(partitions) if n in chosen]
+
+
+def _empty_select(columns: list[dict[str, str]]) -> str:
+    cols = ", ".join(
+        f"CAST(NULL AS {glue_to_duckdb(c['Type'])}) AS {_ident(c['Name'])}" for c in columns
+    )
+    return f"SELECT {cols} WHERE false"
+
+
+def _reader(table: dict[str, Any], files: list[str]) -> str:
+    file_list = "[" + ", ".join(_sql_str(_duck_path(f)) for f in files) + "]"
+    columns = table["StorageDescriptor"]["Columns"]
+    if table_format(table) == "json":
+        spec = ", ".join(
+            f"{_sql_str(c['Name'])}: {_sql_str(glue_to_duckdb(c['Type']))}" for c in columns
+        )
+        # newline_delimited, as Athena's JSON SerDe: a missing record separator is an
+        # error here instead of a silently merged row.
+        return (
+            f"read_json({file_list}, format='newline_delimited', columns={{{spec}}}, "
+            "filename=true, compression='auto')"
+        )
+    return f"read_parquet({file_list}, filename=true, union_by_name=true)"
+
+
+def table_view_sql(
+    con: duckdb.DuckDBPyConnection,
+    table: dict[str, Any],
+    partitions: list[dict[str, Any]] | None,
+    predicate: exp.Expression | None = None,
+) -> str:
+    """The SELECT that exposes a catalog table (its registered partitions) to DuckDB."""
+    sd = table["StorageDescriptor"]
+    columns = sd["Columns"]
+    keys = table.get("PartitionKeys") or []
+    location = sd["Location"]
+    fs, _ = filesystem(location)
+    if not is_local(fs):
+        con.register_filesystem(fs)
+    data_cols = ", ".join(
+        f"CAST(t.{_ident(c['Name'])} AS {glue_to_duckdb(c['Type'])}) AS {_ident(c['Name'])}"
+        if table_format(table) == "parquet"
+        else f"t.{_ident(c['Name'])}"
+        for c in columns
+    )
+    if not keys:
+        files = _data_files(fs, filesystem(location)[1])
+        if not files:
+            return _empty_select(columns)
+        return f"SELECT {data_cols} FROM {_reader(table, files)} AS t"
+    chosen = _select_partitions(con, partitions or [], keys, predicate)
+    mapping: list[tuple[str, list[str]]] = []
+    for partition in chosen:
+        part_location = partition["StorageDescriptor"]["Location"]
+        part_fs, part_path = filesystem(part_location)
+        for path in _data_files(part_fs, part_path):
+            uri = path if is_local(part_fs) else f"{part_fs.protocol[0]}://{path}"
+            mapping.append((uri, partition["Values"]))
+    if not mapping:
+        return _empty_select(columns + keys)
+    files = [uri for uri, _ in mapping]
+    rows = ", ".join(
+        "(" + ", ".join([_sql_str(_duck_path(uri))] + [_sql_str(v) for v in values]) + ")"
+        for uri, values in mapping
+    )
+    key_names = ", ".join(f"k{i}" for i in range(len(keys)))
+    key_cols = ", ".join(
+        f"CAST(m.k{i} AS {glue_to_duckdb(k['Type'])}) AS {_ident(k['Name'])}"
+        for i, k in enumerate(keys)
+    )
+    return (
+        f"SELECT {data_cols}, {key_cols} FROM {_reader(table, files)} AS t "
+        f"JOIN (VALUES {rows}) AS m(filename, {key_names}) ON t.filename = m.filename"
+    )
+
+
+def attach_views(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    tables: Iterable[tuple[str, str]],
+    tree: exp.Expression | None = None,
+    default_db: str = "",
+) -> list[str]:
+    """Create ``db.table`` views on ``con`` for the given catalog tables.
+
+    With ``tree`` (the parsed statement), partitions its WHERE clause excludes are left
+    out. Tables the catalog does not know are skipped (the query then fails naming them).
+    """
+    created = []
+    for db, name in sorted(tables):
+        table = catalog.get_table(db, name)
+        if table is None:
+            continue
+        keys = [k["Name"] for k in table.get("PartitionKeys") or []]
+        partitions = catalog.get_partitions(db, name) if keys else None
+        predicate = (
+            _partition_predicate(tree, db, name, keys, default_db)
+            if tree is not None and keys
+            else None
+        )
+        body = table_view_sql(con, table, partitions, predicate)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(db)}")
+        con.execute(f"CREATE OR REPLACE VIEW {_ident(db)}.{_ident(name)} AS {body}")
+        created.append(f"{db}.{name}")
+    return created
+
+
+def new_duckdb(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB, bounded to this machine's cores."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def connect(
+    settings: LakeSettings | None = None,
+    databases: Iterable[str] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection where every table of the lake's databases is a view.
+
+    For interactive readers (the dashboard): all registered partitions are visible.
+    Queries must be DuckDB SQL here; use :func:`run_query` for Athena-dialect files.
+    """
+    lake = settings or config.settings()
+    catalog = get_catalog(lake)
+    con = new_duckdb()
+    dbs = list(databases) if databases is not None else [lake.raw_database, lake.curated_database]
+    attach_views(con, catalog, [(db, t) for db in dbs for t in catalog.list_tables(db)])
+    return con
+
+
+def prepare_local(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    settings: LakeSettings | None = None,
+    database: str | None = None,
+) -> str:
+    """Attach the views ``sql`` (Athena dialect) needs to ``con``; return its DuckDB text."""
+    lake = settings or config.settings()
+    default_db = (database or lake.curated_database).lower()
+    tree = parse_one(sql)
+    attach_views(
+        con, get_catalog(lake), referenced_tables(tree, default_db), tree, default_db
+    )
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(default_db)}")
+    con.execute(f"USE {_ident(default_db)}")
+    return duckdb_tree(tree).sql(dialect=LOCAL_DIALECT)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_query(
+    sql: str,
+    params: Mapping[str, Any] | None = None,
+    settings: LakeSettings | None = None,
+    ds: str | None = None,
+    database: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """Rows of one Athena-dialect query (file or text) on the configured backend."""
+    lake = settings or config.settings()
+    text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
+    if lake.is_local:
+        con = new_duckdb()
+        try:
+            local_sql = prepare_local(con, text, lake, database)
+            return con.execute(local_sql).fetchall()
+        except (CatalogError, QueryError):
+            raise
+        except Exception as err:
+            raise QueryError(f"local query {_label(sql)} failed: {err}") from err
+        finally:
+            con.close()
+    execution_id = athena_execute(text, lake, database=database)
+    return athena_rows(execution_id, lake)
+
+
+def _label(sql: str) -> str:
+    return sql.strip() if _is_file_reference(sql) else repr(sql.strip()[:80])
+
+
+def athena_hook(settings: LakeSettings) -> Any:
+    from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+
+    return AthenaHook(aws_conn_id=settings.aws_conn_id, region_name=settings.region)
+
+
+def athena_execute(
+    sql: str,
+    settings: LakeSettings,
+    database: str | None = None,
+    sleep_time: int = 5,
+) -> str:
+    """Run one statement on Athena in the lake's workgroup; wait; return its execution id."""
+    hook = athena_hook(settings)
+    execution_id = hook.run_query(
+        query=sql,
+        query_context={"Database": database or settings.curated_database},
+        result_configuration={"OutputLocation": settings.uri("query_results")},
+        client_request_token=str(uuid.uuid4()),
+        workgroup=settings.athena_workgroup,
+    )
+    state = hook.poll_query_status(execution_id, max_polling_attempts=720, sleep_time=sleep_time)
+    if state != "SUCCEEDED":
+        reason = hook.get_state_change_reason(execution_id)
+        raise QueryError(f"Athena query {execution_id} ended {state}: {reason}")
+    return execution_id
+
+
+def athena_rows(execution_id: str, settings: LakeSettings) -> list[tuple[Any, ...]]:
+    """Result rows of a finished Athena query (header row dropped), as strings."""
+    hook = athena_hook(settings)
+    rows: list[tuple[Any, ...]] = []
+    paginator = hook.get_query_results_paginator(execution_id)
+    first = True
+    for page in paginator:
+        for row in page["ResultSet"]["Rows"]:
+            if first:
+                first = False
+                continue
+            rows.append(tuple(cell.get("VarCharValue") for cell in row["Data"]))
+    return rows
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def partition_location(table: dict[str, Any], keys: list[str], values: list[str]) -> str:
+    """``<table location>/k1=v1/...``: where a partition lives by convention."""
+    parts = (f"{k}={v}" for k, v in zip(keys, values, strict=True))
+    return join(table["StorageDescriptor"]["Location"], *parts)
+
+
+def write_partition(
+    select_sql: str,
+    db: str,
+    table_name: str,
+    values: list[str],
+    settings: LakeSettings | None = None,
+    database: str | None = None,
+) -> dict[str, Any]:
+    """Replace one partition of a Parquet table by the rows of an Athena SELECT.
+
+    The SELECT yields the table's data columns (not its partition keys). Whatever
+    fails, readers see the old partition or the new one, never a mix, and a rerun
+    replaces rather than adds: `local` writes aside and swaps directories; `aws`
+    UNLOADs to a fresh prefix, then points the Glue partition at it and deletes the
+    previous prefix.
+    """
+    lake = settings or config.settings()
+    catalog = get_catalog(lake)
+    table = catalog.require_table(db, table_name)
+    if table_format(table) != "parquet":
+        raise CatalogError(f"{db}.{table_name} is not a Parquet table")
+    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
+    if len(keys) != len(values):
+        raise CatalogError(f"{db}.{table_name} is partitioned by {keys}; got {values}")
+    compression = (
+        (table.get("Parameters") or {}).get("parquet.compression") or lake.parquet_compression
+    ).upper()
+    if lake.is_local:
+        return _write_partition_local(
+            select_sql, catalog, db, table, keys, values, compression, lake, database
+        )
+    return _write_partition_athena(
+        select_sql, catalog, db, table, keys, values, compression, lake, database
+    )
+
+
+def _write_partition_local(
+    select_sql: str,
+    catalog: Catalog,
+    db: str,
+    table: dict[str, Any],
+    keys: list[str],
+    values: list[str],
+    compression: str,
+    lake: LakeSettings,
+    database: str | None,
+) -> dict[str, Any]:
+    final = partition_location(table, keys, values)
+    staging = staging_uri(final)
+    fs, staging_path = filesystem(staging)
+    started = time.perf_counter()
+    con = new_duckdb()
+    try:
+        local_sql = prepare_local(con, select_sql, lake, database)
+        fs.makedirs(staging_path, exist_ok=True)
+        target = join(staging_path, f"part-{uuid.uuid4().hex}.parquet")
+        if not is_local(fs):
+            con.register_filesystem(fs)
+            target = f"{fs.protocol[0]}://{target}"
+        con.execute(
+            f"COPY ({local_sql}) TO {_sql_str(target)} "
+            f"(FORMAT parquet, COMPRESSION {compression.lower()}, ROW_GROUP_SIZE 1000000)"
+        )
+        rows = con.execute(f"SELECT count(*) FROM read_parquet({_sql_str(target)})").fetchone()[0]
+    except Exception as err:
+        if fs.exists(staging_path):
+            fs.rm(staging_path, recursive=True)
+        raise QueryError(
+            f"writing {db}.{table['Name']} partition {values} failed; the published "
+            f"partition is unchanged: {err}"
+        ) from err
+    finally:
+        con.close()
+    publish_prefix(staging, final)
+    catalog.put_partition(db, table["Name"], values, final)
+    seconds = time.perf_counter() - started
+    log.info("published %s.%s %s: %d rows in %.2fs", db, table["Name"], values, rows, seconds)
+    return {"location": final, "rows": int(rows), "seconds": round(seconds, 3)}
+
+
+def unload_sql(select_sql: str, location: str, compression: str) -> str:
+    """Athena UNLOAD of a SELECT to Parquet at a fresh prefix (engine plumbing)."""
+    return (
+        f"UNLOAD ({select_sql.strip().rstrip(';')}) TO {_sql_str(location)} "
+        f"WITH (format = 'PARQUET', compression = {_sql_str(compression)})"
+    )
+
+
+def _write_partition_athena(
+    select_sql: str,
+    catalog: Catalog,
+    db: str,
+    table: dict[str, Any],
+    keys: list[str],
+    values: list[str],
+    compression: str,
+    lake: LakeSettings,
+    database: str | None,
+) -> dict[str, Any]:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    parse_one(select_sql)  # fail before touching anything on a malformed statement
+    # UNLOAD needs an empty target: each run writes a fresh, versioned prefix.
+    location = join(partition_location(table, keys, values), f"run={uuid.uuid4().hex}") + "/"
+    s3 = S3Hook(aws_conn_id=lake.aws_conn_id, region_name=lake.region)
+    try:
+        athena_execute(
+            unload_sql(select_sql, location, compression), lake, database=database or db
+        )
+    except Exception:
+        _delete_prefix(s3, location)
+        raise
+    previous = catalog.put_partition(db, table["Name"], values, location)
+    if previous and previous.rstrip("/") != location.rstrip("/"):
+        _delete_prefix(s3, previous)
+    log.info("published %s.%s %s at %s", db, table["Name"], values, location)
+    return {"location": location, "previous": previous}
+
+
+def _delete_prefix(s3: Any, uri: str) -> None:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    bucket, prefix = S3Hook.parse_s3_url(uri)
+    keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
+    if keys:
+        s3.delete_objects(bucket=bucket, keys=keys)

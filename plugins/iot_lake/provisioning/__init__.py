@@ -1,0 +1,101 @@
+"""Idempotent provisioning of everything the pipeline needs, on ``aws`` or ``local``.
+
+One entry point for the ``lake_setup`` DAG and the CLI (``python -m iot_lake.provisioning``).
+The same steps exist on both backends; each reads the current state of its resources,
+changes only what differs from the definitions under ``include/`` and returns
+:class:`~iot_lake.provisioning.report.Change` records, so a second run reports
+"no changes".
+
+=============  ===============================================  ==============================
+step           aws                                              local
+=============  ===============================================  ==============================
+permissions    IAM roles (Firehose, IoT rules, Glue crawler),   (nothing: one machine)
+               managed policy for Airflow
+storage        S3 buckets: public access block, encryption,     lake directories (or buckets
+               TLS-only policy, lifecycle of query results      on an S3 endpoint: MinIO)
+catalog        Glue databases, crawler from include/glue/       local catalog databases
+query_engine   Athena workgroup (result location, scan cutoff)  (nothing: DuckDB in-process)
+ingestion      Firehose stream, DynamoDB table, IoT rules       table on the local DynamoDB
+devices        IoT policy, thing type                           CA, certificates, broker conf
+relational     database + coffees table through the MySQL connection (Aurora or MariaDB)
+=============  ===============================================  ==============================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from iot_lake.config import LakeSettings, settings
+from iot_lake.provisioning.report import Change, has_mutations, summary
+
+STEPS: tuple[str, ...] = (
+    "permissions",
+    "storage",
+    "catalog",
+    "query_engine",
+    "ingestion",
+    "devices",
+    "relational",
+)
+
+__all__ = ["STEPS", "Change", "has_mutations", "run", "run_step", "summary"]
+
+
+def run_step(
+    step: str,
+    lake: LakeSettings | None = None,
+    *,
+    session: Any = None,
+    dry_run: bool = False,
+) -> list[Change]:
+    """Run one step on the configured backend; ``session`` is a boto3 session (aws only)."""
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    lake = lake or settings()
+    if step == "relational":
+        from iot_lake.provisioning.relational import ensure_coffees
+
+        return ensure_coffees(lake.mysql_conn_id, dry_run)
+    if lake.is_local:
+        from iot_lake.provisioning import local
+
+        function = getattr(local, step, None)
+        return function(local.LocalContext(lake, dry_run)) if function else []
+    from iot_lake.provisioning import aws
+
+    if session is None:
+        session = default_session(lake)
+    return getattr(aws, step)(aws.context(lake, session, dry_run))
+
+
+def run(
+    steps: Sequence[str] = STEPS,
+    lake: LakeSettings | None = None,
+    *,
+    session: Any = None,
+    dry_run: bool = False,
+) -> list[Change]:
+    """Run ``steps`` in the documented order (roles before what assumes them)."""
+    lake = lake or settings()
+    if not lake.is_local and session is None:
+        session = default_session(lake)
+    changes: list[Change] = []
+    for step in STEPS:
+        if step in steps:
+            changes += run_step(step, lake, session=session, dry_run=dry_run)
+    return changes
+
+
+def default_session(lake: LakeSettings) -> Any:
+    """A boto3 session from the standard credential chain (env, profile, instance role)."""
+    import boto3
+
+    return boto3.session.Session(region_name=lake.region)
+
+
+def airflow_session(lake: LakeSettings) -> Any:
+    """The boto3 session of the Airflow AWS connection (``settings().aws_conn_id``)."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(aws_conn_id=lake.aws_conn_id, region_name=lake.region).get_session()

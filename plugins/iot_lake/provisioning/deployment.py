@@ -1,0 +1,122 @@
+"""The names and ARNs of one deployment, derived from the lake settings.
+
+Everything the definition files under ``include/`` may refer to as ``${name}`` is built
+here, once, so that provisioning, the IAM tests and the docs agree on every name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from iot_lake.config import ConfigError, LakeSettings
+
+KMS_KEY_ENV = "IOT_LAKE_KMS_KEY_ARN"
+"""Optional customer-managed KMS key for the buckets and the Firehose stream (default: none,
+S3-managed encryption)."""
+NAME_PREFIX_ENV = "IOT_LAKE_NAME_PREFIX"
+"""Prefix of the IAM roles/policies and the IoT thing type created by provisioning."""
+DEFAULT_NAME_PREFIX = "iot-lake"
+
+LAKE_BUCKETS = ("raw", "curated", "photos", "query_results")
+
+
+@dataclass(frozen=True)
+class Location:
+    """An S3 URI split into bucket and key prefix (``""`` or ending with ``/``)."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def parse(cls, uri: str, setting: str) -> Location:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("s3", "s3a") or not parts.netloc:
+            raise ConfigError(
+                f"setting {setting} must be an s3:// URI on the aws backend, got {uri!r}"
+            )
+        bucket = parts.netloc.rpartition("@")[2]  # s3://conn_id@bucket/ (ObjectStoragePath)
+        prefix = parts.path.strip("/")
+        return cls(bucket, f"{prefix}/" if prefix else "")
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One account/region's names, and the placeholder values for definition files."""
+
+    settings: LakeSettings
+    account_id: str
+    partition: str = "aws"
+    kms_key_arn: str = ""
+    name_prefix: str = DEFAULT_NAME_PREFIX
+
+    @classmethod
+    def for_account(cls, settings: LakeSettings, account_id: str, partition: str = "aws"):
+        return cls(
+            settings=settings,
+            account_id=account_id,
+            partition=partition,
+            kms_key_arn=os.environ.get(KMS_KEY_ENV, ""),
+            name_prefix=os.environ.get(NAME_PREFIX_ENV, DEFAULT_NAME_PREFIX),
+        )
+
+    def location(self, bucket: str) -> Location:
+        return Location.parse(self.settings.uri(bucket), f"IOT_LAKE_{bucket.upper()}_URI")
+
+    @property
+    def buckets(self) -> dict[str, list[str]]:
+        """Bucket name -> the lake areas it holds (areas may share one bucket)."""
+        out: dict[str, list[str]] = {}
+        for area in LAKE_BUCKETS:
+            out.setdefault(self.location(area).bucket, []).append(area)
+        return out
+
+    def role_name(self, purpose: str) -> str:
+        return f"{self.name_prefix}-{purpose}"
+
+    def role_arn(self, purpose: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{self.role_name(purpose)}"
+
+    @property
+    def thing_type(self) -> str:
+        """The stations' thing type: the name the registration tool attaches things to."""
+        from simulators.things.aws import THING_TYPE
+
+        return THING_TYPE
+
+    def values(self) -> dict[str, str]:
+        """The ``${name}`` placeholders understood by every definition file."""
+        s = self.settings
+        values = {
+            "account_id": self.account_id,
+            "region": s.region,
+            "partition": self.partition,
+            "name_prefix": self.name_prefix,
+            "raw_database": s.raw_database,
+            "curated_database": s.curated_database,
+            "workgroup": s.athena_workgroup,
+            "athena_workgroup": s.athena_workgroup,
+            "firehose_stream": s.firehose_stream,
+            "delivery_stream": s.firehose_stream,
+            "cold_table": s.cold_readings_table,
+            "cold_readings_table": s.cold_readings_table,
+            "dynamodb_table": s.cold_readings_table,
+            "crawler_name": s.crawler_name,
+            "kms_key_arn": self.kms_key_arn,
+            "firehose_role_arn": self.role_arn("firehose-delivery"),
+            "iot_rule_role_arn": self.role_arn("iot-rules"),
+            "crawler_role_arn": self.role_arn("glue-crawler"),
+            "thing_type": self.thing_type,
+        }
+        for area in LAKE_BUCKETS:
+            location = self.location(area)
+            values[f"{area}_bucket"] = location.bucket
+            values[f"{area}_prefix"] = location.prefix
+            values[f"{area}_uri"] = location.uri
+            values[f"{area}_bucket_arn"] = f"arn:{self.partition}:s3:::{location.bucket}"
+        return values

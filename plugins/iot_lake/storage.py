@@ -1,0 +1,118 @@
+"""One storage seam: a directory on `local`, S3 (or any fsspec endpoint) on `aws`.
+
+Writers never let a reader see half an object or half a partition: objects are written
+aside and renamed (directories) or put in one request (S3); partitions are written to a
+staging prefix and swapped in by :func:`publish_prefix`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+from urllib.parse import unquote
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+
+def filesystem(uri: str) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem for ``uri`` and the path inside it.
+
+    ``file://`` URIs are percent-decoded as RFC 8089 says (``Path.as_uri()`` encodes
+    ``=`` of ``dt=...`` folders), which fsspec itself does not do.
+    """
+    if uri.startswith("file://"):
+        uri = "file://" + unquote(uri[len("file://") :])
+    fs, path = fsspec.core.url_to_fs(uri)
+    return fs, path
+
+
+def local_uri(path: str | os.PathLike[str]) -> str:
+    """``file://`` URI of a local path, unencoded so it reads like the path itself."""
+    return "file://" + os.path.abspath(path)
+
+
+def join(uri: str, *parts: str) -> str:
+    """Join URI parts with single slashes (works for file:// and s3:// alike)."""
+    out = uri.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def is_local(fs: AbstractFileSystem) -> bool:
+    return "file" in fs.protocol or "local" in fs.protocol
+
+
+@contextmanager
+def atomic_open(uri: str, mode: str = "wb") -> Iterator[IO[bytes]]:
+    """Open ``uri`` for writing so that it appears whole or not at all.
+
+    Locally the bytes go to a hidden sibling, are fsynced and renamed over the target;
+    on S3 a single PUT (or a completed multipart upload) is already atomic.
+    """
+    fs, path = filesystem(uri)
+    if not is_local(fs):
+        with fs.open(path, mode) as handle:
+            yield handle
+        return
+    directory, name = os.path.split(path)
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(directory)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def staging_uri(final_uri: str) -> str:
+    """A fresh staging prefix beside ``final_uri``, invisible to partition globs."""
+    parent, _, name = final_uri.rstrip("/").rpartition("/")
+    return join(parent, f"_staging_{name}_{uuid.uuid4().hex}")
+
+
+def publish_prefix(staging: str, final_uri: str) -> None:
+    """Replace the objects under ``final_uri`` with those under ``staging``.
+
+    Locally this is two directory renames, so a reader sees either the old or the new
+    partition, never a mix. On S3 the new objects are copied in before the old ones
+    that they do not overwrite are deleted.
+    """
+    fs, src = filesystem(staging)
+    _, dst = filesystem(final_uri)
+    if is_local(fs):
+        old = None
+        if os.path.exists(dst):
+            old = f"{dst}.old-{uuid.uuid4().hex}"
+            os.rename(dst, old)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.rename(src, dst)
+        _fsync_dir(os.path.dirname(dst))
+        if old:
+            fs.rm(old, recursive=True)
+        return
+    new_keys = {key[len(src) :].lstrip("/") for key in fs.find(src)}
+    old_keys = {key[len(dst) :].lstrip("/") for key in fs.find(dst)} if fs.exists(dst) else set()
+    for key in sorted(new_keys):
+        fs.copy(f"{src}/{key}", f"{dst}/{key}")
+    stale = [f"{dst}/{key}" for key in sorted(old_keys - new_keys)]
+    if stale:
+        fs.rm(stale)
+    fs.rm(src, recursive=True)
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

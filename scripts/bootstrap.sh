@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Make a fresh Debian machine (Python 3.11) ready: Debian packages, uv, the locked venv.
+# Safe to run again: each step checks first and does nothing when already done.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+UV_VERSION=0.13.9
+
+# Debian packages: build deps of mysqlclient (pkg-config, libmysqlclient, gcc, headers),
+# the local backend's services (Mosquitto, MariaDB), openssl, and what the tests drive
+# (Chromium for the dashboard test, Node.js for the local DynamoDB endpoint).
+packages=(pkg-config default-libmysqlclient-dev gcc python3-dev python3-venv
+          mosquitto mariadb-server openssl ca-certificates "$@")
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# uv, pinned, in a project-local tool venv (never touches the system Python).
+if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  if [ ! -x "$ROOT/.tools/bin/uv" ]; then
+    echo "bootstrap: installing uv $UV_VERSION into .tools/"
+    python3 -m venv "$ROOT/.tools"
+    "$ROOT/.tools/bin/pip" install -q "uv==$UV_VERSION"
+  fi
+fi
+
+# The project's virtual environment, exactly as locked.
+uv sync --frozen --quiet
+echo "bootstrap: ready ($(python --version), airflow $(python -c 'import airflow; print(airflow.__version__)'))"

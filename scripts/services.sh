@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Start the machine-wide services the local backend and the tests use, when not running.
+# (MariaDB standing in for Aurora MySQL; the project's own Mosquitto is started by
+# scripts/stack.sh with the project's TLS config, and tests start their own brokers.)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() {  # host port name seconds
+  for _ in $(seq 1 "$(( $4 * 10 ))"); do port_open "$1" "$2" && return 0; sleep 0.1; done
+  echo "services: $3 did not open $1:$2 within $4 s" >&2; return 1
+}
+
+if ! port_open 127.0.0.1 3306; then
+  echo "services: starting MariaDB"
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  wait_port 127.0.0.1 3306 MariaDB 60
+fi
+if ! mariadb --protocol=tcp -h 127.0.0.1 -u root -e 'SELECT 1' >/dev/null 2>&1; then
+  cat >&2 <<'MSG'
+services: MariaDB is up but root cannot log in over TCP without a password.
+The local backend connects as in config/local.env (AIRFLOW_CONN_COFFEE_MYSQL). Either
+export AIRFLOW_CONN_COFFEE_MYSQL=mysql://USER:PASSWORD@127.0.0.1:3306/iot_lake for an
+account of yours, or allow the local root login once:
+  sudo mariadb -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
+MSG
+  exit 1
+fi
+echo "services: MariaDB on 127.0.0.1:3306 ready"

@@ -1,0 +1,525 @@
+"""The weather-station fleet: one MQTT client per station replaying ISD observations.
+
+Each station is a real connected thing: client id = thing name, mutual TLS with that
+thing's certificate, QoS 1 on ``sensor/weather``, persistent session (clean_session False)
+and automatic reconnect with exponential backoff, through awsiotsdk/awscrt, the same code
+for AWS IoT Core (ATS endpoint, Amazon root CA) and for the local Mosquitto (local CA).
+
+One thread schedules every station: observations are merged in replay order and each is
+published when its own time gap, divided by the speed factor, has elapsed (no pacing at
+``speed=None``, i.e. ``--speed max``, where parsing moves to producer processes, see
+:class:`Schedule`). A single publishing thread is deliberate: awscrt
+does the network I/O on its native event loop, and several Python threads publishing at
+once only fight over the GIL (measured: 2.5x slower at full speed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import heapq
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from simulators.weather_station.isd import ParseStats, read_observations
+from simulators.weather_station.message import WEATHER_TOPIC, Message, encode, to_message
+
+log = logging.getLogger(__name__)
+
+REBASE_MODES = ("none", "start", "end")
+
+
+class FleetError(RuntimeError):
+    """The fleet cannot run as configured (missing certificate, unreachable broker...)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Station:
+    """One simulated station: the thing it runs as and the ISD file it replays."""
+
+    thing: str
+    file: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayOptions:
+    """What to replay and how fast."""
+
+    speed: float | None = 3600.0  # None = as fast as possible
+    hours: float | None = None  # replay only the first N hours of each file
+    rebase: str = "none"  # none | start (first obs at now) | end (last replayed obs at now)
+
+    def __post_init__(self) -> None:
+        if self.speed is not None and self.speed <= 0:
+            raise FleetError(f"speed must be positive or 'max', got {self.speed}")
+        if self.hours is not None and self.hours <= 0:
+            raise FleetError(f"hours must be positive, got {self.hours}")
+        if self.rebase not in REBASE_MODES:
+            raise FleetError(f"rebase must be one of {', '.join(REBASE_MODES)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokerTarget:
+    """Where and how the stations connect."""
+
+    endpoint: str
+    port: int
+    certs_dir: Path
+    ca_file: Path | None  # None = the system trust store (holds Amazon Root CA 1)
+    topic: str = WEATHER_TOPIC
+    max_in_flight: int = 1000  # per station; bounds memory when the broker is slow
+    connect_attempts: int = 8
+    drain_timeout: float = 30.0
+
+
+@dataclasses.dataclass
+class StationCounters:
+    published: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    skipped_lines: int = 0
+
+
+@dataclasses.dataclass
+class FleetSummary:
+    """What the run did; ``ok`` when every published message was acknowledged."""
+
+    stations: dict[str, StationCounters]
+    elapsed: float
+    interrupted: bool = False
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def published(self) -> int:
+        return sum(c.published for c in self.stations.values())
+
+    @property
+    def acknowledged(self) -> int:
+        return sum(c.acknowledged for c in self.stations.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.stations.values())
+
+    @property
+    def rate(self) -> float:
+        return self.acknowledged / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.acknowledged == self.published
+
+    def table(self) -> str:
+        rows = [
+            f"{'station (thing)':<28}{'published':>11}{'acked':>11}{'failed':>8}{'bad lines':>11}"
+        ]
+        for name, c in self.stations.items():
+            rows.append(
+                f"{name:<28}{c.published:>11}{c.acknowledged:>11}{c.failed:>8}{c.skipped_lines:>11}"
+            )
+        rows.append(
+            f"{'total':<28}{self.published:>11}{self.acknowledged:>11}{self.failed:>8}"
+            f"{sum(c.skipped_lines for c in self.stations.values()):>11}"
+        )
+        return "\n".join(rows)
+
+    def line(self) -> str:
+        return (
+            f"fleet: published={self.published} acknowledged={self.acknowledged} "
+            f"failed={self.failed} elapsed_s={self.elapsed:.2f} rate_msgs_per_s={self.rate:.0f}"
+            + (" interrupted=1" if self.interrupted else "")
+        )
+
+
+# --- replay schedule ---------------------------------------------------------------------
+
+
+def _replay_end(station: Station, hours: float | None) -> dt.datetime | None:
+    """Time of the last observation the replay will send (one extra streaming pass)."""
+    last: dt.datetime | None = None
+    first: dt.datetime | None = None
+    for observation in read_observations(station.file, ParseStats()):
+        if first is None:
+            first = observation.time
+        if hours is not None and observation.time >= first + dt.timedelta(hours=hours):
+            break
+        last = observation.time
+    return last
+
+
+def station_messages(
+    station: Station,
+    options: ReplayOptions,
+    stats: ParseStats,
+    now: dt.datetime | None = None,
+) -> Iterator[tuple[float, Message]]:
+    """(seconds after the station's first observation, message), in file order."""
+    now = (now or dt.datetime.now(dt.UTC)).replace(second=0, microsecond=0)
+    shift: dt.timedelta | None = None
+    if options.rebase == "end":
+        last = _replay_end(station, options.hours)
+        shift = now - last if last else None
+    first: dt.datetime | None = None
+    for observation in read_observations(station.file, stats):
+        if first is None:
+            first = observation.time
+            if options.rebase == "start":
+                shift = now - first
+        offset = (observation.time - first).total_seconds()
+        if options.hours is not None and offset >= options.hours * 3600:
+            return
+        yield max(offset, 0.0), to_message(observation, time_shift=shift)
+
+
+def merged_schedule(
+    stations: Sequence[Station],
+    options: ReplayOptions,
+    stats: dict[str, ParseStats],
+    now: dt.datetime | None = None,
+) -> Iterator[tuple[float, int, Message]]:
+    """Every station's messages merged by replay offset: (offset_s, station index, message).
+
+    Each station's own order is kept (heapq.merge never reorders one input).
+    """
+
+    def tagged(index: int, station: Station) -> Iterator[tuple[float, int, Message]]:
+        for offset, message in station_messages(station, options, stats[station.thing], now):
+            yield offset, index, message
+
+    streams = [tagged(index, station) for index, station in enumerate(stations)]
+    return heapq.merge(*streams, key=lambda item: (item[0], item[1]))
+
+
+def producer_count(stations: int) -> int:
+    """Producer processes for a full-speed replay: one per CPU but the publisher's, at most
+    one per station (on 2 cores: 1 producer + the publisher)."""
+    return max(1, min(stations, (os.cpu_count() or 2) - 1))
+
+
+class Schedule:
+    """(offset, station index, payload) in replay order; ``close()`` releases it early.
+
+    With ``in_process=False`` parsing and encoding run in producer child processes
+    (:mod:`.producer`; stations dealt round-robin over ``producer_count``) started at
+    construction, so they warm up while the clients connect: at full speed producing a
+    message costs more CPU than publishing it, so it must not share the publisher's core.
+    """
+
+    def __init__(
+        self,
+        stations: Sequence[Station],
+        options: ReplayOptions,
+        stats: dict[str, ParseStats],
+        *,
+        in_process: bool,
+        producers: int | None = None,
+    ) -> None:
+        from simulators.weather_station.producer import ProducerProcess
+
+        self._stations = list(stations)
+        self._options = options
+        self._stats = stats
+        self._now = dt.datetime.now(dt.UTC)
+        self._producers: list[tuple[list[int], ProducerProcess]] = []
+        if not in_process:
+            count = producers or producer_count(len(self._stations))
+            for k in range(count):
+                indices = list(range(k, len(self._stations), count))
+                group = [self._stations[i] for i in indices]
+                self._producers.append((indices, ProducerProcess(group, options, self._now)))
+
+    def __iter__(self) -> Iterator[tuple[float, int, bytes]]:
+        from simulators.weather_station.producer import ProducerError
+
+        if not self._producers:
+            for offset, index, message in merged_schedule(
+                self._stations, self._options, self._stats, self._now
+            ):
+                yield offset, index, encode(message)
+            return
+
+        def relabel(
+            indices: list[int], items: Iterator[tuple[float, int, bytes]]
+        ) -> Iterator[tuple[float, int, bytes]]:
+            for offset, local, payload in items:
+                yield offset, indices[local], payload
+
+        streams = [relabel(ix, producer.items(self._stats)) for ix, producer in self._producers]
+        try:
+            yield from heapq.merge(*streams, key=lambda item: (item[0], item[1]))
+        except ProducerError as exc:
+            raise FleetError(str(exc)) from None
+
+    def close(self) -> None:
+        """Stop the producer processes, if any, and reap them (idempotent)."""
+        for _, producer in self._producers:
+            producer.close()
+        self._producers = []
+
+
+class _Pacer:
+    """Sleeps until an offset (in observation seconds) is due at the given speed."""
+
+    def __init__(self, speed: float | None, stop: threading.Event) -> None:
+        self.speed = speed
+        self.stop = stop
+        self.start = time.monotonic()
+
+    def wait(self, offset: float) -> bool:
+        """False when asked to stop while waiting."""
+        if self.speed is None:
+            return not self.stop.is_set()
+        due = self.start + offset / self.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            return not self.stop.wait(delay)
+        return not self.stop.is_set()
+
+
+# --- dry run ------------------------------------------------------------------------------
+
+
+def dry_run(
+    stations: Sequence[Station],
+    options: ReplayOptions,
+    write: Callable[[bytes], object],
+    stop: threading.Event | None = None,
+) -> FleetSummary:
+    """Write the messages the fleet would send as JSON lines (paced like the real run)."""
+    stop = stop or threading.Event()
+    stats = {s.thing: ParseStats() for s in stations}
+    counters = {s.thing: StationCounters() for s in stations}
+    pacer = _Pacer(options.speed, stop)
+    started = time.monotonic()
+    interrupted = False
+    for offset, index, message in merged_schedule(stations, options, stats):
+        if not pacer.wait(offset):
+            interrupted = True
+            break
+        write(encode(message) + b"\n")
+        c = counters[stations[index].thing]
+        c.published += 1
+        c.acknowledged += 1
+    for s in stations:
+        counters[s.thing].skipped_lines = stats[s.thing].skipped
+    return FleetSummary(counters, time.monotonic() - started, interrupted)
+
+
+# --- MQTT ---------------------------------------------------------------------------------
+
+
+class _StationClient:
+    """One station's awscrt MQTT 3.1.1 connection with bounded in-flight QoS 1 publishes."""
+
+    def __init__(self, station: Station, target: BrokerTarget, counters: StationCounters):
+        from awscrt import mqtt
+        from awsiot import mqtt_connection_builder
+
+        self.station = station
+        self.target = target
+        self.counters = counters
+        self._qos = mqtt.QoS.AT_LEAST_ONCE
+        self._lock = threading.Lock()
+        self._max_in_flight = target.max_in_flight
+        self._waiting = False  # the publisher sleeps on a full window
+        self._in_flight = 0
+        self._abandoned = False  # set once the drain gave up: late callbacks are not counted
+        self._idle = threading.Condition(self._lock)
+        self.errors: list[str] = []
+        cert = target.certs_dir / station.thing / "certificate.pem.crt"
+        key = target.certs_dir / station.thing / "private.pem.key"
+        if not (cert.is_file() and key.is_file()):
+            raise FleetError(
+                f"no certificate for thing {station.thing!r} under {target.certs_dir}: run "
+                "`python -m simulators.things create --count N` first"
+            )
+        self.connection = mqtt_connection_builder.mtls_from_path(
+            cert_filepath=str(cert),
+            pri_key_filepath=str(key),
+            ca_filepath=str(target.ca_file) if target.ca_file else None,
+            endpoint=target.endpoint,
+            port=target.port,
+            client_id=station.thing,
+            clean_session=False,
+            keep_alive_secs=30,
+            reconnect_min_timeout_secs=1,
+            reconnect_max_timeout_secs=32,
+            enable_metrics_collection=False,
+            on_connection_interrupted=self._interrupted,
+            on_connection_resumed=self._resumed,
+        )
+
+    def _interrupted(self, connection: object, error: Exception, **_: object) -> None:
+        log.warning("%s: connection interrupted (%s); reconnecting", self.station.thing, error)
+
+    def _resumed(
+        self, connection: object, return_code: object, session_present: bool, **_: object
+    ) -> None:
+        log.info(
+            "%s: connection resumed (session present: %s)", self.station.thing, session_present
+        )
+
+    def connect(self, stop: threading.Event) -> None:
+        """Connect, retrying with exponential backoff (1 s, 2 s, 4 s ... 30 s)."""
+        delay = 1.0
+        for attempt in range(1, self.target.connect_attempts + 1):
+            try:
+                result = self.connection.connect().result(timeout=15)
+                log.info(
+                    "%s connected (session present: %s)",
+                    self.station.thing,
+                    result.get("session_present"),
+                )
+                return
+            except Exception as exc:
+                if attempt == self.target.connect_attempts or stop.is_set():
+                    raise FleetError(
+                        f"{self.station.thing} could not connect to "
+                        f"{self.target.endpoint}:{self.target.port} after {attempt} attempts: "
+                        f"{exc}"
+                    ) from exc
+                log.warning(
+                    "%s: connect attempt %d failed (%s); retrying in %.0f s",
+                    self.station.thing,
+                    attempt,
+                    exc,
+                    delay,
+                )
+                if stop.wait(delay):
+                    raise FleetError(f"{self.station.thing}: stopped while connecting") from exc
+                delay = min(delay * 2, 30.0)
+
+    def publish(self, payload: bytes, stop: threading.Event) -> bool:
+        """Queue one QoS 1 publish; blocks while the station's window is full."""
+        # One plain lock per publish (no semaphore): this is the hot path at full speed.
+        with self._lock:
+            while self._in_flight >= self._max_in_flight:
+                if stop.is_set():
+                    return False
+                self._waiting = True
+                self._idle.wait(0.5)
+                self._waiting = False
+            self._in_flight += 1
+            self.counters.published += 1
+        try:
+            future, _ = self.connection.publish(self.target.topic, payload, self._qos)
+        except Exception as exc:
+            self._done(str(exc))
+            return True
+        future.add_done_callback(self._on_ack)
+        return True
+
+    def _on_ack(self, future: object) -> None:
+        error = future.exception()  # type: ignore[attr-defined]
+        self._done(None if error is None else str(error))
+
+    def _done(self, error: str | None) -> None:
+        with self._lock:
+            if self._abandoned:
+                return
+            self._in_flight -= 1
+            if error is None:
+                self.counters.acknowledged += 1
+            else:
+                self.counters.failed += 1
+                if len(self.errors) < 5:
+                    self.errors.append(f"{self.station.thing}: publish failed: {error}")
+            if self._waiting or self._in_flight == 0:
+                self._idle.notify_all()
+
+    def drain(self, timeout: float) -> int:
+        """Wait for outstanding acknowledgements; return how many never came."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._in_flight > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._idle.wait(remaining)
+            missing = self._in_flight
+            if missing:
+                self._abandoned = True
+                self.counters.failed += missing
+        return missing
+
+    def disconnect(self) -> None:
+        try:
+            self.connection.disconnect().result(timeout=10)
+        except Exception as exc:
+            log.warning("%s: disconnect failed: %s", self.station.thing, exc)
+
+
+def run_fleet(
+    stations: Sequence[Station],
+    options: ReplayOptions,
+    target: BrokerTarget,
+    *,
+    stop: threading.Event | None = None,
+    progress: Callable[[FleetSummary], None] | None = None,
+    progress_interval: float = 1.0,
+) -> FleetSummary:
+    """Replay every station over MQTT; return once all is acknowledged, failed or stopped.
+
+    Setting ``stop`` (the CLI does on Ctrl-C) ends publishing; what is in flight is then
+    given ``target.drain_timeout`` seconds to be acknowledged, and whatever is still
+    unacknowledged is counted as failed and reported, never silently dropped.
+    """
+    if len({s.thing for s in stations}) != len(stations):
+        raise FleetError("each station needs its own thing (client ids must be unique)")
+    stop = stop or threading.Event()
+    counters = {s.thing: StationCounters() for s in stations}
+    stats = {s.thing: ParseStats() for s in stations}
+    clients = [_StationClient(s, target, counters[s.thing]) for s in stations]
+    schedule = Schedule(stations, options, stats, in_process=options.speed is not None)
+    connected: list[_StationClient] = []
+    summary = FleetSummary(counters, 0.0)
+    started = time.monotonic()
+    reporter_stop = threading.Event()
+
+    def report() -> None:
+        while not reporter_stop.wait(progress_interval):
+            summary.elapsed = time.monotonic() - started
+            if progress is not None:
+                progress(summary)
+
+    reporter = threading.Thread(target=report, name="fleet-progress", daemon=True)
+    try:
+        for client in clients:
+            client.connect(stop)
+            connected.append(client)
+        started = time.monotonic()
+        reporter.start()
+        pacer = _Pacer(options.speed, stop)
+        try:
+            for offset, index, payload in schedule:
+                if not pacer.wait(offset) or not clients[index].publish(payload, stop):
+                    summary.interrupted = True
+                    break
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            schedule.close()  # stops the producer process early on interruption
+        for client in connected:
+            missing = client.drain(
+                target.drain_timeout if not stop.is_set() else min(target.drain_timeout, 10.0)
+            )
+            if missing:
+                client.errors.append(
+                    f"{client.station.thing}: {missing} message(s) not acknowledged within "
+                    f"{target.drain_timeout:.0f} s"
+                )
+    finally:
+        schedule.close()
+        reporter_stop.set()
+        for client in connected:
+            client.disconnect()
+    summary.elapsed = time.monotonic() - started
+    for s, client in zip(stations, clients, strict=True):
+        counters[s.thing].skipped_lines = stats[s.thing].skipped
+        summary.errors.extend(client.errors)
+    summary.interrupted = summary.interrupted or stop.is_set()
+    return summary

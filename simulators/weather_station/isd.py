@@ -1,0 +1,311 @@
+"""Streaming parser of NOAA ISD (Integrated Surface Data) fixed-width records.
+
+Reads the mandatory section (positions 1-105) and, from the additional section, the sky
+cover layers (GA1-GA6), the sky condition (GF1) and present weather (AW1-AW4, MW1-MW7).
+Scaling factors are applied and the format's missing-value sentinels (+9999, 99999,
+999999 ...) become ``None``; a value is never a sentinel disguised as a number.
+
+Files are read line by line (plain or gzip), so a station-year never sits in memory. A
+malformed line is skipped, counted in :class:`ParseStats` with its file and line number,
+and logged; parsing never stops on bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from simulators.weather_station.isd_codes import (
+    ADDITIONAL_GROUP_LENGTHS,
+    AUTOMATED_WEATHER,
+    CLOUD_TYPE,
+    END_OF_ADDITIONAL,
+    MANUAL_WEATHER,
+    SKY_COVER_COVERAGE,
+)
+
+log = logging.getLogger(__name__)
+
+MANDATORY_LENGTH = 105
+MAX_BAD_LINES_KEPT = 100
+_QUALITY_CODES = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class IsdFormatError(ValueError):
+    """A record does not follow the ISD format; the message says which field and why."""
+
+
+class Measurement(NamedTuple):
+    """A scaled value (``None`` when ISD says missing) and its ISD quality code."""
+
+    value: float | None
+    quality: str
+
+
+class SkyCoverLayer(NamedTuple):
+    """One GA1-GA6 group: coverage, base height (m) and cloud type, as codes and texts."""
+
+    coverage_code: str
+    coverage: str | None
+    coverage_quality: str
+    base_height: float | None
+    base_height_quality: str
+    cloud_type_code: str
+    cloud_type: str | None
+    cloud_type_quality: str
+
+
+class SkyCondition(NamedTuple):
+    """The GF1 group (codes kept raw; ``None`` for the missing codes 99/9)."""
+
+    total_coverage_code: str | None
+    opaque_coverage_code: str | None
+    coverage_quality: str
+    lowest_cover_code: str | None
+    low_cloud_genus_code: str | None
+    lowest_cloud_base_height: float | None
+    mid_cloud_genus_code: str | None
+    high_cloud_genus_code: str | None
+
+
+class PresentWeather(NamedTuple):
+    """One AW (automated) or MW (manual) present-weather group."""
+
+    source: Literal["AW", "MW"]
+    code: str
+    condition: str | None
+    quality: str
+
+
+class Observation(NamedTuple):
+    """One ISD record, decoded."""
+
+    station: str
+    time: dt.datetime
+    latitude: float | None
+    longitude: float | None
+    elevation: float | None
+    report_type: str
+    wind_direction: Measurement
+    wind_speed: Measurement
+    ceiling: Measurement
+    visibility: Measurement
+    air_temperature: Measurement
+    dew_point: Measurement
+    sea_level_pressure: Measurement
+    sky_cover: tuple[SkyCoverLayer, ...] = ()
+    sky_condition: SkyCondition | None = None
+    present_weather: tuple[PresentWeather, ...] = ()
+
+
+@dataclass
+class ParseStats:
+    """What a parse run saw; ``bad_lines`` keeps the first few rejects with their reason."""
+
+    lines: int = 0
+    observations: int = 0
+    skipped: int = 0
+    bad_lines: list[tuple[str, int, str]] = field(default_factory=list)
+    unknown_groups: int = 0
+
+    def reject(self, source: str, line_number: int, reason: str) -> None:
+        self.skipped += 1
+        if len(self.bad_lines) < MAX_BAD_LINES_KEPT:
+            self.bad_lines.append((source, line_number, reason))
+        log.warning("skipping malformed ISD line %s:%d: %s", source, line_number, reason)
+
+
+# --- field decoding ---------------------------------------------------------------------
+
+
+def _number(text: str, name: str, scale: float, missing: int) -> float | None:
+    """Signed fixed-width integer, scaled; ``None`` when it is the missing sentinel."""
+    try:
+        raw = int(text)
+    except ValueError:
+        raise IsdFormatError(f"{name}: {text!r} is not a number") from None
+    if "_" in text:  # int() accepts digit separators; ISD never has them
+        raise IsdFormatError(f"{name}: {text!r} is not a number")
+    if raw == missing or raw == -missing:
+        return None
+    return raw / scale if scale != 1 else float(raw)
+
+
+def _quality(text: str, name: str) -> str:
+    if text not in _QUALITY_CODES:
+        raise IsdFormatError(f"{name} quality code: {text!r} is not a quality code")
+    return text
+
+
+def _measurement(
+    line: str, start: int, end: int, name: str, scale: float, missing: int
+) -> Measurement:
+    """Value at 1-based columns start..end, its quality code in the next column."""
+    value = _number(line[start - 1 : end], name, scale, missing)
+    return Measurement(value, _quality(line[end : end + 1], name))
+
+
+def _code(text: str, missing: str) -> str | None:
+    return None if text == missing else text
+
+
+def _sky_cover(data: str) -> SkyCoverLayer:
+    # coverage(2) quality(1) base height(6) quality(1) cloud type(2) quality(1)
+    coverage_code = data[0:2]
+    cloud_type_code = data[10:12]
+    return SkyCoverLayer(
+        coverage_code=coverage_code,
+        coverage=SKY_COVER_COVERAGE.get(coverage_code),
+        coverage_quality=_quality(data[2], "GA coverage"),
+        base_height=_number(data[3:9], "GA base height", 1, 99999),
+        base_height_quality=_quality(data[9], "GA base height"),
+        cloud_type_code=cloud_type_code,
+        cloud_type=CLOUD_TYPE.get(cloud_type_code),
+        cloud_type_quality=_quality(data[12], "GA cloud type"),
+    )
+
+
+def _sky_condition(data: str) -> SkyCondition:
+    # total(2) opaque(2) q(1) lowest cover(2) q(1) low genus(2) q(1) base height(5) q(1)
+    # mid genus(2) q(1) high genus(2) q(1)
+    return SkyCondition(
+        total_coverage_code=_code(data[0:2], "99"),
+        opaque_coverage_code=_code(data[2:4], "99"),
+        coverage_quality=_quality(data[4], "GF1 coverage"),
+        lowest_cover_code=_code(data[5:7], "99"),
+        low_cloud_genus_code=_code(data[8:10], "99"),
+        lowest_cloud_base_height=_number(data[11:16], "GF1 lowest cloud base", 1, 99999),
+        mid_cloud_genus_code=_code(data[17:19], "99"),
+        high_cloud_genus_code=_code(data[20:22], "99"),
+    )
+
+
+def _present_weather(source: Literal["AW", "MW"], data: str) -> PresentWeather:
+    code = data[0:2]
+    if not code.isdigit():
+        raise IsdFormatError(f"{source} condition code {code!r} is not two digits")
+    table = AUTOMATED_WEATHER if source == "AW" else MANUAL_WEATHER
+    return PresentWeather(source, code, table.get(code), _quality(data[2], source))
+
+
+def _additional(
+    line: str, stats: ParseStats | None
+) -> tuple[tuple[SkyCoverLayer, ...], SkyCondition | None, tuple[PresentWeather, ...]]:
+    layers: list[SkyCoverLayer] = []
+    weather: list[PresentWeather] = []
+    condition: SkyCondition | None = None
+    if line[MANDATORY_LENGTH : MANDATORY_LENGTH + 3] != "ADD":
+        return (), None, ()
+    pos = MANDATORY_LENGTH + 3
+    end = len(line)
+    while pos + 3 <= end:
+        group = line[pos : pos + 3]
+        if group in END_OF_ADDITIONAL:
+            break
+        length = ADDITIONAL_GROUP_LENGTHS.get(group)
+        if length is None:
+            # The groups after an unknown one cannot be located; keep what was read.
+            if stats is not None:
+                stats.unknown_groups += 1
+            log.debug("unknown ISD additional group %r at column %d", group, pos + 1)
+            break
+        data = line[pos + 3 : pos + 3 + length]
+        if len(data) != length:
+            raise IsdFormatError(f"additional group {group} is truncated")
+        kind = group[:2]
+        if kind == "GA":
+            layers.append(_sky_cover(data))
+        elif kind in ("AW", "MW"):
+            weather.append(_present_weather(kind, data))  # type: ignore[arg-type]
+        elif group == "GF1":
+            condition = _sky_condition(data)
+        pos += 3 + length
+    return tuple(layers), condition, tuple(weather)
+
+
+def parse_line(line: str, stats: ParseStats | None = None) -> Observation:
+    """Decode one ISD record; raise :class:`IsdFormatError` if it is malformed."""
+    line = line.rstrip("\r\n")
+    if len(line) < MANDATORY_LENGTH:
+        raise IsdFormatError(
+            f"record has {len(line)} characters, the mandatory section needs {MANDATORY_LENGTH}"
+        )
+    date, hhmm = line[15:23], line[23:27]
+    if not (date.isdigit() and hhmm.isdigit()):
+        raise IsdFormatError(f"date/time {date!r} {hhmm!r} is not numeric")
+    try:
+        time = dt.datetime(
+            int(date[0:4]),
+            int(date[4:6]),
+            int(date[6:8]),
+            int(hhmm[0:2]),
+            int(hhmm[2:4]),
+            tzinfo=dt.UTC,
+        )
+    except ValueError as exc:
+        raise IsdFormatError(f"date/time {date} {hhmm}: {exc}") from None
+    usaf, wban = line[4:10], line[10:15]
+    if not wban.isdigit() or not usaf.strip():
+        raise IsdFormatError(f"station id {usaf!r}-{wban!r} is not USAF-WBAN")
+    sky_cover, sky_condition, present_weather = _additional(line, stats)
+    return Observation(
+        station=f"{usaf}-{wban}",
+        time=time,
+        latitude=_number(line[28:34], "latitude", 1000, 99999),
+        longitude=_number(line[34:41], "longitude", 1000, 999999),
+        elevation=_number(line[46:51], "elevation", 1, 9999),
+        report_type=line[41:46].strip(),
+        wind_direction=_measurement(line, 61, 63, "wind direction", 1, 999),
+        wind_speed=_measurement(line, 66, 69, "wind speed", 10, 9999),
+        ceiling=_measurement(line, 71, 75, "ceiling", 1, 99999),
+        visibility=_measurement(line, 79, 84, "visibility", 1, 999999),
+        air_temperature=_measurement(line, 88, 92, "air temperature", 10, 9999),
+        dew_point=_measurement(line, 94, 98, "dew point", 10, 9999),
+        sea_level_pressure=_measurement(line, 100, 104, "sea level pressure", 10, 99999),
+        sky_cover=sky_cover,
+        sky_condition=sky_condition,
+        present_weather=present_weather,
+    )
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with path.open("rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="ascii", errors="replace")
+    return path.open("r", encoding="ascii", errors="replace")
+
+
+def read_observations(
+    path: str | os.PathLike[str], stats: ParseStats | None = None
+) -> Iterator[Observation]:
+    """Yield the observations of one ISD file (plain or gzip) in file order, streaming.
+
+    Malformed lines are skipped and recorded in ``stats`` (file, line number, reason).
+    A corrupt gzip stream ends the file early with the error recorded, never a crash.
+    """
+    stats = stats if stats is not None else ParseStats()
+    source = str(path)
+    number = 0
+    with _open_text(Path(path)) as fh:
+        try:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                stats.lines += 1
+                try:
+                    observation = parse_line(line, stats)
+                except IsdFormatError as exc:
+                    stats.reject(source, number, str(exc))
+                    continue
+                stats.observations += 1
+                yield observation
+        except (OSError, EOFError) as exc:  # truncated or corrupt .gz
+            stats.reject(source, number + 1, f"unreadable from here on: {exc}")

@@ -1,0 +1,137 @@
+"""The JSON message a weather station publishes for one observation.
+
+Shape (validated by ``include/schemas/weather_message.schema.json``)::
+
+    weather_station, latitude, longitude, elevation, time,
+    air_temperature / dew_point / wind_speed / wind_direction / sea_level_pressure /
+    sky_ceiling / visibility_distance: {"value": number|null, "quality": "<ISD code>"},
+    sky_cover_condition: [{"coverage", "base_height", "cloud_type"}, ...]   (GA1-GA6)
+    weather_condition: [{"present_weather_condition", "code", "source"}, ...] (AW, MW)
+
+Types never vary between messages: every measured value is a JSON float (``5.0``, never
+``5`` nor ``"5"``) or ``null``, both arrays are always present, so a crawler infers one
+schema for every partition (no HIVE_PARTITION_SCHEMA_MISMATCH downstream).
+
+:func:`messages_from_files` is the entry point for tests and benches that need realistic
+payloads without MQTT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from simulators.weather_station.isd import Measurement, Observation, ParseStats, read_observations
+
+WEATHER_TOPIC = "sensor/weather"
+"""The MQTT topic every station publishes its observations to."""
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+"""Real NOAA ISD station files shipped with the project."""
+
+# Replay order of the bundled stations: recent ASOS stations first (AW/GA groups), then
+# the manual-era files; `--stations N` takes the first N.
+DEFAULT_FILES: tuple[str, ...] = (
+    "722540-13904-2014.gz",
+    "725300-94846-2014.gz",
+    "010060-99999-2014.gz",
+    "726430-14920-2015.gz",
+    "725300-94846-1983.gz",
+    "723030-13714-1973.gz",
+)
+
+Message = dict[str, Any]
+
+
+def default_files(count: int | None = None) -> list[Path]:
+    """The bundled ISD files in replay order (the first ``count`` of them)."""
+    files = [DATA_DIR / name for name in DEFAULT_FILES]
+    return files if count is None else files[:count]
+
+
+def format_time(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` suffix, second precision (``2014-01-01T00:53:00Z``)."""
+    if moment.utcoffset() != dt.timedelta(0):
+        moment = moment.astimezone(dt.UTC)
+    return moment.isoformat()[:19] + "Z"  # isoformat is C-fast; strftime is not
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _measured(measurement: Measurement) -> dict[str, Any]:
+    return {"value": _float(measurement.value), "quality": measurement.quality}
+
+
+def to_message(observation: Observation, *, time_shift: dt.timedelta | None = None) -> Message:
+    """The published JSON object of one observation (``time_shift`` rebases its time)."""
+    moment = observation.time + time_shift if time_shift else observation.time
+    return {
+        "weather_station": observation.station,
+        "latitude": _float(observation.latitude),
+        "longitude": _float(observation.longitude),
+        "elevation": _float(observation.elevation),
+        "time": format_time(moment),
+        "air_temperature": _measured(observation.air_temperature),
+        "dew_point": _measured(observation.dew_point),
+        "wind_speed": _measured(observation.wind_speed),
+        "wind_direction": _measured(observation.wind_direction),
+        "sea_level_pressure": _measured(observation.sea_level_pressure),
+        "sky_ceiling": _measured(observation.ceiling),
+        "visibility_distance": _measured(observation.visibility),
+        "sky_cover_condition": [
+            {
+                "coverage": layer.coverage,
+                "base_height": _float(layer.base_height),
+                "cloud_type": layer.cloud_type,
+            }
+            for layer in observation.sky_cover
+        ],
+        "weather_condition": [
+            {
+                "present_weather_condition": weather.condition,
+                "code": weather.code,
+                "source": weather.source,
+            }
+            for weather in observation.present_weather
+        ],
+    }
+
+
+def encode(message: Message) -> bytes:
+    """Compact UTF-8 JSON, the MQTT payload."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def messages_from_file(
+    path: str | os.PathLike[str],
+    *,
+    stats: ParseStats | None = None,
+    hours: float | None = None,
+    time_shift: dt.timedelta | None = None,
+) -> Iterator[Message]:
+    """Messages of one ISD file in time order; ``hours`` keeps the first N hours only."""
+    end: dt.datetime | None = None
+    for observation in read_observations(path, stats):
+        if hours is not None:
+            if end is None:
+                end = observation.time + dt.timedelta(hours=hours)
+            if observation.time >= end:
+                break
+        yield to_message(observation, time_shift=time_shift)
+
+
+def messages_from_files(
+    paths: Iterable[str | os.PathLike[str]] | None = None,
+    *,
+    stats: ParseStats | None = None,
+    hours: float | None = None,
+) -> Iterator[Message]:
+    """Messages of several ISD files, file after file (default: the bundled files)."""
+    for path in default_files() if paths is None else paths:
+        yield from messages_from_file(path, stats=stats, hours=hours)

@@ -1,0 +1,35 @@
+"""Fixtures of the lake seams: a local lake in tmp_path and moto for the `aws` calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def aws_lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """`aws`-backend settings with every AWS API served by moto (never real AWS)."""
+    from moto import mock_aws
+
+    from iot_lake import config
+
+    monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
+    monkeypatch.setenv("IOT_LAKE_RAW_URI", "s3://lake-raw/")
+    monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://lake-curated")
+    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://lake-athena/results/")
+    monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", "iot_lake_test")
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
+    config.settings.cache_clear()
+    with mock_aws():
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("lake-raw", "lake-curated", "lake-athena"):
+            s3.create_bucket(Bucket=bucket)
+        boto3.client("athena", region_name="us-east-1").create_work_group(
+            Name="iot_lake_test",
+            Configuration={"ResultConfiguration": {"OutputLocation": "s3://lake-athena/results/"}},
+        )
+        yield config.settings()
+    config.settings.cache_clear()

@@ -1,0 +1,194 @@
+"""The SQL engine seam: Athena SQL on DuckDB over catalog views, and the Athena calls (moto)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from iot_lake import engine
+from iot_lake.catalog import get_catalog, parquet_table_input
+from iot_lake.crawler import crawl_raw
+from iot_lake.storage import atomic_open, filesystem, join
+from iot_lake.weather.synthetic import encode_records, message, object_key
+
+
+def _table(settings, name: str = "readings") -> dict:
+    table = parquet_table_input(
+        name, [("station", "string"), ("value", "double")],
+        join(settings.uri("curated"), name), [("dt", "string")],
+    )
+    get_catalog(settings).upsert_table(settings.curated_database, table)
+    return table
+
+
+def test_render_sql_fills_ds_params_and_lake_settings(lake_settings) -> None:
+    text = "SELECT '{{ ds }}', {{ params.n }} FROM {{ lake.raw_database }}.weather"
+    assert engine.render_sql(text, params={"n": 3}, ds="2024-01-02") == (
+        "SELECT '2024-01-02', 3 FROM iot_lake_raw.weather"
+    )
+    with pytest.raises(Exception, match=r"has no attribute .missing."):
+        engine.render_sql("SELECT {{ params.missing }}")
+
+
+def test_only_one_statement_per_sql(lake_settings) -> None:
+    with pytest.raises(engine.QueryError, match="exactly one"):
+        engine.to_duckdb("SELECT 1; SELECT 2")
+
+
+def test_left_join_unnest_keeps_observations_with_empty_arrays(lake_settings) -> None:
+    """As in the lab: CROSS JOIN UNNEST drops observations whose arrays are empty."""
+    sizes = [(2, 1), (0, 0), (1, 2), (0, 1), (3, 0), (1, 1)]  # (sky layers, conditions)
+    rng = random.Random(1)
+    hour = datetime(2024, 1, 1, 5, tzinfo=UTC)
+    records = [
+        message("722540-13904", hour.replace(minute=i), rng, sky, cond)
+        for i, (sky, cond) in enumerate(sizes)
+    ]
+    with atomic_open(join(lake_settings.uri("raw"), object_key(hour))) as handle:
+        handle.write(encode_records(records))
+    crawl_raw(lake_settings)
+    expected = sum(max(sky, 1) * max(cond, 1) for sky, cond in sizes)
+    left = engine.run_query(
+        "SELECT count(*) FROM iot_lake_raw.weather AS o "
+        "LEFT JOIN UNNEST(o.sky_cover_condition) AS s (coverage, base_height, cloud_type) ON TRUE "
+        "LEFT JOIN UNNEST(o.weather_condition) AS c (present_weather_condition, code, source) "
+        "ON TRUE"
+    )
+    cross = engine.run_query(
+        "SELECT count(*) FROM iot_lake_raw.weather AS o "
+        "CROSS JOIN UNNEST(o.sky_cover_condition) AS s (coverage, base_height, cloud_type) "
+        "CROSS JOIN UNNEST(o.weather_condition) AS c (present_weather_condition, code, source)"
+    )
+    assert left == [(expected,)] and expected == 10
+    assert cross[0][0] == sum(sky * cond for sky, cond in sizes) < 6
+    fields = engine.run_query(
+        "SELECT s.cloud_type, s.base_height FROM iot_lake_raw.weather AS o "
+        "CROSS JOIN UNNEST(o.sky_cover_condition) AS s (coverage, base_height, cloud_type)"
+    )
+    layers = [layer for r in records for layer in r["sky_cover_condition"]]
+    assert sorted(fields, key=str) == sorted(
+        [(layer["cloud_type"], layer["base_height"]) for layer in layers], key=str
+    )
+
+
+def test_write_partition_replaces_a_day_and_leaves_others(lake_settings) -> None:
+    _table(lake_settings)
+    db = lake_settings.curated_database
+    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    engine.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
+    engine.write_partition(
+        "SELECT 'c' AS station, 3.0 AS value UNION ALL SELECT 'd', 4.0", db, "readings", ["d2"]
+    )
+    rows = engine.run_query("SELECT dt, station, value FROM readings ORDER BY station")
+    assert rows == [("d1", "a", 1.0), ("d2", "c", 3.0), ("d2", "d", 4.0)]
+    fs, path = filesystem(join(lake_settings.uri("curated"), "readings"))
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(path)) == ["dt=d1", "dt=d2"]
+
+
+def test_a_failing_write_leaves_the_published_partition_untouched(lake_settings) -> None:
+    _table(lake_settings)
+    db = lake_settings.curated_database
+    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    with pytest.raises(engine.QueryError, match="unchanged"):
+        engine.write_partition(
+            "SELECT 'b' AS station, CAST('x' AS double) AS value", db, "readings", ["d1"]
+        )
+    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    fs, path = filesystem(join(lake_settings.uri("curated"), "readings"))
+    assert [p.rsplit("/", 1)[-1] for p in fs.ls(path)] == ["dt=d1"], "no staging left behind"
+
+
+def test_queries_read_only_the_partitions_their_where_clause_selects(lake_settings) -> None:
+    _table(lake_settings)
+    db = lake_settings.curated_database
+    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    engine.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
+    # corrupt d2: a query that reads it fails, one pruned to d1 never opens it
+    fs, path = filesystem(join(lake_settings.uri("curated"), "readings", "dt=d2"))
+    for name in fs.ls(path):
+        with fs.open(name, "wb") as handle:
+            handle.write(b"not parquet")
+    assert engine.run_query("SELECT station FROM readings WHERE dt = 'd1'") == [("a",)]
+    with pytest.raises(engine.QueryError):
+        engine.run_query("SELECT station FROM readings")
+
+
+def test_unregistered_partitions_are_invisible(lake_settings) -> None:
+    _table(lake_settings)
+    db = lake_settings.curated_database
+    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    get_catalog(lake_settings).delete_partition(db, "readings", ["d1"])
+    assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
+
+
+def test_connect_gives_the_dashboard_every_table_as_a_view(lake_settings) -> None:
+    _table(lake_settings)
+    engine.write_partition(
+        "SELECT 'a' AS station, 1.5 AS value", lake_settings.curated_database, "readings", ["d1"]
+    )
+    con = engine.connect(lake_settings)
+    assert con.sql("SELECT station, value, dt FROM iot_lake.readings").fetchall() == [
+        ("a", 1.5, "d1")
+    ]
+
+
+def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(aws_lake) -> None:
+    import boto3
+
+    catalog = get_catalog(aws_lake)
+    table = parquet_table_input(
+        "readings", [("station", "string")], "s3://lake-curated/readings/", [("dt", "string")]
+    )
+    catalog.upsert_table("iot_lake", table)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    old = "readings/dt=2024-01-01/run=old/part-0.parquet"
+    s3.put_object(Bucket="lake-curated", Key=old, Body=b"old")
+    catalog.put_partition(
+        "iot_lake", "readings", ["2024-01-01"], "s3://lake-curated/readings/dt=2024-01-01/run=old/"
+    )
+    select = "SELECT station FROM iot_lake_raw.weather WHERE partition_0 = '2024'"
+    result = engine.write_partition(select, "iot_lake", "readings", ["2024-01-01"], aws_lake)
+
+    location = result["location"]
+    assert location.startswith("s3://lake-curated/readings/dt=2024-01-01/run=")
+    assert result["previous"] == "s3://lake-curated/readings/dt=2024-01-01/run=old/"
+    athena = boto3.client("athena", region_name="us-east-1")
+    ids = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]
+    assert len(ids) == 1
+    execution = athena.get_query_execution(QueryExecutionId=ids[0])["QueryExecution"]
+    assert execution["Query"] == (
+        f"UNLOAD ({select}) TO '{location}' WITH (format = 'PARQUET', compression = 'GZIP')"
+    )
+    assert execution["QueryExecutionContext"]["Database"] == "iot_lake"
+    # Athena (and moto) append <execution id>.csv to the location the query was given
+    assert execution["ResultConfiguration"]["OutputLocation"].startswith("s3://lake-athena/results/")
+    assert execution["WorkGroup"] == "iot_lake_test"
+    partition = catalog.get_partition("iot_lake", "readings", ["2024-01-01"])
+    assert partition["StorageDescriptor"]["Location"] == location
+    old_objects = s3.list_objects_v2(
+        Bucket="lake-curated", Prefix="readings/dt=2024-01-01/run=old/"
+    )
+    assert "Contents" not in old_objects
+
+
+def test_aws_run_query_uses_the_workgroup_and_results_location(aws_lake) -> None:
+    import boto3
+
+    rows = engine.run_query(
+        "SELECT count(*) FROM {{ lake.raw_database }}.weather WHERE partition_0 = '{{ ds[:4] }}'",
+        ds="2024-01-01",
+        settings=aws_lake,
+        database="iot_lake_raw",
+    )
+    assert isinstance(rows, list)
+    athena = boto3.client("athena", region_name="us-east-1")
+    [execution_id] = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]
+    execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
+    assert execution["Query"] == (
+        "SELECT count(*) FROM iot_lake_raw.weather WHERE partition_0 = '2024'"
+    )
+    assert execution["QueryExecutionContext"]["Database"] == "iot_lake_raw"
+    # Athena (and moto) append <execution id>.csv to the location the query was given
+    assert execution["ResultConfiguration"]["OutputLocation"].startswith("s3://lake-athena/results/")

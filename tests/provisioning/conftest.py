@@ -1,0 +1,125 @@
+"""Fixtures for provisioning tests: an AWS account in moto, with every API call recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+READ_PREFIXES = ("Get", "Describe", "Head", "List")
+
+
+@dataclass
+class CallRecorder:
+    """Every API call a boto3 session makes: (IAM service prefix, operation, parameters)."""
+
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.service_model.endpoint_prefix, model.name, dict(params)))
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+    @property
+    def operations(self) -> list[str]:
+        return [f"{service}:{operation}" for service, operation, _ in self.calls]
+
+    @property
+    def mutating(self) -> list[str]:
+        return [
+            f"{service}:{operation}"
+            for service, operation, _ in self.calls
+            if not operation.startswith(READ_PREFIXES)
+        ]
+
+
+@dataclass
+class AwsAccount:
+    session: Any
+    recorder: CallRecorder
+    settings: Any
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, region_name=self.settings.region)
+
+
+@pytest.fixture
+def aws_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The aws backend with a raw bucket of its own and three areas sharing another."""
+    from iot_lake import config
+
+    monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
+    monkeypatch.setenv("IOT_LAKE_REGION", "eu-west-1")
+    monkeypatch.setenv("IOT_LAKE_RAW_URI", "s3://acme-iot-raw/")
+    monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://acme-iot-lake/curated/")
+    monkeypatch.setenv("IOT_LAKE_PHOTOS_URI", "s3://acme-iot-lake/photos/")
+    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://acme-iot-lake/athena-results/")
+    monkeypatch.delenv("IOT_LAKE_KMS_KEY_ARN", raising=False)
+    config.settings.cache_clear()
+    yield config.settings()
+    config.settings.cache_clear()
+
+
+@pytest.fixture
+def aws_account(aws_settings: Any) -> Iterator[AwsAccount]:
+    """An empty moto account; the session records every call made through it."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        session = boto3.session.Session(region_name=aws_settings.region)
+        recorder = CallRecorder()
+        session.events.register("before-parameter-build.*.*", recorder)
+        GlueClassifiers().register(session)
+        yield AwsAccount(session, recorder, aws_settings)
+
+
+class GlueClassifiers:
+    """Glue's classifier API, which moto lacks, answered in memory with AWS's shapes.
+
+    Only Get/Create/UpdateClassifier, as the Glue API documents them (EntityNotFound,
+    AlreadyExists); everything else still goes to moto.
+    """
+
+    def __init__(self) -> None:
+        self.classifiers: dict[str, dict[str, Any]] = {}
+
+    def register(self, session: Any) -> None:
+        for operation in ("GetClassifier", "CreateClassifier", "UpdateClassifier"):
+            session.events.register(f"before-call.glue.{operation}", self)
+
+    @staticmethod
+    def _error(code: str, message: str) -> tuple[Any, dict[str, Any]]:
+        from botocore.awsrequest import AWSResponse
+
+        response = AWSResponse("https://glue", 400, {}, None)
+        return response, {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
+        import json
+
+        from botocore.awsrequest import AWSResponse
+
+        params = json.loads(params["body"] or b"{}")  # the serialized JSON request
+
+        ok = AWSResponse("https://glue", 200, {}, None)
+        meta = {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        if model.name == "GetClassifier":
+            found = self.classifiers.get(params["Name"])
+            if found is None:
+                return self._error("EntityNotFoundException", f"{params['Name']} not found")
+            return ok, {"Classifier": found, **meta}
+        [(kind, spec)] = params.items()
+        exists = spec["Name"] in self.classifiers
+        if model.name == "CreateClassifier" and exists:
+            return self._error("AlreadyExistsException", f"{spec['Name']} already exists")
+        if model.name == "UpdateClassifier" and not exists:
+            return self._error("EntityNotFoundException", f"{spec['Name']} not found")
+        self.classifiers[spec["Name"]] = {kind: {**spec, "Version": len(self.classifiers) + 1}}
+        return ok, meta

@@ -1,0 +1,1 @@
+"""Tests of the local rules engine internals (simulators/iot_core)."""
