@@ -1,8 +1,10 @@
 """
 ### weather_lake: raw station messages -> daily Parquet -> checks -> daily stats
 
-Every day `D` (`@daily`, `catchup=True` on purpose: each run owns exactly one observation
-day, so catching up or backfilling a range rebuilds those days and nothing else):
+Every day `D` (`@daily` data intervals in UTC; `D` is the interval's start, so the
+nightly run for `D` starts once `D` has ended; `catchup=True` on purpose: each run owns
+exactly one observation day, so catching up or backfilling a range rebuilds those days
+and nothing else):
 
 1. **register_tables**: the curated tables (`include/glue/tables/*.json`) exist in the
    catalog (Glue on `aws`, JSON beside the lake on `local`).
@@ -23,7 +25,8 @@ day, so catching up or backfilling a range rebuilds those days and nothing else)
 6. **stats_by_station_day / stats_by_condition_day**: min/avg/max air temperature and
    counts per station and per present weather condition, partition `dt=D`.
 
-Rerun a day: `airflow tasks clear weather_lake -s D -e D` or `airflow dags test weather_lake D`.
+Rerun a day: `airflow tasks clear weather_lake -s D -e D`, or `airflow dags test
+weather_lake D+1` (a manual run at `D+1` covers the interval that starts at `D`).
 Backfill: `airflow backfill create --dag-id weather_lake --from-date D1 --to-date D2
 --reprocess-behavior completed`. See `docs/weather_lake.md`.
 """
@@ -33,9 +36,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import Asset, Param, chain_linear, dag, get_current_context, task
+from airflow.sdk import (
+    Asset,
+    CronDataIntervalTimetable,
+    Param,
+    chain_linear,
+    dag,
+    get_current_context,
+    task,
+)
 
-from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH
+from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, day_of
 from iot_lake.operators.checks import (
     LakeColumnCheckOperator,
     LakeSQLCheckOperator,
@@ -52,12 +63,14 @@ STATS_BY_STATION = Asset(name="iot_lake.weather_stats_by_station_day")
 STATS_BY_CONDITION = Asset(name="iot_lake.weather_stats_by_condition_day")
 
 OBSERVATIONS_TABLE = "{{ lake.curated_database }}.weather_observations"
-DAY = "dt = '{{ ds }}'"
+# The day is the data interval's start (UTC): the same for scheduled, manual and
+# backfill runs, whereas `ds` is the trigger time on manual runs.
+DAY = "dt = '{{ data_interval_start | ds }}'"
 
 
 @dag(
     dag_id="weather_lake",
-    schedule="@daily",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=True,
     max_active_runs=1,
@@ -83,11 +96,11 @@ def weather_lake() -> None:
     crawl_raw = LakeCrawlOperator(task_id="crawl_raw", outlets=[RAW_WEATHER])
 
     @task(inlets=[RAW_WEATHER], outlets=[OBSERVATIONS])
-    def flatten_observations(ds: str | None = None) -> dict[str, Any]:
+    def flatten_observations(data_interval_start: datetime | None = None) -> dict[str, Any]:
         from iot_lake.weather.pipeline import flatten_day
 
         params = get_current_context()["params"]
-        return flatten_day(str(ds), late_days=int(params["late_days"]))
+        return flatten_day(day_of(data_interval_start), late_days=int(params["late_days"]))
 
     @task.short_circuit(ignore_downstream_trigger_rules=True)
     def has_observations(flattened: dict[str, Any]) -> bool:
@@ -119,18 +132,18 @@ def weather_lake() -> None:
     )
 
     @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_STATION])
-    def stats_by_station_day(ds: str | None = None) -> dict[str, Any]:
+    def stats_by_station_day(data_interval_start: datetime | None = None) -> dict[str, Any]:
         from iot_lake.weather.pipeline import stats_day
         from iot_lake.weather.tables import STATS_BY_STATION as TABLE
 
-        return stats_day(TABLE, str(ds))
+        return stats_day(TABLE, day_of(data_interval_start))
 
     @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_CONDITION])
-    def stats_by_condition_day(ds: str | None = None) -> dict[str, Any]:
+    def stats_by_condition_day(data_interval_start: datetime | None = None) -> dict[str, Any]:
         from iot_lake.weather.pipeline import stats_day
         from iot_lake.weather.tables import STATS_BY_CONDITION as TABLE
 
-        return stats_day(TABLE, str(ds))
+        return stats_day(TABLE, day_of(data_interval_start))
 
     flattened = flatten_observations()
     chain_linear(

@@ -6,19 +6,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 UV_VERSION=0.13.9
 
 # Debian packages: build deps of mysqlclient (pkg-config, libmysqlclient, gcc, headers),
-# the local backend's services (Mosquitto, MariaDB), openssl, and what the tests drive
-# (Chromium for the dashboard test, Node.js for the local DynamoDB endpoint).
+# the local backend's services (Mosquitto, MariaDB), openssl; callers add what they drive.
+# An entry "package:command" is satisfied by the command already being on PATH, whatever
+# installed it (Node.js from NodeSource ships npm and conflicts with Debian's npm).
 packages=(pkg-config default-libmysqlclient-dev gcc python3-dev python3-venv
-          mosquitto mariadb-server openssl ca-certificates "$@")
+          mosquitto mosquitto-clients mariadb-server openssl ca-certificates "$@")
 missing=()
-for pkg in "${packages[@]}"; do
+for entry in "${packages[@]}"; do
+  pkg="${entry%%:*}"; cmd="${entry#*:}"
+  if [ "$cmd" != "$entry" ] && command -v "$cmd" >/dev/null 2>&1; then continue; fi
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
 
 # uv, pinned, in a project-local tool venv (never touches the system Python).

@@ -3,7 +3,8 @@
 # the project's dags/ and plugins/, and no example DAGs.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
-export PATH="$ROOT/.tools/bin:$ROOT/.venv/bin:$PATH"
+# The project venv first: .tools/ holds only uv, but its venv has a python of its own.
+export PATH="$ROOT/.venv/bin:$ROOT/.tools/bin:$PATH"
 export PYTHONPATH="$ROOT:$ROOT/plugins${PYTHONPATH:+:$PYTHONPATH}"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
@@ -95,8 +96,9 @@ def _lake_conn_id() -> str:
 def _connection_extra() -> dict[str, object]:
     """The extra of the lake connection, or {} when Airflow has no such connection.
 
-    Read from ``AIRFLOW_CONN_LAKE_DEFAULT`` first (no Airflow import, works in the
-    simulators), then through Airflow's own look-up when running inside a task.
+    Read from ``AIRFLOW_CONN_LAKE_DEFAULT`` first, then through Airflow's own look-up,
+    but only in a process that already runs Airflow (a task): importing Airflow costs
+    seconds, and the simulators and CLIs must start instantly.
     """
     conn_id = _lake_conn_id()
     raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
@@ -106,6 +108,8 @@ def _connection_extra() -> dict[str, object]:
         from urllib.parse import parse_qsl, urlsplit
 
         return dict(parse_qsl(urlsplit(raw).query))
+    if "airflow" not in sys.modules:
+        return {}
     try:
         from airflow.sdk import BaseHook
         from airflow.sdk.exceptions import AirflowNotFoundException

@@ -57,7 +57,9 @@ CONF_FILE = "mosquitto.conf"
 ACL_FILE = "mosquitto.acl"
 DATA_DIR = "mosquitto-data"
 DEFAULT_THING_PREFIX = "weather-station"
-DEFAULT_SERVER_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+# Names the broker certificate is valid for: this machine, and the compose service name.
+DEFAULT_SERVER_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1", "mosquitto")
+BROKER_HOSTS_ENV = "IOT_LAKE_BROKER_HOSTS"  # comma-separated extra names (a LAN address...)
 # AWS IoT thing names allow [a-zA-Z0-9:_-]; the same rule keeps names safe as MQTT user
 # names, directory names and ACL entries.
 _THING_NAME = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
@@ -143,17 +145,24 @@ def credential_paths(certs_dir: str | os.PathLike[str], name: str) -> tuple[Path
     return folder / CERT_FILE, folder / KEY_FILE
 
 
+def broker_hosts() -> tuple[str, ...]:
+    """The defaults plus ``IOT_LAKE_BROKER_HOSTS``."""
+    extra = [h.strip() for h in os.environ.get(BROKER_HOSTS_ENV, "").split(",") if h.strip()]
+    return tuple(dict.fromkeys([*DEFAULT_SERVER_HOSTS, *extra]))
+
+
 def ensure_local_pki(
     certs_dir: str | os.PathLike[str],
     things: Iterable[str],
     *,
     rules_engine: bool = True,
-    server_hosts: Sequence[str] = DEFAULT_SERVER_HOSTS,
+    server_hosts: Sequence[str] | None = None,
 ) -> LocalPki:
     """Create (or keep) the CA, the broker certificate and one certificate per thing.
 
     Idempotent: a file is only (re)written when it is missing, does not chain to the CA,
-    does not match its key, or expires within two weeks.
+    does not match its key, or expires within two weeks. ``server_hosts`` defaults to
+    :func:`broker_hosts`, so the CLI and the setup issue the same broker certificate.
     """
     root = Path(certs_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -167,7 +176,7 @@ def ensure_local_pki(
         "localhost",
         ca_cert,
         ca_key,
-        server_hosts=tuple(server_hosts),
+        server_hosts=tuple(server_hosts or broker_hosts()),
     )
     for name in names:
         cert_path, key_path = credential_paths(root, name)

@@ -25,12 +25,6 @@ def _load_dag():
 def test_a_day_runs_export_register_and_all_checks(
     airflow_db, coffee_db, lake_settings, tmp_path, monkeypatch
 ):
-    # The DAG needs no Airflow plugin (iot_lake is on the path). Airflow imports every
-    # .py under the plugins folder, including iot_lake/provisioning/__main__.py, which
-    # runs its CLI when imported that way: keep this run independent of that folder.
-    from airflow import settings as airflow_settings
-
-    monkeypatch.setattr(airflow_settings, "PLUGINS_FOLDER", str(tmp_path / "no-plugins"))
     photo = f"{lake_settings.uri('photos')}/coffee-machine-01/{DAY}/a.jpg"
     ids = coffee_db.insert(
         [

@@ -26,7 +26,7 @@ REQUIRED_DAG_ARGUMENTS = {
 def dag_bag():
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(ROOT / "dags"), include_examples=False)
+    return DagBag(dag_folder=str(ROOT / "dags"))
 
 
 def test_dag_files_import_without_errors(dag_bag) -> None:

@@ -1,11 +1,4 @@
-"""Load only the iot-lake plugin file in these tests.
-
-Airflow imports *every* ``.py`` under the plugins folder as a top-level module unless a
-``plugins/.airflowignore`` excludes it; the library package ``plugins/iot_lake/`` holds
-no plugins (and a ``__main__.py``), so these tests point Airflow at a folder holding
-just ``iot_lake_dashboard.py``. The library stays importable through pytest's
-``pythonpath``.
-"""
+"""A session lake with a few days of fixture data for the dashboard's pages."""
 
 from __future__ import annotations
 
@@ -14,26 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-PLUGIN_FILE = Path(__file__).resolve().parents[2] / "plugins" / "iot_lake_dashboard.py"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def only_the_iot_lake_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("plugins")
-    (folder / PLUGIN_FILE.name).symlink_to(PLUGIN_FILE)
-    from airflow import settings
-
-    before = os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER")
-    before_setting = settings.PLUGINS_FOLDER
-    os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(folder)
-    settings.PLUGINS_FOLDER = str(folder)  # read once when Airflow is imported
-    yield folder
-    settings.PLUGINS_FOLDER = before_setting
-    if before is None:
-        os.environ.pop("AIRFLOW__CORE__PLUGINS_FOLDER", None)
-    else:
-        os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = before
 
 
 @pytest.fixture(scope="session")

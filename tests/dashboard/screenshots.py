@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT / "plugins"))  # the iot_lake package, as pytest's p
 
 import tests.conftest  # noqa: E402, F401  (sets AIRFLOW_HOME & co. before Airflow loads)
 
-PLUGIN_FILE = ROOT / "plugins" / "iot_lake_dashboard.py"
 PAGES = ("weather", "coffee", "quality", "profiles")
 FIRST_WEATHER_DAY = date(2026, 11, 2)
 
@@ -49,7 +48,9 @@ def real_weather_run(days: int) -> tuple[list[dict], str]:
     dag = DagBag(dag_folder=str(ROOT / "dags" / "weather_lake.py")).get_dag("weather_lake")
     run_id = ""
     for day in day_list:
-        run = dag.test(logical_date=datetime.fromisoformat(day).replace(tzinfo=UTC))
+        run = dag.test(  # a manual run at D+1 covers the interval of day D
+            logical_date=datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(days=1)
+        )
         states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
         print(f"weather_lake {day}: {run.state} {states}", flush=True)
         run_id = run.run_id
@@ -89,11 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="iot-lake-shots-"))
-    plugins = work / "plugins"
-    plugins.mkdir()
-    (plugins / PLUGIN_FILE.name).symlink_to(PLUGIN_FILE)
-    # A fresh Airflow home (the UI shows only these runs) and only the dashboard plugin
-    # (see tests/quality/conftest.py), for this process's dag.test() and the API server.
+    plugins = ROOT / "plugins"
+    # A fresh Airflow home (the UI shows only these runs), for this process's dag.test()
+    # and the API server.
     os.environ.update(
         IOT_LAKE_BACKEND="local",
         IOT_LAKE_HOME=str(work / "lake"),

@@ -9,15 +9,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.conftest import ROOT
 from tests.dashboard import lake_fixture
 from tests.dashboard.api_server import CHROMIUM, CHROMIUM_ARGS, api_server
 from tests.dashboard.expected import rows
 
 
 @pytest.fixture(scope="module")
-def server(airflow_db, lake_home, only_the_iot_lake_plugin, tmp_path_factory, request):
+def server(airflow_db, lake_home, tmp_path_factory, request):
     with api_server(
-        only_the_iot_lake_plugin,
+        ROOT / "plugins",
         tmp_path_factory.mktemp("api-server"),
         # Build the lake while the server boots; pages are read only after it is up.
         while_starting=lambda: request.getfixturevalue("fixture_lake"),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from iot_lake import config
 
 @pytest.fixture(autouse=True)
 def _fresh_settings(monkeypatch: pytest.MonkeyPatch):
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("IOT_LAKE_") or name == "AIRFLOW_CONN_LAKE_DEFAULT":
             monkeypatch.delenv(name)
     config.settings.cache_clear()
@@ -58,3 +61,16 @@ def test_an_unknown_backend_is_refused_with_the_choices(monkeypatch) -> None:
     monkeypatch.setenv("IOT_LAKE_BACKEND", "azure")
     with pytest.raises(config.ConfigError, match="local, aws"):
         config.settings()
+
+
+def test_settings_outside_airflow_never_import_it() -> None:
+    """Simulators and CLIs read settings too; importing Airflow there costs seconds."""
+    code = (
+        "import sys; from iot_lake.config import settings; s = settings(); "
+        "assert 'airflow' not in sys.modules, 'airflow imported'; print(s.backend)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": f"{config.PROJECT_ROOT / 'plugins'}"},
+    )
+    assert out.stdout.strip() == "local"

@@ -67,11 +67,6 @@ def setup_env(lake_settings, tmp_path, monkeypatch):
 def test_setup_dag_builds_the_local_lake_and_a_rerun_reports_no_changes(
     airflow_db, setup_env, tmp_path, monkeypatch
 ):
-    # iot_lake is imported from the path; Airflow's loader need not import plugins/ file by
-    # file (hook lineage asks for plugins on every SQL statement).
-    from airflow import settings as airflow_settings
-
-    monkeypatch.setattr(airflow_settings, "PLUGINS_FOLDER", str(tmp_path / "no-plugins"))
     dag = _load_dag()
 
     first = dag.test()

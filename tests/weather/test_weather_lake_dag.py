@@ -21,13 +21,6 @@ def _load_dag():
     return bag.get_dag("weather_lake")
 
 
-@pytest.fixture(autouse=True)
-def _no_plugins_folder(tmp_path, monkeypatch) -> None:
-    # Airflow imports every .py under the plugins folder, including modules that run a
-    # CLI when imported; the DAG needs no Airflow plugin (iot_lake is on the path).
-    from airflow import settings as airflow_settings
-
-    monkeypatch.setattr(airflow_settings, "PLUGINS_FOLDER", str(tmp_path / "no-plugins"))
 
 
 def _states(run) -> dict[str, str]:
@@ -36,7 +29,7 @@ def _states(run) -> dict[str, str]:
 
 def test_a_day_runs_crawl_flatten_checks_and_stats(airflow_db, lake_settings, raw_days) -> None:
     dag = _load_dag()
-    run = dag.test(logical_date=datetime(2026, 11, 3, tzinfo=UTC))
+    run = dag.test(logical_date=datetime(2026, 11, 4, tzinfo=UTC))  # interval of 11-03
     states = _states(run)
     assert set(states.values()) == {"success"}, states
     assert engine.run_query(
@@ -58,7 +51,7 @@ def test_a_failing_check_fails_the_run_and_blocks_the_stats(airflow_db, lake_set
     messages[2]["air_temperature"]["value"] = 75.0  # impossible on Earth: the range check
     synthetic.write_raw(lake_settings.uri("raw"), messages)
     dag = _load_dag()
-    run = dag.test(logical_date=day)
+    run = dag.test(logical_date=day + timedelta(days=1))
     states = _states(run)
     assert states["flatten_observations"] == "success"
     assert states["check_keys_and_ranges"] == "failed"
@@ -70,7 +63,7 @@ def test_a_failing_check_fails_the_run_and_blocks_the_stats(airflow_db, lake_set
 
 def test_a_day_without_raw_data_skips_checks_and_stats(airflow_db, lake_settings) -> None:
     dag = _load_dag()
-    run = dag.test(logical_date=datetime(2026, 11, 12, tzinfo=UTC))
+    run = dag.test(logical_date=datetime(2026, 11, 13, tzinfo=UTC))
     states = _states(run)
     assert states["flatten_observations"] == "success"
     assert states["check_row_count"] == "skipped"

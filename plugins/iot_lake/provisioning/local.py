@@ -15,9 +15,6 @@ from iot_lake.storage import filesystem, is_local
 THINGS_ENV = "IOT_LAKE_THINGS"
 """How many weather stations get a certificate on the local backend (default 5)."""
 DEFAULT_THINGS = 5
-BROKER_HOSTS_ENV = "IOT_LAKE_BROKER_HOSTS"
-"""Extra names in the local broker's certificate, comma-separated (compose: ``mosquitto``)."""
-DEFAULT_BROKER_HOSTS = ("localhost", "127.0.0.1", "::1", "mosquitto")
 
 
 @dataclass(frozen=True)
@@ -115,8 +112,6 @@ def devices(ctx: LocalContext) -> list[Change]:
     certs = Path(ctx.settings.certs_dir)
     count = int(os.environ.get(THINGS_ENV, DEFAULT_THINGS))
     names = things.thing_names(count)
-    extra = [h for h in os.environ.get(BROKER_HOSTS_ENV, "").split(",") if h]
-    hosts = tuple(dict.fromkeys([*DEFAULT_BROKER_HOSTS, *extra]))
     before = _snapshot(certs)
     if ctx.dry_run:
         missing = [n for n in names if not things.credential_paths(certs, n)[0].is_file()]
@@ -125,7 +120,7 @@ def devices(ctx: LocalContext) -> list[Change]:
         if missing:
             return [updated("broker pki", str(certs), f"new things: {', '.join(missing)}")]
         return [unchanged("broker pki", str(certs))]
-    things.ensure_local_pki(certs, names, server_hosts=hosts)
+    things.ensure_local_pki(certs, names)
     things.write_mosquitto_config(certs, host=ctx.settings.mqtt_host, port=ctx.settings.mqtt_port)
     after = _snapshot(certs)
     if not before:
