@@ -2,9 +2,9 @@ r"""
 ### coffee_lake: the coffee machines' presses, from Aurora MySQL to the lake, once a day
 
 ```
-export_day --> register_partition --> check_columns
-                                  \-> check_coffee_hour_in_day
-                                  \-> reconcile_with_mysql
+export_day --> register_partition --> check_columns            --> profile_coffees
+                                  \-> check_coffee_hour_in_day  -/
+                                  \-> reconcile_with_mysql      -/
 ```
 
 1. **export_day**: the day's rows of `coffees` (`data_interval_start <= coffee_hour <
@@ -19,6 +19,9 @@ export_day --> register_partition --> check_columns
 3. **checks**: unique, non-null `id`; non-null `coffee_hour` inside the day; flags only
    true/false/NULL (min >= 0, max <= 1); and the reconciliation: rows in MySQL = rows in
    the partition + rejected rows.
+4. **profile_coffees**: column statistics of the day (nulls, distinct values, min/max,
+   quartiles, top values) into the `column_profiles` table, what Glue DataBrew's profile
+   job showed in the original (same SQL on Athena and DuckDB: `include/sql/quality/`).
 
 The day is `data_interval_start` (UTC), `@daily` data intervals: a run for day D starts
 after D has ended.
@@ -105,10 +108,20 @@ def coffee_lake() -> None:
         day = day_of(data_interval_start)
         return reconcile_day(day, data_interval_start, data_interval_end).as_dict()
 
+    @task
+    def profile_coffees(
+        data_interval_start: datetime | None = None, run_id: str | None = None
+    ) -> str:
+        from iot_lake.coffee.export import day_of
+        from iot_lake.profiles import profile_day
+
+        return profile_day("coffees", day_of(data_interval_start), str(run_id))
+
     chain(
         export_day(),
         register_partition(),
         [check_columns, check_coffee_hour_in_day, reconcile_with_mysql()],
+        profile_coffees(),
     )
 
 

@@ -23,7 +23,9 @@ and nothing else):
    within [-90, 60] °C, row count > 0, and raw-to-flat reconciliation. Any failure fails
    the run and blocks the stats.
 6. **stats_by_station_day / stats_by_condition_day**: min/avg/max air temperature and
-   counts per station and per present weather condition, partition `dt=D`.
+   counts per station and per present weather condition, partition `dt=D`;
+   **profile_observations**: column statistics of the day into `column_profiles` (what
+   Glue DataBrew's profile job showed; same SQL on Athena and DuckDB).
 
 Rerun a day: `airflow tasks clear weather_lake -s D -e D`, or `airflow dags test
 weather_lake D+1` (a manual run at `D+1` covers the interval that starts at `D`).
@@ -145,6 +147,14 @@ def weather_lake() -> None:
 
         return stats_day(TABLE, day_of(data_interval_start))
 
+    @task(inlets=[OBSERVATIONS])
+    def profile_observations(
+        data_interval_start: datetime | None = None, run_id: str | None = None
+    ) -> str:
+        from iot_lake.profiles import profile_day
+
+        return profile_day("weather_observations", day_of(data_interval_start), str(run_id))
+
     flattened = flatten_observations()
     chain_linear(
         register_tables(),
@@ -152,7 +162,7 @@ def weather_lake() -> None:
         flattened,
         has_observations(flattened),
         [keys_and_ranges, row_count, reconciliation],
-        [stats_by_station_day(), stats_by_condition_day()],
+        [stats_by_station_day(), stats_by_condition_day(), profile_observations()],
     )
 
 

@@ -25,7 +25,7 @@ python -m iot_lake.provisioning
 step "weather: ${IOT_LAKE_THINGS:-5} stations replay ${HOURS} h of NOAA ISD, last reading at now"
 before="$(grep -c 'metrics rule=weather_to_firehose' .run/ingest.log || true)"
 python -m simulators.weather_station --stations "${IOT_LAKE_THINGS:-5}" --hours "$HOURS" \
-  --speed max --rebase end --quiet | tee .run/fleet.out
+  --speed max --rebase end --quiet 2>&1 | tee .run/fleet.out
 published="$(sed -n 's/.*published=\([0-9]*\).*/\1/p' .run/fleet.out | tail -1)"
 # The rules engine has every message once its counter stops moving; stopping it then
 # flushes every Firehose buffer into the raw bucket (the stack starts it again).

@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--rebase",
         choices=REBASE_MODES,
         default="none",
-        help="shift timestamps: 'start' = first observation at now, 'end' = "
-        "last replayed observation at now (default none: original times)",
+        help="shift timestamps: 'start' = first observation at now, 'end' = by whole "
+        "days so the last replayed observation falls in the day before now, keeping "
+        "each reading's time of day (default none: original times)",
     )
     parser.add_argument("--endpoint", default=host, help=f"MQTT broker host (default {host})")
     parser.add_argument("--port", type=int, default=port, help=f"MQTT port (default {port})")

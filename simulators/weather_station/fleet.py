@@ -51,7 +51,8 @@ class ReplayOptions:
 
     speed: float | None = 3600.0  # None = as fast as possible
     hours: float | None = None  # replay only the first N hours of each file
-    rebase: str = "none"  # none | start (first obs at now) | end (last replayed obs at now)
+    # none | start (first obs at now) | end (last replayed obs within the day before now)
+    rebase: str = "none"
 
     def __post_init__(self) -> None:
         if self.speed is not None and self.speed <= 0:
@@ -161,8 +162,11 @@ def station_messages(
     now = (now or dt.datetime.now(dt.UTC)).replace(second=0, microsecond=0)
     shift: dt.timedelta | None = None
     if options.rebase == "end":
+        # Whole days only: readings keep their time of day (the diurnal cycle stays true)
+        # and a replay run again the same day publishes the very same readings, which the
+        # lake deduplicates by (weather_station, time).
         last = _replay_end(station, options.hours)
-        shift = now - last if last else None
+        shift = dt.timedelta(days=(now - last).days) if last else None
     first: dt.datetime | None = None
     for observation in read_observations(station.file, stats):
         if first is None:

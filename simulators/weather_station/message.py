@@ -34,14 +34,15 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 """Real NOAA ISD station files shipped with the project."""
 
 # Replay order of the bundled stations: recent ASOS stations first (AW/GA groups), then
-# the manual-era files; `--stations N` takes the first N.
+# the manual-era files; `--stations N` takes the first N. The first five are five
+# different stations (the 1983 file is a second year of 725300-94846).
 DEFAULT_FILES: tuple[str, ...] = (
     "722540-13904-2014.gz",
     "725300-94846-2014.gz",
     "010060-99999-2014.gz",
     "726430-14920-2015.gz",
-    "725300-94846-1983.gz",
     "723030-13714-1973.gz",
+    "725300-94846-1983.gz",
 )
 
 Message = dict[str, Any]

@@ -80,3 +80,15 @@ def test_dag_file_does_no_io_and_no_heavy_import_at_top_level(path: Path) -> Non
     assert report["heavy_modules"] == [], f"{path.name} imports {report['heavy_modules']}"
     assert report["opened"] == [], f"{path.name} opens {report['opened']}"
     assert report["connects"] == [], f"{path.name} connects to {report['connects']}"
+
+
+def test_the_plugin_loader_sees_only_the_ui_plugin() -> None:
+    """The library under plugins/iot_lake/ is imported by path, never as plugin files."""
+    from airflow._shared.module_loading import find_path_from_directory
+
+    found = sorted(
+        Path(p).relative_to(ROOT / "plugins").as_posix()
+        for p in find_path_from_directory(str(ROOT / "plugins"), ".airflowignore")
+        if p.endswith(".py")
+    )
+    assert found == ["iot_lake_dashboard.py"]

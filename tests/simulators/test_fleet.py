@@ -193,7 +193,7 @@ def test_missing_certificate_is_reported_before_connecting(
         run_fleet([Station("weather-station-01", AUSTIN)], ReplayOptions(), target)
 
 
-def test_rebase_end_moves_the_replayed_window_to_now() -> None:
+def test_rebase_end_moves_the_replayed_window_to_the_last_day_by_whole_days() -> None:
     lines: list[bytes] = []
 
     summary = dry_run(
@@ -207,10 +207,19 @@ def test_rebase_end_moves_the_replayed_window_to_now() -> None:
         dt.datetime.fromisoformat(m["time"]) for m in messages_from_file(LA_CROSSE, hours=24)
     ]
     assert summary.published == len(originals)
-    assert abs((dt.datetime.now(dt.UTC) - times[-1]).total_seconds()) < 120
+    assert dt.timedelta(0) <= dt.datetime.now(dt.UTC) - times[-1] < dt.timedelta(days=1)
+    shift = times[-1] - originals[-1]
+    assert shift.seconds == 0 and shift.microseconds == 0  # whole days: time of day kept
     assert [b - a for a, b in itertools.pairwise(times)] == [
         b - a for a, b in itertools.pairwise(originals)
     ]
+    again: list[bytes] = []
+    dry_run(
+        [Station("weather-station-01", LA_CROSSE)],
+        ReplayOptions(speed=None, hours=24, rebase="end"),
+        again.append,
+    )
+    assert again == lines  # a replay run again the same day publishes the same readings
 
 
 def test_dry_run_cli_prints_one_valid_json_object_per_observation(
