@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 
+from iot_lake import engine
 from iot_lake.catalog import get_catalog
 from iot_lake.coffee import export
 from iot_lake.storage import filesystem
@@ -47,7 +48,16 @@ def test_a_day_runs_export_register_and_all_checks(
         "check_columns",
         "check_coffee_hour_in_day",
         "reconcile_with_mysql",
+        "profile_coffees",
     }
+    # The day's column profile: one row per column of the table, counted over the 2 rows.
+    profile = dict(
+        engine.run_query(
+            f"SELECT column_name, row_count FROM column_profiles WHERE dt = '{DAY}' "
+            "AND table_name = 'coffees'"
+        )
+    )
+    assert profile["id"] == 2 and profile["coffee_hour"] == 2
     path = filesystem(f"{export.partition_uri(lake_settings, DAY)}/{export.PARQUET_FILE}")[1]
     assert sorted(pq.read_table(path).column("id").to_pylist()) == ids[:2]
     catalog = get_catalog(lake_settings)

@@ -40,6 +40,14 @@ def test_a_day_runs_crawl_flatten_checks_and_stats(airflow_db, lake_settings, ra
         "WHERE dt = '2026-11-03'"
     )
     assert observations == len(raw_days["2026-11-03"])
+    [(profiled_rows,)] = engine.run_query(
+        "SELECT max(row_count) FROM column_profiles WHERE dt = '2026-11-03' "
+        "AND table_name = 'weather_observations'"
+    )
+    [(rows,)] = engine.run_query(
+        "SELECT count(*) FROM weather_observations WHERE dt = '2026-11-03'"
+    )
+    assert profiled_rows == rows
 
 
 def test_a_failing_check_fails_the_run_and_blocks_the_stats(airflow_db, lake_settings) -> None:
