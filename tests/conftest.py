@@ -32,6 +32,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 AIRFLOW_TEST_HOME.mkdir(exist_ok=True)
 
+# Fixtures shared across folders (the moto server for AWS-only APIs).
+pytest_plugins = ["tests.fixtures.moto"]
+
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:

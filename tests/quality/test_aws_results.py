@@ -3,42 +3,25 @@
 from __future__ import annotations
 
 import io
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 import pytest
 
 from iot_lake import quality
+from tests.fixtures.moto import create_bucket
 
 
 @pytest.fixture
-def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto server that S3 (through s3fs, as the storage seam uses it) and Glue both reach."""
-    from moto.server import ThreadedMotoServer
-
+def moto_aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The aws backend with its curated bucket on the moto server."""
     from iot_lake import config
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
     monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://quality-lake/curated")
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
     config.settings.cache_clear()
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-        Bucket="quality-lake"
-    )
-    yield endpoint
-    server.stop()
-    config.settings.cache_clear()
+    create_bucket(moto_endpoint, "quality-lake")
+    return moto_endpoint
 
 
 def test_results_land_in_s3_and_the_partition_in_glue(moto_aws: str) -> None:
