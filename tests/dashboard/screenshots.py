@@ -10,6 +10,9 @@ instead for the weather side: synthetic raw station messages in the Firehose lay
 its checks), a profile of the flattened observations, and the cold-readings sink filled
 by evaluating the project's own "cold" IoT rule on the same messages into a local
 dynalite; coffees stay fixture rows (the coffee side needs MariaDB and the simulator).
+``--from-demo``: no fixtures at all: the project's own Airflow home and lake as
+``./lake demo`` left them (run it from ``scripts/env.sh``'s environment); the DAG run
+screenshot then shows the demo's real runs.
 ``--serve`` keeps the server running for a look in a browser.
 """
 
@@ -85,25 +88,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="directory for the PNG files")
     parser.add_argument("--weather-days", type=int, default=0, help="real weather_lake runs")
     parser.add_argument(
+        "--from-demo", action="store_true", help="the lake and runs ./lake demo left"
+    )
+    parser.add_argument(
         "--serve", action="store_true", help="keep the server running afterwards (Ctrl-C stops)"
     )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="iot-lake-shots-"))
     plugins = ROOT / "plugins"
-    # A fresh Airflow home (the UI shows only these runs), for this process's dag.test()
-    # and the API server.
-    os.environ.update(
-        IOT_LAKE_BACKEND="local",
-        IOT_LAKE_HOME=str(work / "lake"),
-        AIRFLOW_HOME=str(work / "airflow"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{work / 'airflow' / 'airflow.db'}",
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(plugins),
-    )
-    (work / "airflow").mkdir()
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
-    )
+    if not args.from_demo:
+        # A fresh Airflow home (the UI shows only these runs), for this process's
+        # dag.test() and the API server.
+        os.environ.update(
+            IOT_LAKE_BACKEND="local",
+            IOT_LAKE_HOME=str(work / "lake"),
+            AIRFLOW_HOME=str(work / "airflow"),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{work / 'airflow' / 'airflow.db'}",
+            AIRFLOW__CORE__PLUGINS_FOLDER=str(plugins),
+        )
+        (work / "airflow").mkdir()
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
+        )
 
     from playwright.sync_api import sync_playwright
 
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def build() -> None:
         database = settings().curated_database
+        if args.from_demo:
+            return
         if not args.weather_days:
             lake_fixture.build(database)
             return
@@ -146,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             page.goto(f"{server.url}/plugin/iot-lake")
             page.frame_locator("iframe").locator("h1").wait_for(timeout=30_000)
             page.screenshot(path=args.out / "airflow_ui_dashboard.png")
-            if args.weather_days:
+            if args.weather_days or args.from_demo:
                 page.goto(f"{server.url}/dags/weather_lake")
                 page.get_by_text("weather_lake").first.wait_for(timeout=30_000)
                 page.wait_for_load_state("networkidle")
