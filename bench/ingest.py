@@ -190,7 +190,7 @@ def engine_run(work: Path, files: list[Path], args: argparse.Namespace) -> dict[
         cpu_before = _cpu_seconds(engine.pid)  # start-up (imports, boto3) not counted
         start, pub_end = _run_publishers(broker, files)
         acked = len(files) * args.messages
-        _wait_received(lambda: _engine_received(log_path), acked, 120)
+        received = _wait_received(lambda: _engine_received(log_path), acked, 120)
         cpu_s = _cpu_seconds(engine.pid) - cpu_before
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its samples
@@ -218,6 +218,7 @@ def engine_run(work: Path, files: list[Path], args: argparse.Namespace) -> dict[
             "lost": len(expected - seen),
             "objects": objects,
             "publish_s": pub_end - start,
+            "received_s": received - start,
             "end_to_end_s": done - start,
             "msgs_per_s": acked / (done - start),
             "engine_cpu_us_per_msg": cpu_s / acked * 1e6,
@@ -253,6 +254,7 @@ def main() -> int:
     for name in ("published", "delivered_lines", "lost", "objects"):
         print(f"{name:<34}{int(result[name]):>14,}")
     print(f"{'publishing time (s)':<34}{result['publish_s']:>14.1f}")
+    print(f"{'all received by the engine (s)':<34}{result['received_s']:>14.1f}")
     print(f"{'end to end time (s)':<34}{result['end_to_end_s']:>14.1f}")
     print(f"{'engine, end to end (msg/s)':<34}{result['msgs_per_s']:>14,.0f}")
     cpu = result["engine_cpu_us_per_msg"]

@@ -138,5 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     return _run_worker(args, 0)
 
 
+def _exit(code: int) -> None:
+    """Leave without the interpreter's teardown (0.1-0.5 s of module finalisation).
+
+    By now everything the engine holds is durable: objects written and fsynced, WAL
+    closed, flusher thread joined, MQTT session closed; only log handlers need a flush.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

@@ -192,6 +192,19 @@ class FirehoseStream:
             self._by_rule[rule] += 1
             return self._size >= self.config.hints.size_bytes
 
+    def put_many(self, records: list[tuple[bytes, int, int, str]]) -> bool:
+        """:meth:`put` for ``(data, arrival_ms, seq, rule)`` records in order, one lock."""
+        if not records:
+            return self.full
+        with self._lock:
+            if not self._chunks:
+                _, self._first_arrival_ms, self._oldest_seq, _ = records[0]
+                self._opened_at = self._clock()
+            self._chunks.extend([data for data, _, _, _ in records])
+            self._size += sum([len(data) for data, _, _, _ in records])
+            self._by_rule.update([rule for _, _, _, rule in records])
+            return self._size >= self.config.hints.size_bytes
+
     @property
     def full(self) -> bool:
         return self._size >= self.config.hints.size_bytes

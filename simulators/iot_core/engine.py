@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from paho.mqtt.client import topic_matches_sub
 
 from iot_lake.storage import atomic_open, join
@@ -72,6 +73,8 @@ class RulesEngine:
         self.metrics = metrics
         self._counts: Counter[tuple[str, str]] = Counter()
         self._by_topic: dict[str, list[Rule]] = {}
+        self._rule_actions: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        self._records: dict[str, list[tuple[bytes, int, int, str]]] = {}
         for rule in self.rules:
             for action in rule.actions:
                 kind, params = next(iter(action.items()))
@@ -90,36 +93,51 @@ class RulesEngine:
         return rules
 
     def process(self, records: Sequence[WalRecord]) -> None:
-        """Run every record through the rules; DynamoDB items go out in one batch."""
+        """Run every record through the rules; DynamoDB items go out in one batch.
+
+        Each payload is parsed once for all rules; counters and Firehose records are
+        gathered per batch (one metrics update, one buffer lock per stream).
+        """
         items: dict[str, list[_PendingItem]] = {}
-        self._counts: Counter[tuple[str, str]] = Counter()  # one metrics update per batch
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._records: dict[str, list[tuple[bytes, int, int, str]]] = {}
+        received: Counter[str] = Counter()
+        matched: Counter[str] = Counter()
         for record in records:
             rules = self._rules_for(record.topic)
             if rules:
-                self._process_one(record, rules, items)
+                self._process_one(record, rules, items, received, matched)
+        for name, records_in in self._records.items():
+            stream = self.sinks.streams[name]
+            if stream.put_many(records_in):
+                self.sinks.on_stream_full(stream)
         for table, pending in items.items():
             self._write_items(table, pending)
+        for rule, count in received.items():
+            self._counts[rule, "received"] += count
+        for rule, count in matched.items():
+            self._counts[rule, "matched"] += count
         self.metrics.add_many(self._counts)
 
     def _process_one(
-        self, record: WalRecord, rules: list[Rule], items: dict[str, list[_PendingItem]]
+        self,
+        record: WalRecord,
+        rules: list[Rule],
+        items: dict[str, list[_PendingItem]],
+        received: Counter[str],
+        matched: Counter[str],
     ) -> None:
-        ctx = MessageContext(topic=record.topic, timestamp_ms=record.arrival_ms)
-        try:
-            doc = json.loads(record.payload)
-            problem = None if isinstance(doc, dict) else "payload is not a JSON object"
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            doc, problem = None, f"payload is not valid JSON: {err}"
+        ctx = MessageContext(record.topic, None, record.arrival_ms)
+        doc, problem = parse_payload(record.payload)
         for rule in rules:
-            self._counts[rule.name, "received"] += 1
+            received[rule.name] += 1
             if problem is not None:
                 self._fail(rule, record, ctx, next(iter(rule.actions[0])), "", problem)
                 continue
             if not rule.query.matches(doc, ctx):
                 continue
-            self._counts[rule.name, "matched"] += 1
-            for action in rule.actions:
-                kind, params = next(iter(action.items()))
+            matched[rule.name] += 1
+            for kind, params in self._actions(rule):
                 try:
                     if kind == "firehose":
                         self._to_firehose(rule, record, doc, ctx, params)
@@ -134,6 +152,14 @@ class RulesEngine:
                 except (ActionError, ItemError, OSError) as err:
                     resource = _resource(kind, params)
                     self._fail(rule, record, ctx, kind, resource, str(err))
+
+    def _actions(self, rule: Rule) -> list[tuple[str, Mapping[str, Any]]]:
+        actions = self._rule_actions.get(rule.name)
+        if actions is None:
+            actions = self._rule_actions[rule.name] = [
+                next(iter(action.items())) for action in rule.actions
+            ]
+        return actions
 
     def _writer(self, table: str) -> DynamoDBTableWriter:
         try:
@@ -162,9 +188,12 @@ class RulesEngine:
                 f"record of {len(data)} bytes exceeds Firehose's limit of "
                 f"{FIREHOSE_MAX_RECORD_BYTES} bytes"
             )
-        stream = self.sinks.streams[params["deliveryStreamName"]]
-        if stream.put(data, record.arrival_ms, record.seq, rule.name):
-            self.sinks.on_stream_full(stream)
+        # Buffered in order per stream; process() puts them in with one lock.
+        name = params["deliveryStreamName"]
+        batch = self._records.get(name)
+        if batch is None:
+            batch = self._records[name] = []
+        batch.append((data, record.arrival_ms, record.seq, rule.name))
 
     def _to_s3(
         self,
@@ -222,6 +251,24 @@ class RulesEngine:
         except (ActionError, OSError) as err:
             # Last resort, as IoT Core logs a failed error action: keep the message in the log.
             log.error("rule %s: error action failed (%s); message: %s", rule.name, err, message)
+
+
+def parse_payload(payload: bytes) -> tuple[Any, str | None]:
+    """The payload parsed once for every rule, or the reason it is not a JSON object.
+
+    orjson parses (3x faster than ``json``); what it refuses but ``json`` reads (integers
+    beyond 64 bits, ``NaN``) is read by ``json``, so the accepted documents are the same.
+    """
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        try:
+            doc = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            return None, f"payload is not valid JSON: {err}"
+    if not isinstance(doc, dict):
+        return doc, "payload is not a JSON object"
+    return doc, None
 
 
 def error_message(

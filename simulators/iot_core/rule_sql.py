@@ -24,7 +24,7 @@ import operator
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlglot
@@ -73,9 +73,8 @@ class IotSqlDialect(Dialect):
         NO_PAREN_FUNCTIONS: dict = {}  # noqa: RUF012
 
 
-@dataclass(frozen=True)
-class MessageContext:
-    """What IoT knows about a message besides its payload."""
+class MessageContext(NamedTuple):
+    """What IoT knows about a message besides its payload (a tuple: one per message)."""
 
     topic: str
     client_id: str | None = None

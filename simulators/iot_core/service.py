@@ -38,6 +38,7 @@ from simulators.iot_core.delivery import BufferingHints, FirehoseStream, Flushed
 from simulators.iot_core.dynamodb import DynamoDBTableWriter, dynamodb_resource
 from simulators.iot_core.engine import RulesEngine, Sinks
 from simulators.iot_core.metrics import Metrics
+from simulators.iot_core.mqtt_reader import BulkReadClient, PublishBatch, bulk_read_supported
 from simulators.iot_core.rules import RULES_DIR, Rule, load_rules, raw_location
 from simulators.iot_core.wal import WalRecord, WriteAheadLog
 
@@ -134,7 +135,8 @@ class RulesService:
         self.wal = WriteAheadLog(worker_dir, segment_bytes=options.wal_segment_bytes)
         self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush")
         self._flushing: dict[str, Future[Any]] = {}
-        self._pending: list[tuple[int, str, bytes, int]] = []
+        self._pending: list[tuple[int, str, bytes]] = []  # (arrival ms, topic, payload)
+        self._pending_mids: list[int] = []
         self._first_pending = 0.0
         self._stop = threading.Event()
         self._connected = False
@@ -186,7 +188,10 @@ class RulesService:
     def _make_client(self) -> mqtt.Client:
         # MQTT 3.1.1: persistent session via clean_session=False; Mosquitto also serves
         # $share/ subscriptions to 3.1.1 clients, and paho parses no v5 properties per message.
-        client = mqtt.Client(
+        # BulkReadClient: paho with a read path that decodes every packet of a socket read
+        # and hands QoS 1 PUBLISHes over as one batch (see mqtt_reader).
+        client_class = BulkReadClient if bulk_read_supported() else mqtt.Client
+        client = client_class(
             CallbackAPIVersion.VERSION2,
             client_id=self.options.client_id,
             protocol=mqtt.MQTTv311,
@@ -200,7 +205,9 @@ class RulesService:
         )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
+        client.on_message = self._on_message  # what the bulk reader does not take
+        if isinstance(client, BulkReadClient):
+            client.on_publish_batch = self._on_publish_batch
         client.on_subscribe = self._on_subscribe
         return client
 
@@ -240,9 +247,16 @@ class RulesService:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if not self._pending:
             self._first_pending = time.monotonic()
-        self._pending.append(
-            (message.mid, message.topic, message.payload, time.time_ns() // 1_000_000)
-        )
+        self._pending.append((time.time_ns() // 1_000_000, message.topic, message.payload))
+        self._pending_mids.append(message.mid)
+
+    def _on_publish_batch(self, batch: PublishBatch) -> None:
+        """QoS 1 messages of one socket read: ``(mid, topic, payload)``, one arrival time."""
+        if not self._pending:
+            self._first_pending = time.monotonic()
+        arrival = time.time_ns() // 1_000_000
+        self._pending.extend([(arrival, topic, payload) for _, topic, payload in batch])
+        self._pending_mids.extend([mid for mid, _, _ in batch])
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -300,18 +314,17 @@ class RulesService:
             self.shutdown()
 
     def _drain(self, rc: MQTTErrorCode) -> MQTTErrorCode:
-        """Read on while messages keep coming, without a select() and timers per packet.
+        """Read on while messages keep coming, without a select() and timers per read.
 
-        paho's ``loop()`` handles one packet per call; the socket is non-blocking, so
-        ``loop_read()`` returns at once when nothing is left and the drain stops.
+        The socket is non-blocking, so ``loop_read()`` returns at once when nothing is
+        left and the drain stops; it also stops once a commit group is full.
         """
-        limit = self.options.commit_batch - len(self._pending)
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and limit > 0:
+        batch = self.options.commit_batch
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and len(self._pending) < batch:
             before = len(self._pending)
             rc = self.client.loop_read()
             if len(self._pending) == before:
                 break
-            limit -= 1
         return rc
 
     def _connect_with_backoff(self) -> None:
@@ -336,13 +349,11 @@ class RulesService:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        records = [
-            WalRecord(self.wal.append(arrival, topic, payload), arrival, topic, payload)
-            for _, topic, payload, arrival in pending
-        ]
+        mids, self._pending_mids = self._pending_mids, []
+        records = self.wal.append_many(pending)
         self.wal.commit()
         if ack:
-            self._ack([mid for mid, *_ in pending])
+            self._ack(mids)
         self.engine.process(records)
 
     def _ack(self, mids: list[int]) -> None:

@@ -132,6 +132,20 @@ def test_oldest_pending_sequence_tracks_undelivered_records(tmp_path) -> None:
     assert stream.oldest_pending_seq is None
 
 
+def test_put_many_buffers_like_put_in_order(tmp_path) -> None:
+    stream = _stream(tmp_path.as_uri())
+    stream.put(b"a\n", ARRIVAL_MS, 40, "r1")
+    assert not stream.put_many([(b"b\n", ARRIVAL_MS + 1, 41, "r1"), (b"c\n", ARRIVAL_MS, 42, "r2")])
+    assert stream.oldest_pending_seq == 40 and stream.buffered_bytes == 6
+    flushed = stream.flush()
+    assert flushed is not None and flushed.by_rule == {"r1": 2, "r2": 1}
+    assert stream.put_many([]) is False and stream.oldest_pending_seq is None
+    stream.put_many([(b"d\n", ARRIVAL_MS, 43, "r1")])
+    assert stream.oldest_pending_seq == 43
+    (path, *_) = sorted(tmp_path.rglob("*.gz"))
+    assert gzip.decompress(path.read_bytes()) == b"a\nb\nc\n"
+
+
 def test_writes_go_through_fsspec_to_non_directory_destinations() -> None:
     root = "memory://lake-test/raw"
     stream = _stream(root)
