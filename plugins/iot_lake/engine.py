@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 
 READ_DIALECT = "athena"
 LOCAL_DIALECT = "duckdb"
+# Rows per Parquet row group written locally (DuckDB's default). DuckDB encodes and
+# compresses the row groups of one file in parallel, so row groups much larger than a
+# thread's share of the output serialise the write (1M-row groups made a 1.8M-row day
+# ~1 s slower on 2 cores and held ~400 MB more memory).
+LOCAL_ROW_GROUP_SIZE = 122_880
 
 
 class QueryError(RuntimeError):
@@ -106,13 +111,23 @@ def parse_one(sql: str) -> exp.Expression:
     return statements[0]
 
 
+def _is_true(condition: exp.Expression | None) -> bool:
+    return condition is None or (isinstance(condition, exp.Boolean) and condition.this is True)
+
+
 def _unnest_rows_as_columns(tree: exp.Expression) -> exp.Expression:
     """Give DuckDB Athena's UNNEST of an array of rows: one column per row field.
 
     Athena (Trino) expands ``UNNEST(array_of_rows) AS t(a, b, c)`` into the rows' fields;
     DuckDB's UNNEST yields one struct column. The equivalent DuckDB form is a correlated
-    ``(SELECT UNNEST(array, max_depth := 2)) AS t(a, b, c)``, which keeps ``LEFT JOIN ...
-    ON TRUE`` semantics (an empty array still gives one row of NULLs).
+    ``(SELECT UNNEST(array, max_depth := 2)) AS t(a, b, c)``.
+
+    ``LEFT JOIN UNNEST(array) AS t(a, b, c) ON TRUE`` (an empty or NULL array still gives
+    one row of NULLs) becomes ``CROSS JOIN (SELECT UNNEST(CASE WHEN len(array) > 0 THEN
+    array ELSE [NULL] END, max_depth := 2)) AS t(a, b, c)``: the same rows, but DuckDB
+    plans a CROSS JOIN of an UNNEST as a plain unnest of each row, whereas a LEFT JOIN of
+    a correlated subquery becomes a duplicate-eliminating join keyed on every column of
+    the outer row (~1.3x the CPU and ~2.4x the memory on a day of weather messages).
     """
     for node in list(tree.find_all(exp.Unnest)):
         alias = node.args.get("alias")
@@ -120,10 +135,24 @@ def _unnest_rows_as_columns(tree: exp.Expression) -> exp.Expression:
         if len(columns) < 2 or len(node.expressions) != 1 or node.args.get("offset"):
             continue
         array_sql = node.expressions[0].sql(dialect=LOCAL_DIALECT)
+        join = node.parent if isinstance(node.parent, exp.Join) else None
+        keep_empty = (
+            join is not None
+            and join.this is node
+            and (join.side or "").upper() == "LEFT"
+            and _is_true(join.args.get("on"))
+            and not join.args.get("using")
+        )
+        if keep_empty:
+            array_sql = f"CASE WHEN len({array_sql}) > 0 THEN {array_sql} ELSE [NULL] END"
         select = sqlglot.parse_one(
             f"SELECT UNNEST({array_sql}, max_depth := 2)", read=LOCAL_DIALECT
         )
         node.replace(exp.Subquery(this=select, alias=alias.copy()))
+        if keep_empty and join is not None:
+            join.set("side", None)
+            join.set("on", None)
+            join.set("kind", "CROSS")
     return tree
 
 
@@ -543,11 +572,11 @@ def _write_partition_local(
         if not is_local(fs):
             con.register_filesystem(fs)
             target = f"{fs.protocol[0]}://{target}"
-        con.execute(
-            f"COPY ({local_sql}) TO {_sql_str(target)} "
-            f"(FORMAT parquet, COMPRESSION {compression.lower()}, ROW_GROUP_SIZE 1000000)"
-        )
-        rows = con.execute(f"SELECT count(*) FROM read_parquet({_sql_str(target)})").fetchone()[0]
+        # COPY answers the number of rows written: no second read to count them.
+        [rows] = con.execute(
+            f"COPY ({local_sql}) TO {_sql_str(target)} (FORMAT parquet, "
+            f"COMPRESSION {compression.lower()}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
+        ).fetchone()
     except Exception as err:
         if fs.exists(staging_path):
             fs.rm(staging_path, recursive=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlglot import exp
 
 from iot_lake import engine
 from iot_lake.crawler import crawl_raw
+from iot_lake.weather import synthetic
 from iot_lake.weather.pipeline import flatten_day, stats_day
 from iot_lake.weather.tables import STATS_BY_CONDITION, STATS_BY_STATION, ensure_tables
 
@@ -123,3 +126,71 @@ def test_stats_are_computed_over_distinct_observations(crawled) -> None:
         for name in names:
             expected_counts[name] = expected_counts.get(name, 0) + 1
     assert conditions == expected_counts
+
+
+def test_the_earliest_arrival_of_a_duplicated_observation_wins(lake_settings) -> None:
+    """Copies that differ (a resend with other values) keep the first one to arrive."""
+    rng = random.Random(3)
+    observed = datetime(2026, 11, 3, 5, 0, tzinfo=UTC)
+    first = synthetic.message("722540-13904", observed, rng, 1, 1, air_temperature=11.5)
+    later = {**first, "air_temperature": {"value": 12.5, "quality": "5"}}
+    latest = {**first, "air_temperature": {"value": 13.5, "quality": "5"}}
+    raw = lake_settings.uri("raw")
+    # written out of arrival order: hour folders, not write order, decide
+    synthetic.write_raw(raw, [latest], arrival=lambda _m: observed + timedelta(days=1))
+    synthetic.write_raw(raw, [later], arrival=lambda _m: observed + timedelta(hours=2))
+    synthetic.write_raw(raw, [first], arrival=lambda _m: observed + timedelta(minutes=20))
+    ensure_tables(lake_settings)
+    crawl_raw(lake_settings)
+    result = flatten_day("2026-11-03")
+    assert (result["observations"], result["rows"]) == (1, 1)
+    assert engine.run_query("SELECT air_temperature FROM weather_observations") == [(11.5,)]
+
+
+def test_null_and_missing_arrays_keep_the_observation(lake_settings) -> None:
+    """Athena's LEFT JOIN UNNEST(NULL) ON TRUE gives one row of NULLs: so must DuckDB."""
+    rng = random.Random(4)
+    hour = datetime(2026, 11, 3, 7, 0, tzinfo=UTC)
+    full = synthetic.message("722540-13904", hour, rng, 2, 1)
+    null_arrays = {
+        **synthetic.message("725300-94846", hour, rng, 0, 0),
+        "sky_cover_condition": None,
+        "weather_condition": None,
+    }
+    missing = synthetic.message("010060-99999", hour, rng, 1, 0)
+    del missing["weather_condition"]
+    synthetic.write_raw(lake_settings.uri("raw"), [full, null_arrays, missing])
+    ensure_tables(lake_settings)
+    crawl_raw(lake_settings)
+    result = flatten_day("2026-11-03")
+    assert (result["observations"], result["rows"]) == (3, 2 + 1 + 1)
+    rows = dict(
+        engine.run_query(
+            "SELECT weather_station, count(*) FROM weather_observations "
+            "WHERE coverage IS NULL AND present_weather_condition IS NULL "
+            "GROUP BY weather_station"
+        )
+    )
+    assert rows == {"725300-94846": 1}
+    [(coverage, condition)] = engine.run_query(
+        "SELECT coverage, present_weather_condition FROM weather_observations "
+        "WHERE weather_station = '010060-99999'"
+    )
+    assert coverage == missing["sky_cover_condition"][0]["coverage"] and condition is None
+
+
+def test_left_join_unnest_runs_as_a_plain_unnest_on_duckdb(lake_settings) -> None:
+    """The flatten's LEFT JOIN UNNEST ... ON TRUE is not a correlated LEFT JOIN on DuckDB.
+
+    DuckDB plans a LEFT JOIN of a correlated subquery as a join keyed on every column of
+    the observation (2x the time and memory of a plain unnest on a day of messages).
+    """
+    text = engine.render_sql(
+        "weather/flatten_observations.sql", params={"late_days": 1}, ds="2026-11-03"
+    )
+    athena = engine.parse_one(text)
+    local = engine.duckdb_tree(athena)
+    sides = [(join.side or "").upper() for join in athena.find_all(exp.Join)]
+    assert sides.count("LEFT") == 2
+    assert not [join for join in local.find_all(exp.Join) if join.side]
+    assert local.sql(dialect="duckdb").count("ELSE [NULL] END, max_depth := 2)") == 2
