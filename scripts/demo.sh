@@ -3,15 +3,26 @@
 #   setup -> weather stations over MQTT/mTLS -> rules engine + Firehose buffering -> raw
 #   bucket -> weather_lake (crawl, flatten + UNNEST, checks, stats) ; coffee machines ->
 #   MariaDB -> coffee_lake (Parquet export, checks, profile).
-# The day processed is yesterday (UTC): the stations replay the last 48 hours up to now.
+# The days processed are the last IOT_LAKE_DEMO_DAYS (default 3) complete days, UTC: the
+# stations replay them plus today up to now.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
-HOURS="${IOT_LAKE_DEMO_HOURS:-48}"
+DAYS="${IOT_LAKE_DEMO_DAYS:-3}"
+HOURS="$(( (DAYS + 1) * 24 ))"
 PRESSES="${IOT_LAKE_DEMO_PRESSES:-40}"
 TODAY="$(date -u +%F)"
 DAY="$(date -u -d "$TODAY - 1 day" +%F)"
 step() { printf '\n== %s\n' "$*"; }
+days_back() { for i in $(seq "$DAYS" -1 1); do date -u -d "$TODAY - $i day" +%F; done; }
+dag_run() {  # dag_id day [conf]: a manual run at day+1 covers the data interval of day
+  local log=".run/$1-$2.log"
+  airflow dags test "$1" "$(date -u -d "$2 + 1 day" +%F)" ${3:+--conf "$3"} >"$log" 2>&1 ||
+    { tail -30 "$log"; echo "demo: $1 for $2 failed; log: $log" >&2; return 1; }
+  local state; state="$(grep -o 'state=[a-z_]*' "$log" | tail -1)"
+  echo "$1 $2: $state (log: $log)"
+  [ "$state" = "state=success" ]
+}
 
 step "install (Debian packages, uv, the locked virtualenv) and services"
 scripts/bootstrap.sh nodejs:node nodejs:npm
@@ -22,7 +33,7 @@ airflow db migrate >/dev/null
 step "lake_setup: lake layout, catalog, DynamoDB table, broker PKI, MariaDB schema"
 python -m iot_lake.provisioning
 
-step "weather: ${IOT_LAKE_THINGS:-5} stations replay ${HOURS} h of NOAA ISD, last reading at now"
+step "weather: ${IOT_LAKE_THINGS:-5} stations replay ${HOURS} h of NOAA ISD, moved to end today"
 before="$(grep -c 'metrics rule=weather_to_firehose' .run/ingest.log || true)"
 python -m simulators.weather_station --stations "${IOT_LAKE_THINGS:-5}" --hours "$HOURS" \
   --speed max --rebase end --quiet 2>&1 | tee .run/fleet.out
@@ -42,17 +53,21 @@ scripts/stack.sh restart-ingest
 echo "weather: published=$published; rules engine: $(grep 'metrics rule=' .run/ingest.log |
   tail -2 | sed 's/.*metrics //' | paste -sd ';')"
 
-step "weather_lake for $DAY (crawl -> flatten + UNNEST -> checks -> stats)"
-airflow dags test weather_lake "$TODAY" 2>&1 | tail -n 3
+step "weather_lake, one run per day (crawl -> flatten + UNNEST -> checks -> stats, profile)"
+# Every reading arrived today, so a day D-k needs late_days >= k (the DAG's param).
+for day in $(days_back); do dag_run weather_lake "$day" "{\"late_days\": $DAYS}"; done
 
-step "coffee: 2 machines, $PRESSES presses on $DAY (photos -> face analysis -> MariaDB)"
-python -m simulators.coffee_machine --machines 2 --presses "$PRESSES" --rate 0 --day "$DAY" --quiet
+step "coffee: 2 machines, $PRESSES presses a day (photos -> face analysis -> MariaDB)"
+for day in $(days_back); do
+  python -m simulators.coffee_machine --machines 2 --presses "$PRESSES" --rate 0 \
+    --day "$day" --quiet | tail -1
+done
 
-step "coffee_lake for $DAY (MariaDB -> GZIP Parquet -> catalog -> checks)"
-airflow dags test coffee_lake "$TODAY" 2>&1 | tail -n 3
+step "coffee_lake, one run per day (MariaDB -> GZIP Parquet -> catalog -> checks, profile)"
+for day in $(days_back); do dag_run coffee_lake "$day"; done
 
 step "results"
-python -m iot_lake.summary "$DAY"
+python -m iot_lake.summary "$(days_back | head -1)" "$DAY"
 cat <<MSG
 
 The lake:       ${IOT_LAKE_HOME:-$ROOT/.lake}  (raw/, curated/, photos/, catalog/)

@@ -18,14 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW_TEST_HOME = ROOT / ".airflow-test"
 
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_TEST_HOME)
-os.environ.setdefault(
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{AIRFLOW_TEST_HOME / 'airflow.db'}"
+# Always the test DB: scripts/env.sh points this at the project's own .airflow/ DB, which
+# the tests must never write their runs into.
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (
+    f"sqlite:///{AIRFLOW_TEST_HOME / 'airflow.db'}"
 )
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.setdefault("IOT_LAKE_BACKEND", "local")
+# Nor into the project's own lake (.lake/): a test that forgets lake_settings lands here.
+os.environ["IOT_LAKE_HOME"] = str(AIRFLOW_TEST_HOME / "lake")
 # Never reach for real AWS credentials from a test.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

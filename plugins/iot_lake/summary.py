@@ -1,6 +1,6 @@
-"""What one day looks like in the lake, in the terminal: the dashboard's numbers as text.
+"""What the last days look like in the lake, in the terminal: the dashboard's numbers as text.
 
-    python -m iot_lake.summary 2026-11-24
+    python -m iot_lake.summary 2026-11-22 2026-11-24
 
 Used by ``./lake demo`` to end on the results rather than on paths. Reads the same
 queries as the dashboard (``iot_lake/dashboard/sql``), through the backend's engine.
@@ -34,22 +34,23 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     )
 
 
-def render(day: str) -> str:
+def render(start: str, end: str) -> str:
+    days = start if start == end else f"{start} .. {end}"
     out: list[str] = []
-    weather = data.weather(day, day)
+    weather = data.weather(start, end)
     if "missing" in weather:
         out.append(f"weather: no statistics yet ({weather['missing'].hint})")
     else:
-        out.append(f"weather, {day}: air temperature per station (degC)")
+        out.append(f"weather, {days}: air temperature per station and day (degC)")
         out.append(
             table(
                 weather["stations"],
-                ("weather_station", "observation_count", "min_temperature_c",
+                ("weather_station", "dt", "observation_count", "min_temperature_c",
                  "avg_temperature_c", "max_temperature_c"),
             )
         )
         if isinstance(weather["conditions"], list):
-            out.append(f"\nweather, {day}: per present weather condition")
+            out.append(f"\nweather, {days}: per present weather condition")
             out.append(
                 table(
                     weather["conditions"],
@@ -57,13 +58,13 @@ def render(day: str) -> str:
                      "min_temperature_c", "avg_temperature_c", "max_temperature_c"),
                 )
             )
-    coffee = data.coffee(day, day)
+    coffee = data.coffee(start, end)
     if "missing" in coffee:
         out.append(f"\ncoffee: no export yet ({coffee['missing'].hint})")
     else:
         shares = coffee["shares"]
         out.append(
-            f"\ncoffee, {day}: {shares.get('coffees', 0)} coffees, {shares.get('faces', 0)} "
+            f"\ncoffee, {days}: {shares.get('coffees', 0)} coffees, {shares.get('faces', 0)} "
             f"faces, {shares.get('smiles', 0)} smiles of {shares.get('smile_known', 0)} judged, "
             f"{shares.get('glasses', 0)} glasses of {shares.get('glasses_known', 0)} judged"
         )
@@ -74,9 +75,10 @@ def render(day: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m iot_lake.summary", description=__doc__)
-    parser.add_argument("day", help="YYYY-MM-DD")
+    parser.add_argument("start", help="first day, YYYY-MM-DD")
+    parser.add_argument("end", nargs="?", help="last day (default: start)")
     args = parser.parse_args(argv)
-    print(render(args.day))
+    print(render(args.start, args.end or args.start))
     return 0
 
 

@@ -31,8 +31,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins"))  # the iot_lake package, as pytest's pythonpath
 
-import tests.conftest  # noqa: E402, F401  (sets AIRFLOW_HOME & co. before Airflow loads)
-
 PAGES = ("weather", "coffee", "quality", "profiles")
 FIRST_WEATHER_DAY = date(2026, 11, 2)
 
@@ -98,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="iot-lake-shots-"))
     plugins = ROOT / "plugins"
     if not args.from_demo:
+        import tests.conftest  # noqa: F401  (test settings before Airflow loads)
+
         # A fresh Airflow home (the UI shows only these runs), for this process's
         # dag.test() and the API server.
         os.environ.update(
@@ -157,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             page.screenshot(path=args.out / "airflow_ui_dashboard.png")
             if args.weather_days or args.from_demo:
                 page.goto(f"{server.url}/dags/weather_lake")
-                page.get_by_text("weather_lake").first.wait_for(timeout=30_000)
+                page.get_by_text("profile_observations").first.wait_for(timeout=30_000)
+                page.get_by_text("Latest Run").first.wait_for(timeout=30_000)
                 page.wait_for_load_state("networkidle")
+                page.wait_for_timeout(2_000)  # the charts animate in
                 page.screenshot(path=args.out / "airflow_ui_weather_lake_runs.png")
             browser.close()
             if args.serve:
