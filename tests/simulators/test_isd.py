@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from simulators.weather_station import isd
 from simulators.weather_station.isd import (
+    MEMO_LIMIT,
     IsdFormatError,
     ParseStats,
     parse_line,
@@ -178,6 +180,28 @@ def test_malformed_record_raises_a_clear_error(
 ) -> None:
     with pytest.raises(IsdFormatError, match=reason):
         parse_line(isd_record(**fields))
+
+
+def test_a_malformed_field_is_rejected_every_time_not_remembered(
+    isd_record: Callable[..., str],
+) -> None:
+    good = parse_line(isd_record(air_temperature="+0123"))
+    for _ in range(2):
+        with pytest.raises(IsdFormatError, match="air temperature"):
+            parse_line(isd_record(air_temperature="+01_3"))
+
+    assert parse_line(isd_record(air_temperature="+0123")) == good
+    assert good.air_temperature.value == 12.3
+
+
+def test_memo_tables_stay_bounded_and_correct_beyond_their_limit(
+    isd_record: Callable[..., str],
+) -> None:
+    for value in range(MEMO_LIMIT + 50):
+        obs = parse_line(isd_record(visibility=f"{value:06d}"))
+        assert obs.visibility.value == float(value)
+
+    assert len(isd._VISIBILITY) <= MEMO_LIMIT
 
 
 def test_short_line_is_rejected() -> None:

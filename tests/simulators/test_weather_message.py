@@ -14,7 +14,13 @@ import pytest
 
 from simulators.weather_station import messages_from_file, messages_from_files
 from simulators.weather_station.isd import parse_line
-from simulators.weather_station.message import DATA_DIR, default_files, encode, to_message
+from simulators.weather_station.message import (
+    DATA_DIR,
+    default_files,
+    encode,
+    format_time,
+    to_message,
+)
 
 FIELDS = [
     "weather_station",
@@ -182,6 +188,22 @@ def test_encoded_payload_is_compact_json_of_the_message(isd_record: Callable[...
 
     assert json.loads(payload) == message
     assert b" " not in payload.replace(b"Four oktas", b"")
+
+
+def test_payloads_are_byte_for_byte_what_the_json_module_writes() -> None:
+    """encode() uses orjson; the bytes on the wire must not change with it."""
+    for message in _all_real_messages():
+        assert (
+            encode(message)
+            == json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+        )
+
+
+def test_time_is_formatted_in_utc_whatever_the_zone() -> None:
+    utc = dt.datetime(2014, 1, 1, 0, 53, 7, 123456, tzinfo=dt.UTC)
+    paris = utc.astimezone(dt.timezone(dt.timedelta(hours=1)))
+
+    assert format_time(utc) == format_time(paris) == "2014-01-01T00:53:07Z"
 
 
 def test_messages_from_files_yields_the_bundled_stations_in_time_order() -> None:
