@@ -34,6 +34,8 @@ if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$U
   fi
 fi
 
-# The project's virtual environment, exactly as locked.
-uv sync --frozen --quiet
+# The project's virtual environment, exactly as locked, with its bytecode compiled once
+# here (as Airflow's images do): machines that set PYTHONDONTWRITEBYTECODE would otherwise
+# compile Airflow's imports in every process, which triples a DAG file's parse time.
+uv sync --frozen --compile-bytecode --quiet
 echo "bootstrap: ready ($(python --version), airflow $(python -c 'import airflow; print(airflow.__version__)'))"
