@@ -37,12 +37,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, chain, dag, task
 
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH
 from iot_lake.operators.checks import LakeColumnCheckOperator, LakeSQLCheckOperator
 from iot_lake.operators.macros import LAKE
 
+# Named <database>.<table> like weather_lake's assets (no URI: no provider loads at parse).
+COFFEES_ASSET = Asset(name="iot_lake.coffees")
 COFFEES = "{{ lake.curated_database }}.coffees"
 # The day is the data interval's start (UTC): the same for scheduled, manual and
 # backfill runs, whereas `ds` is the trigger time on manual runs.
@@ -74,7 +76,7 @@ def coffee_lake() -> None:
         day = day_of(data_interval_start)
         return export_day(day, data_interval_start, data_interval_end).as_dict()
 
-    @task
+    @task(outlets=[COFFEES_ASSET])
     def register_partition(data_interval_start: datetime | None = None) -> dict[str, Any]:
         from iot_lake.coffee.export import day_of
         from iot_lake.coffee.table import register_partition
@@ -108,7 +110,7 @@ def coffee_lake() -> None:
         day = day_of(data_interval_start)
         return reconcile_day(day, data_interval_start, data_interval_end).as_dict()
 
-    @task
+    @task(inlets=[COFFEES_ASSET])
     def profile_coffees(
         data_interval_start: datetime | None = None, run_id: str | None = None
     ) -> str:
