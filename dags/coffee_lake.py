@@ -7,9 +7,9 @@ export_day --> register_partition --> check_columns            --> profile_coffe
                                   \-> reconcile_with_mysql      -/
 ```
 
-1. **export_day**: the day's rows of `coffees` (`data_interval_start <= coffee_hour <
-   data_interval_end`, UTC) are streamed from the MySQL connection (`coffee_mysql`,
-   Aurora MySQL on `aws`, MariaDB locally) through a server-side cursor into a GZIP
+1. **export_day**: the day's rows of `coffees` (`D <= coffee_hour < D + 1 day`, UTC) are
+   streamed from the MySQL connection (`coffee_mysql`, Aurora MySQL on `aws`, MariaDB
+   locally) through a server-side cursor into a GZIP
    Parquet file with real `timestamp` and `boolean` columns, written to a staging prefix
    and swapped in as `curated/coffees/dt=<ds>/`. Rows with an unusable `photo_url` (or a
    flag outside 0/1/NULL) go to `curated/coffees_rejects/dt=<ds>/rejects.jsonl` with
@@ -23,8 +23,8 @@ export_day --> register_partition --> check_columns            --> profile_coffe
    quartiles, top values) into the `column_profiles` table, what Glue DataBrew's profile
    job showed in the original (same SQL on Athena and DuckDB: `include/sql/quality/`).
 
-The day is `data_interval_start` (UTC), `@daily` data intervals: a run for day D starts
-after D has ended.
+The day `D` is the run's logical date (daily data intervals in UTC: the nightly run for
+`D` starts once `D` has ended; `airflow dags test coffee_lake D` processes `D`).
 
 Idempotent: a rerun or a backfill of a day replaces that day's partition and rejects
 whole. `catchup=True` on purpose: the export is keyed on the data interval, so
@@ -39,16 +39,15 @@ from typing import Any
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, chain, dag, task
 
-from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH
+from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, day_bounds, run_day
 from iot_lake.operators.checks import LakeColumnCheckOperator, LakeSQLCheckOperator
 from iot_lake.operators.macros import LAKE
 
 # Named <database>.<table> like weather_lake's assets (no URI: no provider loads at parse).
 COFFEES_ASSET = Asset(name="iot_lake.coffees")
 COFFEES = "{{ lake.curated_database }}.coffees"
-# The day is the data interval's start (UTC): the same for scheduled, manual and
-# backfill runs, whereas `ds` is the trigger time on manual runs.
-DAY = "dt = '{{ data_interval_start | ds }}'"
+# The day is the run's logical date (see iot_lake.dag_defaults.run_day).
+DAY = "dt = '{{ ds }}'"
 BOOLEAN = {"min": {"geq_to": 0}, "max": {"leq_to": 1}}  # true/false/NULL, nothing else
 FLAGS = ("has_face", "smile", "beard", "mustache", "glasses")
 
@@ -67,21 +66,17 @@ FLAGS = ("has_face", "smile", "beard", "mustache", "glasses")
 )
 def coffee_lake() -> None:
     @task
-    def export_day(
-        data_interval_start: datetime | None = None,
-        data_interval_end: datetime | None = None,
-    ) -> dict[str, Any]:
-        from iot_lake.coffee.export import day_of, export_day
+    def export_day(ds: str | None = None) -> dict[str, Any]:
+        from iot_lake.coffee.export import export_day
 
-        day = day_of(data_interval_start)
-        return export_day(day, data_interval_start, data_interval_end).as_dict()
+        day = run_day(ds)
+        return export_day(day, *day_bounds(day)).as_dict()
 
     @task(outlets=[COFFEES_ASSET])
-    def register_partition(data_interval_start: datetime | None = None) -> dict[str, Any]:
-        from iot_lake.coffee.export import day_of
+    def register_partition(ds: str | None = None) -> dict[str, Any]:
         from iot_lake.coffee.table import register_partition
 
-        return register_partition(day_of(data_interval_start))
+        return register_partition(run_day(ds))
 
     check_columns = LakeColumnCheckOperator(
         task_id="check_columns",
@@ -100,24 +95,17 @@ def coffee_lake() -> None:
     )
 
     @task
-    def reconcile_with_mysql(
-        data_interval_start: datetime | None = None,
-        data_interval_end: datetime | None = None,
-    ) -> dict[str, Any]:
-        from iot_lake.coffee.export import day_of
+    def reconcile_with_mysql(ds: str | None = None) -> dict[str, Any]:
         from iot_lake.coffee.reconcile import reconcile_day
 
-        day = day_of(data_interval_start)
-        return reconcile_day(day, data_interval_start, data_interval_end).as_dict()
+        day = run_day(ds)
+        return reconcile_day(day, *day_bounds(day)).as_dict()
 
     @task(inlets=[COFFEES_ASSET])
-    def profile_coffees(
-        data_interval_start: datetime | None = None, run_id: str | None = None
-    ) -> str:
-        from iot_lake.coffee.export import day_of
+    def profile_coffees(ds: str | None = None, run_id: str | None = None) -> str:
         from iot_lake.profiles import profile_day
 
-        return profile_day("coffees", day_of(data_interval_start), str(run_id))
+        return profile_day("coffees", run_day(ds), str(run_id))
 
     chain(
         export_day(),

@@ -1,10 +1,10 @@
 """
 ### weather_lake: raw station messages -> daily Parquet -> checks -> daily stats
 
-Every day `D` (`@daily` data intervals in UTC; `D` is the interval's start, so the
-nightly run for `D` starts once `D` has ended; `catchup=True` on purpose: each run owns
-exactly one observation day, so catching up or backfilling a range rebuilds those days
-and nothing else):
+Every day `D` = the run's logical date (daily data intervals in UTC: the nightly run
+for `D` starts once `D` has ended; `catchup=True` on purpose: each run owns exactly one
+observation day, so catching up or backfilling a range rebuilds those days and nothing
+else):
 
 1. **register_tables**: the curated tables (`include/glue/tables/*.json`) exist in the
    catalog (Glue on `aws`, JSON beside the lake on `local`).
@@ -28,7 +28,7 @@ and nothing else):
    Glue DataBrew's profile job showed; same SQL on Athena and DuckDB).
 
 Rerun a day: `airflow tasks clear weather_lake -s D -e D`, or `airflow dags test
-weather_lake D+1` (a manual run at `D+1` covers the interval that starts at `D`).
+weather_lake D`.
 Backfill: `airflow backfill create --dag-id weather_lake --from-date D1 --to-date D2
 --reprocess-behavior completed`. See `docs/weather_lake.md`.
 """
@@ -48,7 +48,7 @@ from airflow.sdk import (
     task,
 )
 
-from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, day_of
+from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, run_day
 from iot_lake.operators.checks import (
     LakeColumnCheckOperator,
     LakeSQLCheckOperator,
@@ -65,9 +65,8 @@ STATS_BY_STATION = Asset(name="iot_lake.weather_stats_by_station_day")
 STATS_BY_CONDITION = Asset(name="iot_lake.weather_stats_by_condition_day")
 
 OBSERVATIONS_TABLE = "{{ lake.curated_database }}.weather_observations"
-# The day is the data interval's start (UTC): the same for scheduled, manual and
-# backfill runs, whereas `ds` is the trigger time on manual runs.
-DAY = "dt = '{{ data_interval_start | ds }}'"
+# The day is the run's logical date (see iot_lake.dag_defaults.run_day).
+DAY = "dt = '{{ ds }}'"
 
 
 @dag(
@@ -98,11 +97,11 @@ def weather_lake() -> None:
     crawl_raw = LakeCrawlOperator(task_id="crawl_raw", outlets=[RAW_WEATHER])
 
     @task(inlets=[RAW_WEATHER], outlets=[OBSERVATIONS])
-    def flatten_observations(data_interval_start: datetime | None = None) -> dict[str, Any]:
+    def flatten_observations(ds: str | None = None) -> dict[str, Any]:
         from iot_lake.weather.pipeline import flatten_day
 
         params = get_current_context()["params"]
-        return flatten_day(day_of(data_interval_start), late_days=int(params["late_days"]))
+        return flatten_day(run_day(ds), late_days=int(params["late_days"]))
 
     @task.short_circuit(ignore_downstream_trigger_rules=True)
     def has_observations(flattened: dict[str, Any]) -> bool:
@@ -134,26 +133,24 @@ def weather_lake() -> None:
     )
 
     @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_STATION])
-    def stats_by_station_day(data_interval_start: datetime | None = None) -> dict[str, Any]:
+    def stats_by_station_day(ds: str | None = None) -> dict[str, Any]:
         from iot_lake.weather.pipeline import stats_day
         from iot_lake.weather.tables import STATS_BY_STATION as TABLE
 
-        return stats_day(TABLE, day_of(data_interval_start))
+        return stats_day(TABLE, run_day(ds))
 
     @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_CONDITION])
-    def stats_by_condition_day(data_interval_start: datetime | None = None) -> dict[str, Any]:
+    def stats_by_condition_day(ds: str | None = None) -> dict[str, Any]:
         from iot_lake.weather.pipeline import stats_day
         from iot_lake.weather.tables import STATS_BY_CONDITION as TABLE
 
-        return stats_day(TABLE, day_of(data_interval_start))
+        return stats_day(TABLE, run_day(ds))
 
     @task(inlets=[OBSERVATIONS])
-    def profile_observations(
-        data_interval_start: datetime | None = None, run_id: str | None = None
-    ) -> str:
+    def profile_observations(ds: str | None = None, run_id: str | None = None) -> str:
         from iot_lake.profiles import profile_day
 
-        return profile_day("weather_observations", day_of(data_interval_start), str(run_id))
+        return profile_day("weather_observations", run_day(ds), str(run_id))
 
     flattened = flatten_observations()
     chain_linear(

@@ -15,9 +15,9 @@ TODAY="$(date -u +%F)"
 DAY="$(date -u -d "$TODAY - 1 day" +%F)"
 step() { printf '\n== %s\n' "$*"; }
 days_back() { for i in $(seq "$DAYS" -1 1); do date -u -d "$TODAY - $i day" +%F; done; }
-dag_run() {  # dag_id day [conf]: a manual run at day+1 covers the data interval of day
+dag_run() {  # dag_id day [conf]: the run with logical date `day` processes that day
   local log=".run/$1-$2.log"
-  airflow dags test "$1" "$(date -u -d "$2 + 1 day" +%F)" ${3:+--conf "$3"} >"$log" 2>&1 ||
+  airflow dags test "$1" "$2" ${3:+--conf "$3"} >"$log" 2>&1 ||
     { tail -30 "$log"; echo "demo: $1 for $2 failed; log: $log" >&2; return 1; }
   local state; state="$(grep -o 'state=[a-z_]*' "$log" | tail -1)"
   echo "$1 $2: $state (log: $log)"

@@ -22,8 +22,21 @@ TEMPLATE_SEARCHPATH = [str(SQL_DIR)]
 """SQL files are referenced relative to include/sql, e.g. ``weather/flatten_observations.sql``."""
 
 
-def day_of(data_interval_start: datetime | None) -> str:
-    """The day a daily run owns: its data interval's start, as ``YYYY-MM-DD`` in UTC."""
-    if data_interval_start is None:
-        raise ValueError("a daily run needs a data interval (was the DAG scheduled?)")
-    return data_interval_start.astimezone(UTC).date().isoformat()
+
+def run_day(ds: str | None) -> str:
+    """The day a daily run owns: its logical date (``ds``), the same for every run type.
+
+    With daily data intervals a scheduled or backfill run's logical date is the start of
+    the day it covers (the nightly run for D starts once D has ended), and a manual run
+    (``airflow dags test DAG D``, a trigger with logical date D) names D itself, so one
+    day is always one logical date: reruns, clears and backfills all find it.
+    """
+    if not ds:
+        raise ValueError("this run has no logical date: trigger it with the day to process")
+    return ds
+
+
+def day_bounds(day: str) -> tuple[datetime, datetime]:
+    """``[day 00:00, next day 00:00)`` in UTC."""
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return start, start + timedelta(days=1)

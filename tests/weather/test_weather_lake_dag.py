@@ -29,7 +29,7 @@ def _states(run) -> dict[str, str]:
 
 def test_a_day_runs_crawl_flatten_checks_and_stats(airflow_db, lake_settings, raw_days) -> None:
     dag = _load_dag()
-    run = dag.test(logical_date=datetime(2026, 11, 4, tzinfo=UTC))  # interval of 11-03
+    run = dag.test(logical_date=datetime(2026, 11, 3, tzinfo=UTC))
     states = _states(run)
     assert set(states.values()) == {"success"}, states
     assert engine.run_query(
@@ -59,7 +59,7 @@ def test_a_failing_check_fails_the_run_and_blocks_the_stats(airflow_db, lake_set
     messages[2]["air_temperature"]["value"] = 75.0  # impossible on Earth: the range check
     synthetic.write_raw(lake_settings.uri("raw"), messages)
     dag = _load_dag()
-    run = dag.test(logical_date=day + timedelta(days=1))
+    run = dag.test(logical_date=day)
     states = _states(run)
     assert states["flatten_observations"] == "success"
     assert states["check_keys_and_ranges"] == "failed"
@@ -71,7 +71,7 @@ def test_a_failing_check_fails_the_run_and_blocks_the_stats(airflow_db, lake_set
 
 def test_a_day_without_raw_data_skips_checks_and_stats(airflow_db, lake_settings) -> None:
     dag = _load_dag()
-    run = dag.test(logical_date=datetime(2026, 11, 13, tzinfo=UTC))
+    run = dag.test(logical_date=datetime(2026, 11, 12, tzinfo=UTC))
     states = _states(run)
     assert states["flatten_observations"] == "success"
     assert states["check_row_count"] == "skipped"

@@ -1,5 +1,5 @@
 -- Every row of the day's partition was pressed inside the day (UTC); true on an empty day.
-SELECT count_if(CAST(coffee_hour AS DATE) <> DATE '{{ data_interval_start | ds }}') = 0
+SELECT count_if(CAST(coffee_hour AS DATE) <> DATE '{{ ds }}') = 0
     AS coffee_hour_in_day
 FROM {{ lake.curated_database }}.coffees
-WHERE dt = '{{ data_interval_start | ds }}'
+WHERE dt = '{{ ds }}'
