@@ -76,11 +76,6 @@ class ExportResult:
         return asdict(self)
 
 
-def day_of(interval_start: datetime) -> str:
-    """The partition value ``dt`` of a data interval: its start's date in UTC."""
-    return source.naive_utc(interval_start).date().isoformat()
-
-
 def table_uri(lake: LakeSettings) -> str:
     """Location of the ``coffees`` table (the parent of its ``dt=`` partitions)."""
     return storage.join(lake.uri("curated"), columns.TABLE)
