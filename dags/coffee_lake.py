@@ -27,7 +27,7 @@ The day `D` is the run's logical date (daily data intervals in UTC: the nightly 
 `D` starts once `D` has ended; `airflow dags test coffee_lake D` processes `D`).
 
 Idempotent: a rerun or a backfill of a day replaces that day's partition and rejects
-whole. `catchup=True` on purpose: the export is keyed on the data interval, so
+whole. `catchup=True` on purpose: each run owns one day, so
 re-enabling the DAG after a pause fills the missing days. Code: `plugins/iot_lake/coffee/`;
 docs: `docs/coffee.md`.
 """

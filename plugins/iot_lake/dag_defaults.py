@@ -22,7 +22,6 @@ TEMPLATE_SEARCHPATH = [str(SQL_DIR)]
 """SQL files are referenced relative to include/sql, e.g. ``weather/flatten_observations.sql``."""
 
 
-
 def run_day(ds: str | None) -> str:
     """The day a daily run owns: its logical date (``ds``), the same for every run type.
 

@@ -182,15 +182,7 @@ class FirehoseStream:
         The caller then calls :meth:`flush` (possibly from another thread), so a slow
         destination never fails a put: the record stays buffered and in the WAL.
         """
-        with self._lock:
-            if not self._chunks:
-                self._first_arrival_ms = arrival_ms
-                self._opened_at = self._clock()
-                self._oldest_seq = seq
-            self._chunks.append(data)
-            self._size += len(data)
-            self._by_rule[rule] += 1
-            return self._size >= self.config.hints.size_bytes
+        return self.put_many([(data, arrival_ms, seq, rule)])
 
     def put_many(self, records: list[tuple[bytes, int, int, str]]) -> bool:
         """:meth:`put` for ``(data, arrival_ms, seq, rule)`` records in order, one lock."""

@@ -76,8 +76,11 @@ class RulesEngine:
         self._rule_actions: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
         self._records: dict[str, list[tuple[bytes, int, int, str]]] = {}
         for rule in self.rules:
-            for action in rule.actions:
-                kind, params = next(iter(action.items()))
+            # Each action is a one-key mapping {kind: params}; split once, not per message.
+            actions = self._rule_actions[rule.name] = [
+                next(iter(action.items())) for action in rule.actions
+            ]
+            for kind, params in actions:
                 if kind == "firehose" and params["deliveryStreamName"] not in sinks.streams:
                     raise ActionError(
                         f"rule {rule.name}: no local delivery stream named "
@@ -101,22 +104,16 @@ class RulesEngine:
         items: dict[str, list[_PendingItem]] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
         self._records: dict[str, list[tuple[bytes, int, int, str]]] = {}
-        received: Counter[str] = Counter()
-        matched: Counter[str] = Counter()
         for record in records:
             rules = self._rules_for(record.topic)
             if rules:
-                self._process_one(record, rules, items, received, matched)
+                self._process_one(record, rules, items)
         for name, records_in in self._records.items():
             stream = self.sinks.streams[name]
             if stream.put_many(records_in):
                 self.sinks.on_stream_full(stream)
         for table, pending in items.items():
             self._write_items(table, pending)
-        for rule, count in received.items():
-            self._counts[rule, "received"] += count
-        for rule, count in matched.items():
-            self._counts[rule, "matched"] += count
         self.metrics.add_many(self._counts)
 
     def _process_one(
@@ -124,20 +121,18 @@ class RulesEngine:
         record: WalRecord,
         rules: list[Rule],
         items: dict[str, list[_PendingItem]],
-        received: Counter[str],
-        matched: Counter[str],
     ) -> None:
         ctx = MessageContext(record.topic, None, record.arrival_ms)
         doc, problem = parse_payload(record.payload)
         for rule in rules:
-            received[rule.name] += 1
+            self._counts[rule.name, "received"] += 1
             if problem is not None:
                 self._fail(rule, record, ctx, next(iter(rule.actions[0])), "", problem)
                 continue
             if not rule.query.matches(doc, ctx):
                 continue
-            matched[rule.name] += 1
-            for kind, params in self._actions(rule):
+            self._counts[rule.name, "matched"] += 1
+            for kind, params in self._rule_actions[rule.name]:
                 try:
                     if kind == "firehose":
                         self._to_firehose(rule, record, doc, ctx, params)
@@ -152,14 +147,6 @@ class RulesEngine:
                 except (ActionError, ItemError, OSError) as err:
                     resource = _resource(kind, params)
                     self._fail(rule, record, ctx, kind, resource, str(err))
-
-    def _actions(self, rule: Rule) -> list[tuple[str, Mapping[str, Any]]]:
-        actions = self._rule_actions.get(rule.name)
-        if actions is None:
-            actions = self._rule_actions[rule.name] = [
-                next(iter(action.items())) for action in rule.actions
-            ]
-        return actions
 
     def _writer(self, table: str) -> DynamoDBTableWriter:
         try:
