@@ -211,17 +211,9 @@ def merged_payloads(
     stats: dict[str, ParseStats],
     now: dt.datetime | None = None,
 ) -> Iterator[tuple[float, int, bytes]]:
-    """:func:`merged_schedule` with each message encoded: (offset_s, station index, payload).
-
-    Merged on the plain tuples (C comparisons, no key function): two items of one station
-    are never compared with each other, so payloads never are and the order is the same.
-    """
-
-    def encoded(index: int, station: Station) -> Iterator[tuple[float, int, bytes]]:
-        for offset, message in station_messages(station, options, stats[station.thing], now):
-            yield offset, index, encode(message)
-
-    return heapq.merge(*(encoded(index, station) for index, station in enumerate(stations)))
+    """:func:`merged_schedule` with each message encoded: (offset_s, station index, payload)."""
+    for offset, index, message in merged_schedule(stations, options, stats, now):
+        yield offset, index, encode(message)
 
 
 def chunked(items: Iterator[_T], size: int) -> Iterator[list[_T]]:

@@ -133,10 +133,8 @@ class ParseStats:
 MEMO_LIMIT = 4096
 """Entries kept per memo table; beyond it (odd data) texts are decoded every time."""
 
-T = TypeVar("T")
-
-
 K = TypeVar("K")
+T = TypeVar("T")
 
 
 class Memo(dict[K, T]):
