@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from simulators.iot_core.mqtt_reader import BulkReadClient, bulk_read_supported
-from simulators.iot_core.wal import WriteAheadLog, read_segment
+from simulators.iot_core.wal import WriteAheadLog, encode, read_segment
 
 
 def _remaining(length: int) -> bytes:
@@ -116,7 +116,7 @@ def test_a_closed_connection_is_reported_after_what_was_read() -> None:
     assert batches == [(9, "t", b"last")]
 
 
-def test_append_many_frames_records_like_append(tmp_path) -> None:
+def test_append_and_append_many_frame_records_like_encode(tmp_path) -> None:
     wal = WriteAheadLog(tmp_path)
     list(wal.recover())
     first = wal.append(1, "t/one", b"a")
@@ -125,6 +125,10 @@ def test_append_many_frames_records_like_append(tmp_path) -> None:
     wal.close()
     assert first == 0 and [r.seq for r in records] == [1, 2]
     (segment,) = tmp_path.glob("wal-*.log")
+    # The inlined framing of the hot path is byte for byte the reference encode().
+    assert segment.read_bytes() == (
+        encode(1, "t/one", b"a") + encode(2, "t/two", b"bb") + encode(3, "t/one", b"")
+    )
     recovered, clean = read_segment(segment, 0)
     assert clean
     assert [(r.seq, r.arrival_ms, r.topic, r.payload) for r in recovered] == [
