@@ -14,15 +14,30 @@ import os
 import sys
 from dataclasses import dataclass, fields
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout: home of ``include/``, the local lake and the generated certificates."""
+"""The checkout: home of the local lake and the generated certificates."""
 
-INCLUDE_DIR = PROJECT_ROOT / "include"
+
+def _include_dir() -> Path:
+    """The definition files (SQL, Glue tables, IAM/IoT documents...).
+
+    Package data ``iot_lake/include`` when the library is installed as a package (the MWAA
+    ``plugins.zip`` and the compose image carry it there, see ``iot_lake.packaging``),
+    otherwise the checkout's ``include/``, the single copy kept in git.
+    """
+    packaged = resources.files("iot_lake").joinpath("include")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return PROJECT_ROOT / "include"
+
+
+INCLUDE_DIR = _include_dir()
 SQL_DIR = INCLUDE_DIR / "sql"
 
 Backend = Literal["local", "aws"]
@@ -54,6 +69,9 @@ class LakeSettings:
     # Amazon services.
     aws_conn_id: str = "aws_default"
     region: str = "us-east-1"
+    # Prefix of every account-wide name (roles, policies, IoT types, stream, crawler...);
+    # the names below default to names built from it (see ``_PREFIXED_DEFAULTS``).
+    name_prefix: str = "iot-lake"
     athena_workgroup: str = "iot_lake"
     firehose_stream: str = "iot-lake-raw-weather"
     cold_readings_table: str = "weather_cold_readings"
@@ -87,6 +105,36 @@ class LakeSettings:
 
 
 _BUCKETS = ("raw", "curated", "photos", "query_results", "catalog")
+
+DEFAULT_NAME_PREFIX = LakeSettings.name_prefix
+# Default resource names built from the name prefix: ``{prefix}`` as given (``iot-lake``),
+# ``{prefix_}`` with ``_`` for ``-`` (Glue, Athena and DynamoDB names). With the default
+# prefix they are the names of the first deployments; the cold-readings table keeps its
+# historic unprefixed name for the default prefix only.
+_PREFIXED_DEFAULTS = {
+    "raw_database": "{prefix_}_raw",
+    "curated_database": "{prefix_}",
+    "athena_workgroup": "{prefix_}",
+    "firehose_stream": "{prefix}-raw-weather",
+    "crawler_name": "{prefix_}_raw_weather",
+    "cold_readings_table": "{prefix_}_weather_cold_readings",
+}
+
+
+def prefixed_defaults(prefix: str) -> dict[str, str]:
+    """The resource names a deployment with ``prefix`` gets unless each is set explicitly."""
+    if not prefix or not all(c.isalnum() or c in "-_" for c in prefix):
+        raise ConfigError(
+            f"IOT_LAKE_NAME_PREFIX={prefix!r}: use letters, digits, '-' and '_' (it becomes "
+            "part of IAM, IoT, Glue, Athena, Firehose and DynamoDB names)"
+        )
+    names = {
+        key: value.format(prefix=prefix, prefix_=prefix.replace("-", "_"))
+        for key, value in _PREFIXED_DEFAULTS.items()
+    }
+    if prefix == DEFAULT_NAME_PREFIX:
+        names["cold_readings_table"] = LakeSettings.cold_readings_table
+    return names
 
 
 def _lake_conn_id() -> str:
@@ -141,6 +189,9 @@ def settings() -> LakeSettings:
             f"IOT_LAKE_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
         )
     values["backend"] = backend
+    prefix = str(values.get("name_prefix", DEFAULT_NAME_PREFIX))
+    for key, name in prefixed_defaults(prefix).items():
+        values.setdefault(key, name)
     if backend == "local":
         home = Path(str(values.get("home", LakeSettings.home))).resolve()
         values["home"] = str(home)

@@ -9,52 +9,30 @@ arrays become maps and lists, as IoT Core's DynamoDBv2 action writes them.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import boto3
-from botocore.config import Config
+# The client lives in the library (lake_setup provisions the same table with it).
+from iot_lake.devices.dynamodb import dynamodb_client, dynamodb_resource
 
-from iot_lake.config import LakeSettings, settings
+__all__ = [
+    "COLD_READINGS_KEYS",
+    "DynamoDBTableWriter",
+    "ItemError",
+    "dynamodb_client",
+    "dynamodb_resource",
+    "ensure_table",
+    "to_attribute_value",
+]
 
 log = logging.getLogger(__name__)
 
 COLD_READINGS_KEYS = (("weather_station", "HASH"), ("time", "RANGE"))
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
 class ItemError(ValueError):
     """A message cannot become an item of the table (e.g. a key attribute is missing)."""
-
-
-def _session_kwargs(lake: LakeSettings | None, endpoint: str | None) -> dict[str, Any]:
-    if lake is None and endpoint is None:
-        lake = settings()
-    # An explicit endpoint needs no settings (and so no Airflow connection look-up).
-    region = lake.region if lake else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-    kwargs: dict[str, Any] = {
-        "region_name": region,
-        "config": Config(
-            retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=10
-        ),
-    }
-    if endpoint or (lake is not None and lake.is_local):
-        kwargs["endpoint_url"] = endpoint or lake.dynamodb_endpoint  # type: ignore[union-attr]
-        if not os.environ.get("AWS_ACCESS_KEY_ID"):
-            kwargs.update(_LOCAL_CREDENTIALS)
-    return kwargs
-
-
-def dynamodb_client(lake: LakeSettings | None = None, endpoint: str | None = None) -> Any:
-    """A DynamoDB client: the local endpoint on the local backend, AWS otherwise."""
-    return boto3.client("dynamodb", **_session_kwargs(lake, endpoint))
-
-
-def dynamodb_resource(lake: LakeSettings | None = None, endpoint: str | None = None) -> Any:
-    """The boto3 resource on the same endpoint as :func:`dynamodb_client`."""
-    return boto3.resource("dynamodb", **_session_kwargs(lake, endpoint))
 
 
 def ensure_table(

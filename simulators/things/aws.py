@@ -29,15 +29,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from simulators.things.local import CERT_FILE, KEY_FILE, validate_thing_name
+from iot_lake.config import settings
+from iot_lake.devices import names
+from iot_lake.devices.names import POLICY_FILE
+from iot_lake.devices.pki import CERT_FILE, KEY_FILE, validate_thing_name
+from iot_lake.provisioning.documents import render
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-POLICY_FILE = PROJECT_ROOT / "include" / "iot" / "policies" / "weather_station.json"
-THING_TYPE = "iot-lake-weather-station"
-THING_GROUP = "iot-lake-weather-stations"
-POLICY_NAME = "iot-lake-weather-station"
+# The names for the default prefix; the registrar uses ``settings().name_prefix``.
+THING_TYPE = names.thing_type(names.DEFAULT_NAME_PREFIX)
+THING_GROUP = names.thing_group(names.DEFAULT_NAME_PREFIX)
+POLICY_NAME = names.device_policy(names.DEFAULT_NAME_PREFIX)
 MANIFEST = "aws-manifest.json"
 CERT_RECORD = "aws.json"
 
@@ -90,12 +93,13 @@ class Registration:
     key_path: Path
 
 
-def render_policy(region: str, account_id: str, policy_file: Path = POLICY_FILE) -> str:
-    """The policy document with its ``{{region}}``/``{{account_id}}`` placeholders filled."""
-    text = policy_file.read_text()
-    rendered = text.replace("{{region}}", region).replace("{{account_id}}", account_id)
-    json.loads(rendered)  # fail here, not in AWS, if the file is broken
-    return rendered
+def render_policy(
+    region: str, account_id: str, policy_file: Path = POLICY_FILE, partition: str = "aws"
+) -> str:
+    """The policy document with its ``${partition}``/``${region}``/``${account_id}`` filled."""
+    document = json.loads(policy_file.read_text())
+    values = {"partition": partition, "region": region, "account_id": account_id}
+    return json.dumps(render(document, values, str(policy_file)))
 
 
 def _csr(name: str, key: ec.EllipticCurvePrivateKey) -> str:
@@ -114,14 +118,23 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 class AwsRegistrar:
-    """Idempotent registration of things with boto3 (``session`` picks region/credentials)."""
+    """Idempotent registration of things with boto3.
+
+    Region and names come from the lake settings (``IOT_LAKE_REGION``,
+    ``IOT_LAKE_NAME_PREFIX``), as for ``lake_setup``, never from boto3's default region:
+    things must live where the rules and the device policy are.
+    """
 
     def __init__(self, certs_dir: str | os.PathLike[str], session: Any = None) -> None:
         import boto3
 
-        self.session = session or boto3.session.Session()
-        self.iot = self.session.client("iot")
-        self.region = self.session.region_name or "us-east-1"
+        lake = settings()
+        self.region = lake.region
+        self.session = session or boto3.session.Session(region_name=self.region)
+        self.iot = self.session.client("iot", region_name=self.region)
+        self.thing_type = names.thing_type(lake.name_prefix)
+        self.thing_group = names.thing_group(lake.name_prefix)
+        self.policy_name = names.device_policy(lake.name_prefix)
         self.certs_dir = Path(certs_dir)
         self.manifest = Manifest.load(self.certs_dir / MANIFEST)
 
@@ -129,47 +142,48 @@ class AwsRegistrar:
 
     def ensure_thing_type(self) -> None:
         try:
-            self.iot.describe_thing_type(thingTypeName=THING_TYPE)
+            self.iot.describe_thing_type(thingTypeName=self.thing_type)
         except self.iot.exceptions.ResourceNotFoundException:
             self.iot.create_thing_type(
-                thingTypeName=THING_TYPE,
+                thingTypeName=self.thing_type,
                 thingTypeProperties={
                     "thingTypeDescription": "iot-lake simulated NOAA ISD weather station",
                     "searchableAttributes": ["isd_station"],
                 },
             )
-            self.manifest.thing_type = THING_TYPE
+            self.manifest.thing_type = self.thing_type
             self.manifest.save()
-            log.info("created thing type %s", THING_TYPE)
+            log.info("created thing type %s", self.thing_type)
 
     def ensure_thing_group(self) -> None:
         try:
-            self.iot.describe_thing_group(thingGroupName=THING_GROUP)
+            self.iot.describe_thing_group(thingGroupName=self.thing_group)
         except self.iot.exceptions.ResourceNotFoundException:
             self.iot.create_thing_group(
-                thingGroupName=THING_GROUP,
+                thingGroupName=self.thing_group,
                 thingGroupProperties={"thingGroupDescription": "iot-lake weather stations"},
             )
-            self.manifest.thing_group = THING_GROUP
+            self.manifest.thing_group = self.thing_group
             self.manifest.save()
-            log.info("created thing group %s", THING_GROUP)
+            log.info("created thing group %s", self.thing_group)
 
     def ensure_policy(self) -> None:
-        account = self.session.client("sts").get_caller_identity()["Account"]
-        document = render_policy(self.region, account)
+        identity = self.session.client("sts", region_name=self.region).get_caller_identity()
+        partition = identity["Arn"].split(":")[1]
+        document = render_policy(self.region, identity["Account"], partition=partition)
         try:
-            current = self.iot.get_policy(policyName=POLICY_NAME)["policyDocument"]
+            current = self.iot.get_policy(policyName=self.policy_name)["policyDocument"]
         except self.iot.exceptions.ResourceNotFoundException:
-            self.iot.create_policy(policyName=POLICY_NAME, policyDocument=document)
-            self.manifest.policy = POLICY_NAME
+            self.iot.create_policy(policyName=self.policy_name, policyDocument=document)
+            self.manifest.policy = self.policy_name
             self.manifest.save()
-            log.info("created policy %s", POLICY_NAME)
+            log.info("created policy %s", self.policy_name)
             return
         if json.loads(current) != json.loads(document):
             log.warning(
                 "policy %s exists with a different document; left as is (delete it or "
                 "create a new version to apply %s)",
-                POLICY_NAME,
+                self.policy_name,
                 POLICY_FILE,
             )
 
@@ -182,18 +196,18 @@ class AwsRegistrar:
         except self.iot.exceptions.ResourceNotFoundException:
             self.iot.create_thing(
                 thingName=name,
-                thingTypeName=THING_TYPE,
+                thingTypeName=self.thing_type,
                 attributePayload={"attributes": attributes or {}},
             )
             self.manifest.things.append(name)
             self.manifest.save()
             log.info("created thing %s", name)
-        self.iot.add_thing_to_thing_group(thingGroupName=THING_GROUP, thingName=name)
+        self.iot.add_thing_to_thing_group(thingGroupName=self.thing_group, thingName=name)
         registration = self._existing_certificate(name) or self._new_certificate(name)
         attached = self.iot.list_thing_principals(thingName=name)["principals"]
         if registration.certificate_arn not in attached:
             self.iot.attach_thing_principal(thingName=name, principal=registration.certificate_arn)
-        self.iot.attach_policy(policyName=POLICY_NAME, target=registration.certificate_arn)
+        self.iot.attach_policy(policyName=self.policy_name, target=registration.certificate_arn)
         return registration
 
     def _existing_certificate(self, name: str) -> Registration | None:

@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+# The MQTT topic every station publishes to (the library's: the IoT policy and ACL use it).
+from iot_lake.devices.names import WEATHER_TOPIC as WEATHER_TOPIC
 from simulators.weather_station.isd import (
     Measurement,
     Memo,
@@ -33,9 +35,6 @@ from simulators.weather_station.isd import (
     ParseStats,
     read_observations,
 )
-
-WEATHER_TOPIC = "sensor/weather"
-"""The MQTT topic every station publishes its observations to."""
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 """Real NOAA ISD station files shipped with the project."""

@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     lake = settings()  # may import Airflow, which installs its own logging setup
     if not args.verbose:
-        for noisy in ("airflow.task.hooks", "botocore.credentials", "simulators.things"):
+        for noisy in ("airflow.task.hooks", "botocore.credentials", "iot_lake.devices"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     print(f"iot-lake setup: backend={lake.backend}" + (" (dry run)" if args.dry_run else ""))
     changes = run(args.steps or STEPS, lake, dry_run=args.dry_run)

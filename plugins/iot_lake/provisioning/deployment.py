@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from iot_lake.config import ConfigError, LakeSettings
+from iot_lake.devices import names
 
 KMS_KEY_ENV = "IOT_LAKE_KMS_KEY_ARN"
 """Optional customer-managed KMS key for the buckets and the Firehose stream (default: none,
 S3-managed encryption)."""
 NAME_PREFIX_ENV = "IOT_LAKE_NAME_PREFIX"
-"""Prefix of the IAM roles/policies and the IoT thing type created by provisioning."""
-DEFAULT_NAME_PREFIX = "iot-lake"
+"""Prefix of every account-wide name (``settings().name_prefix``)."""
+DEFAULT_NAME_PREFIX = LakeSettings.name_prefix
 
 LAKE_BUCKETS = ("raw", "curated", "photos", "query_results")
 
@@ -62,7 +63,7 @@ class Deployment:
             account_id=account_id,
             partition=partition,
             kms_key_arn=os.environ.get(KMS_KEY_ENV, ""),
-            name_prefix=os.environ.get(NAME_PREFIX_ENV, DEFAULT_NAME_PREFIX),
+            name_prefix=settings.name_prefix,
         )
 
     def location(self, bucket: str) -> Location:
@@ -85,9 +86,7 @@ class Deployment:
     @property
     def thing_type(self) -> str:
         """The stations' thing type: the name the registration tool attaches things to."""
-        from simulators.things.aws import THING_TYPE
-
-        return THING_TYPE
+        return names.thing_type(self.name_prefix)
 
     def values(self) -> dict[str, str]:
         """The ``${name}`` placeholders understood by every definition file."""
@@ -112,6 +111,8 @@ class Deployment:
             "iot_rule_role_arn": self.role_arn("iot-rules"),
             "crawler_role_arn": self.role_arn("glue-crawler"),
             "thing_type": self.thing_type,
+            "thing_group": names.thing_group(self.name_prefix),
+            "device_policy": names.device_policy(self.name_prefix),
         }
         for area in LAKE_BUCKETS:
             location = self.location(area)

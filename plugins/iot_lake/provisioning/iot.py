@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from iot_lake.config import INCLUDE_DIR
+from iot_lake.devices import names
+from iot_lake.devices.rules import load_rule_payloads
 from iot_lake.provisioning import documents
 from iot_lake.provisioning.context import AwsContext, error_code
 from iot_lake.provisioning.report import Change, created, unchanged, updated
@@ -17,9 +18,9 @@ from iot_lake.provisioning.report import Change, created, unchanged, updated
 POLICIES_DIR = INCLUDE_DIR / "iot" / "policies"
 RULES_DIR = INCLUDE_DIR / "iot" / "rules"
 MAX_POLICY_VERSIONS = 5
-# As simulators.things.aws creates it (thing type properties are immutable once created).
-THING_TYPE_DESCRIPTION = "iot-lake simulated NOAA ISD weather station"
-THING_TYPE_ATTRIBUTES = ["isd_station"]
+# As the registration tool creates it (thing type properties are immutable once created).
+THING_TYPE_DESCRIPTION = names.THING_TYPE_DESCRIPTION
+THING_TYPE_ATTRIBUTES = names.THING_TYPE_ATTRIBUTES
 
 
 def policy_files(policies_dir: Path = POLICIES_DIR) -> list[Path]:
@@ -33,18 +34,21 @@ def ensure_policies(ctx: AwsContext, policies_dir: Path = POLICIES_DIR) -> list[
             f"no IoT policy (*.json) in {policies_dir}: the weather stations need one to connect"
         )
     values = ctx.deployment.values()
+    prefix = ctx.deployment.name_prefix
     return [
-        ensure_policy(ctx, policy_name(path), documents.load_path(path, values)) for path in files
+        ensure_policy(ctx, policy_name(path, prefix), documents.load_path(path, values))
+        for path in files
     ]
 
 
-def policy_name(path: Path) -> str:
-    """The deployed name of a policy file: the registration tool's name for the stations'."""
-    from simulators.things.aws import POLICY_FILE, POLICY_NAME
+def policy_name(path: Path, prefix: str) -> str:
+    """The deployed name of a policy file: ``<prefix>-<file stem with - for _>``.
 
-    if path.resolve() == Path(POLICY_FILE).resolve():
-        return POLICY_NAME
-    return path.stem
+    For the stations' policy that is the name the registration tool attaches.
+    """
+    if path.resolve() == names.POLICY_FILE.resolve():
+        return names.device_policy(prefix)
+    return f"{prefix}-{path.stem.replace('_', '-')}"
 
 
 def ensure_policy(ctx: AwsContext, name: str, document: dict[str, Any]) -> Change:
@@ -102,8 +106,7 @@ def ensure_thing_type(ctx: AwsContext) -> Change:
 
 def rule_payloads(ctx: AwsContext) -> dict[str, dict[str, Any]]:
     """The rule files rendered for this account, through the loader the local engine uses."""
-    loader = _rules_loader()
-    return loader(
+    return load_rule_payloads(
         RULES_DIR,
         ctx.deployment.settings,
         {
@@ -111,12 +114,6 @@ def rule_payloads(ctx: AwsContext) -> dict[str, dict[str, Any]]:
             "rule_role_arn": ctx.deployment.role_arn("iot-rules"),
         },
     )
-
-
-def _rules_loader() -> Callable[..., dict[str, dict[str, Any]]]:
-    from simulators.iot_core.rules import load_rule_payloads
-
-    return load_rule_payloads
 
 
 def ensure_rules(ctx: AwsContext) -> list[Change]:

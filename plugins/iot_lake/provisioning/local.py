@@ -70,8 +70,8 @@ def ingestion(ctx: LocalContext) -> list[Change]:
     """The cold-readings table on the local DynamoDB-compatible endpoint, if it runs."""
     from botocore.exceptions import EndpointConnectionError
 
+    from iot_lake.devices.dynamodb import dynamodb_client
     from iot_lake.provisioning import dynamodb
-    from simulators.iot_core.dynamodb import dynamodb_client
 
     values = {"cold_readings_table": ctx.settings.cold_readings_table}
     want = dynamodb.desired_table(values, local=True)
@@ -107,7 +107,7 @@ def _listening(endpoint: str, timeout: float = 1.0) -> bool:
 
 def devices(ctx: LocalContext) -> list[Change]:
     """CA, broker and per-thing certificates, and the Mosquitto config with its ACL."""
-    from simulators.things import local as things
+    from iot_lake.devices import pki as things
 
     certs = Path(ctx.settings.certs_dir)
     count = int(os.environ.get(THINGS_ENV, DEFAULT_THINGS))
