@@ -19,7 +19,10 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import random
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +108,36 @@ def _column(column: tuple[str, str] | dict[str, str]) -> dict[str, str]:
     return {"Name": column[0], "Type": column[1]}
 
 
+def managed_equal(wanted: Any, current: Any) -> bool:
+    """Whether ``current`` (as the catalog returns it) already is what ``wanted`` declares.
+
+    Only what the definition manages is compared: keys of ``wanted`` objects, recursively;
+    lists item by item and of the same length (a removed column is a change). Everything
+    Glue adds on its own (``Retention: 0``, ``StorageDescriptor.Compressed``,
+    ``NumberOfBuckets: -1``, ``CreatedBy``, ``VersionId``, SerDe defaults...) is ignored, and
+    an empty value equals an absent one (Glue drops an empty ``Description``).
+    """
+    if isinstance(wanted, dict):
+        if current is None or current == {}:
+            return all(_empty(value) for value in wanted.values())
+        if not isinstance(current, dict):
+            return False
+        return all(managed_equal(value, current.get(key)) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        if current is None:
+            return not wanted
+        if not isinstance(current, list) or len(current) != len(wanted):
+            return False
+        return all(managed_equal(w, c) for w, c in zip(wanted, current, strict=True))
+    if _empty(wanted) and _empty(current):
+        return True
+    return wanted == current
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def table_input_of(table: dict[str, Any]) -> dict[str, Any]:
     """The ``TableInput`` part of a Glue ``Table`` (drops read-only metadata)."""
     return {k: copy.deepcopy(table[k]) for k in _TABLE_INPUT_KEYS if k in table}
@@ -134,7 +167,8 @@ class Catalog(ABC):
         """Names of the databases."""
 
     @abstractmethod
-    def _create_table(self, db: str, table_input: dict[str, Any]) -> None: ...
+    def _create_table(self, db: str, table_input: dict[str, Any]) -> bool:
+        """Create the table; False if it already exists (created by a concurrent writer)."""
 
     @abstractmethod
     def _update_table(self, db: str, table_input: dict[str, Any]) -> None: ...
@@ -147,10 +181,11 @@ class Catalog(ABC):
         wanted = table_input_of(table_input)
         current = self.get_table(db, wanted["Name"])
         if current is None:
-            self._create_table(db, wanted)
-            log.info("catalog: created table %s.%s", db, wanted["Name"])
-            return True
-        if _comparable(table_input_of(current)) == _comparable(wanted):
+            if self._create_table(db, wanted):
+                log.info("catalog: created table %s.%s", db, wanted["Name"])
+                return True
+            current = self.require_table(db, wanted["Name"])  # another writer created it
+        if managed_equal(wanted, table_input_of(current)):
             return False
         self._update_table(db, wanted)
         log.info("catalog: updated table %s.%s", db, wanted["Name"])
@@ -260,10 +295,11 @@ class LocalCatalog(Catalog):
     def get_table(self, db: str, name: str) -> dict[str, Any] | None:
         return self._read(db, name, "table.json")
 
-    def _create_table(self, db: str, table_input: dict[str, Any]) -> None:
+    def _create_table(self, db: str, table_input: dict[str, Any]) -> bool:
         now = _now()
         table = {**table_input, "DatabaseName": db, "CreateTime": now, "UpdateTime": now}
         self._write(table, db, table_input["Name"], "table.json")
+        return True
 
     def _update_table(self, db: str, table_input: dict[str, Any]) -> None:
         current = self.get_table(db, table_input["Name"]) or {}
@@ -374,11 +410,19 @@ class GlueCatalog(Catalog):
         except self.client.exceptions.EntityNotFoundException:
             return None
 
-    def _create_table(self, db: str, table_input: dict[str, Any]) -> None:
-        self.client.create_table(DatabaseName=db, TableInput=table_input)
+    def _create_table(self, db: str, table_input: dict[str, Any]) -> bool:
+        try:
+            _retry_concurrent(
+                lambda: self.client.create_table(DatabaseName=db, TableInput=table_input)
+            )
+        except self.client.exceptions.AlreadyExistsException:
+            return False
+        return True
 
     def _update_table(self, db: str, table_input: dict[str, Any]) -> None:
-        self.client.update_table(DatabaseName=db, TableInput=table_input)
+        _retry_concurrent(
+            lambda: self.client.update_table(DatabaseName=db, TableInput=table_input)
+        )
 
     def get_partitions(self, db: str, table: str) -> list[dict[str, Any]]:
         pages = self.client.get_paginator("get_partitions").paginate(
@@ -404,25 +448,41 @@ class GlueCatalog(Catalog):
         location: str,
         storage_descriptor: dict[str, Any] | None = None,
     ) -> str | None:
+        """Create first, update if it exists: never read-then-create, which two writers of
+        one day race into ``AlreadyExistsException``. ``ConcurrentModificationException``
+        is retried; an existing partition that already matches is left alone.
+        """
         definition = self.require_table(db, table)
         _check_values(definition, values)
         partition_input = {
             "Values": [str(v) for v in values],
             "StorageDescriptor": _partition_storage(definition, location, storage_descriptor),
         }
-        previous = self.get_partition(db, table, values)
-        if previous is None:
-            self.client.create_partition(
-                DatabaseName=db, TableName=table, PartitionInput=partition_input
+        client = self.client
+        try:
+            _retry_concurrent(
+                lambda: client.create_partition(
+                    DatabaseName=db, TableName=table, PartitionInput=partition_input
+                )
             )
             return None
-        self.client.update_partition(
-            DatabaseName=db,
-            TableName=table,
-            PartitionValueList=partition_input["Values"],
-            PartitionInput=partition_input,
+        except client.exceptions.AlreadyExistsException:
+            pass
+        previous = self.get_partition(db, table, values)
+        if previous is None:  # deleted in between: create it again
+            return self.put_partition(db, table, values, location, storage_descriptor)
+        old_location = previous["StorageDescriptor"]["Location"]
+        if managed_equal(partition_input["StorageDescriptor"], previous["StorageDescriptor"]):
+            return old_location
+        _retry_concurrent(
+            lambda: client.update_partition(
+                DatabaseName=db,
+                TableName=table,
+                PartitionValueList=partition_input["Values"],
+                PartitionInput=partition_input,
+            )
         )
-        return previous["StorageDescriptor"]["Location"]
+        return old_location
 
     def delete_partition(self, db: str, table: str, values: list[str]) -> bool:
         try:
@@ -432,6 +492,32 @@ class GlueCatalog(Catalog):
         except self.client.exceptions.EntityNotFoundException:
             return False
         return True
+
+
+CONCURRENT_ATTEMPTS = 8
+_T = Any
+
+
+def _retry_concurrent(call: Callable[[], _T], attempts: int = CONCURRENT_ATTEMPTS) -> _T:
+    """Run a Glue write, retrying ``ConcurrentModificationException`` with jittered backoff.
+
+    Glue answers it when two writers change one table at once (the parallel check and
+    profile listeners all write ``quality_results``); botocore's retry modes do not retry
+    it. About 13 s in all before the error is raised.
+    """
+    from botocore.exceptions import ClientError
+
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code != "ConcurrentModificationException" or attempt == attempts - 1:
+                raise
+            delay = min(4.0, 0.05 * 2**attempt) * (0.5 + random.random())
+            log.info("catalog: concurrent modification, retrying in %.2f s", delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_values(table: dict[str, Any], values: list[str]) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.aws_answers import GlueClassifiers, ServerDefaults
+
 READ_PREFIXES = ("Get", "Describe", "Head", "List")
 
 
@@ -74,52 +76,5 @@ def aws_account(aws_settings: Any) -> Iterator[AwsAccount]:
         recorder = CallRecorder()
         session.events.register("before-parameter-build.*.*", recorder)
         GlueClassifiers().register(session)
+        ServerDefaults().register(session.events)  # answers as real AWS gives them
         yield AwsAccount(session, recorder, aws_settings)
-
-
-class GlueClassifiers:
-    """Glue's classifier API, which moto lacks, answered in memory with AWS's shapes.
-
-    Only Get/Create/UpdateClassifier, as the Glue API documents them (EntityNotFound,
-    AlreadyExists); everything else still goes to moto.
-    """
-
-    def __init__(self) -> None:
-        self.classifiers: dict[str, dict[str, Any]] = {}
-
-    def register(self, session: Any) -> None:
-        for operation in ("GetClassifier", "CreateClassifier", "UpdateClassifier"):
-            session.events.register(f"before-call.glue.{operation}", self)
-
-    @staticmethod
-    def _error(code: str, message: str) -> tuple[Any, dict[str, Any]]:
-        from botocore.awsrequest import AWSResponse
-
-        response = AWSResponse("https://glue", 400, {}, None)
-        return response, {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        }
-
-    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
-        import json
-
-        from botocore.awsrequest import AWSResponse
-
-        params = json.loads(params["body"] or b"{}")  # the serialized JSON request
-
-        ok = AWSResponse("https://glue", 200, {}, None)
-        meta = {"ResponseMetadata": {"HTTPStatusCode": 200}}
-        if model.name == "GetClassifier":
-            found = self.classifiers.get(params["Name"])
-            if found is None:
-                return self._error("EntityNotFoundException", f"{params['Name']} not found")
-            return ok, {"Classifier": found, **meta}
-        [(kind, spec)] = params.items()
-        exists = spec["Name"] in self.classifiers
-        if model.name == "CreateClassifier" and exists:
-            return self._error("AlreadyExistsException", f"{spec['Name']} already exists")
-        if model.name == "UpdateClassifier" and not exists:
-            return self._error("EntityNotFoundException", f"{spec['Name']} not found")
-        self.classifiers[spec["Name"]] = {kind: {**spec, "Version": len(self.classifiers) + 1}}
-        return ok, meta
