@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fixtures.aws_answers import everywhere
+
 
 @pytest.fixture
 def aws_lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
@@ -21,7 +23,7 @@ def aws_lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", "iot_lake_test")
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
     config.settings.cache_clear()
-    with mock_aws():
+    with mock_aws(), everywhere():  # answers carry real AWS's server defaults
         import boto3
 
         s3 = boto3.client("s3", region_name="us-east-1")
