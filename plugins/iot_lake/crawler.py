@@ -62,6 +62,12 @@ class CrawlResult:
         }
 
 
+def json_classifier_name(lake: LakeSettings) -> str:
+    from iot_lake.provisioning.deployment import json_classifier_name as name
+
+    return name(lake)
+
+
 def crawler_definition(
     settings: LakeSettings | None = None, role: str | None = None
 ) -> dict[str, Any]:
@@ -70,6 +76,7 @@ def crawler_definition(
     text = Path(CRAWLER_DEFINITION).read_text()
     values = {
         "crawler_name": lake.crawler_name,
+        "classifier_name": json_classifier_name(lake),
         "raw_database": lake.raw_database,
         "raw_weather_uri": join(lake.uri("raw"), RAW_PREFIX) + "/",
         "role": role or "",

@@ -129,6 +129,13 @@ def call_resources(
         if "policyName" in params:
             return [f"{arn}:policy/{params['policyName']}"]
         return [f"{arn}:thingtype/{params['thingTypeName']}"]
+    if service == "logs":
+        if operation == "DescribeLogGroups":
+            return ["*"]  # no resource type in IAM
+        group = f"{arn}:log-group:{params['logGroupName']}"
+        if operation == "CreateLogStream":
+            return [f"{group}:log-stream:{params['logStreamName']}"]
+        return [group]
     raise LookupError(f"no resource mapping for {service}:{operation}")
 
 

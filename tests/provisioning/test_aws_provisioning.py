@@ -43,6 +43,7 @@ def test_first_run_creates_every_resource_with_the_expected_configuration(aws_ac
             "iot policy",
             "iot thing type",
             "iot topic rule",
+            "log group",
             "s3 bucket",
         ]
     )
@@ -100,6 +101,20 @@ def test_first_run_creates_every_resource_with_the_expected_configuration(aws_ac
     assert destination["ErrorOutputPrefix"].startswith("errors/!{firehose:error-output-type}/")
     assert destination["CompressionFormat"] == "GZIP"
     assert destination["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 300}
+    # Delivery errors are logged, into a group and stream that exist (the API makes neither).
+    logging_options = destination["CloudWatchLoggingOptions"]
+    assert logging_options == {
+        "Enabled": True,
+        "LogGroupName": "/aws/kinesisfirehose/iot-lake-raw-weather",
+        "LogStreamName": "DestinationDelivery",
+    }
+    logs = aws_account.client("logs")
+    [group] = logs.describe_log_groups(logGroupNamePrefix=logging_options["LogGroupName"])[
+        "logGroups"
+    ]
+    assert group["retentionInDays"] == 30
+    streams = logs.describe_log_streams(logGroupName=group["logGroupName"])["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["DestinationDelivery"]
 
     table = aws_account.client("dynamodb").describe_table(TableName="weather_cold_readings")
     assert sorted((k["AttributeName"], k["KeyType"]) for k in table["Table"]["KeySchema"]) == [
@@ -109,13 +124,13 @@ def test_first_run_creates_every_resource_with_the_expected_configuration(aws_ac
     assert table["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
     iot = aws_account.client("iot")
-    rule = iot.get_topic_rule(ruleName="weather_to_firehose")["rule"]
+    rule = iot.get_topic_rule(ruleName="iot_lake_weather_to_firehose")["rule"]
     assert rule["sql"] == "SELECT * FROM 'sensor/weather'"
     action = rule["actions"][0]["firehose"]
     assert action["deliveryStreamName"] == "iot-lake-raw-weather"
     assert action["separator"] == "\n"
     assert action["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/iot-lake-iot-rules"
-    cold = iot.get_topic_rule(ruleName="weather_cold_to_dynamodb")["rule"]
+    cold = iot.get_topic_rule(ruleName="iot_lake_weather_cold_to_dynamodb")["rule"]
     assert cold["actions"][0]["dynamoDBv2"]["putItem"]["tableName"] == "weather_cold_readings"
     assert cold["errorAction"]["s3"]["bucketName"] == "acme-iot-raw"
     device_policy = json.loads(
@@ -188,9 +203,9 @@ def test_drift_is_put_back_and_reported_as_updated(aws_account):
         ExtendedS3DestinationUpdate={"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}},
     )
     iot = aws_account.client("iot")
-    rule = iot.get_topic_rule(ruleName="weather_to_firehose")["rule"]
+    rule = iot.get_topic_rule(ruleName="iot_lake_weather_to_firehose")["rule"]
     iot.replace_topic_rule(
-        ruleName="weather_to_firehose",
+        ruleName="iot_lake_weather_to_firehose",
         topicRulePayload={"sql": "SELECT * FROM 'other'", "actions": rule["actions"]},
     )
     iam = aws_account.client("iam")
@@ -226,7 +241,7 @@ def test_drift_is_put_back_and_reported_as_updated(aws_account):
         "lifecycle rules",
     )
     assert any("BufferingHints" in d for d in updated[("firehose stream", "iot-lake-raw-weather")])
-    assert ("iot topic rule", "weather_to_firehose") in updated
+    assert ("iot topic rule", "iot_lake_weather_to_firehose") in updated
     assert updated[("iam role", "iot-lake-firehose-delivery")] == ("inline policy",)
     assert ("glue database", "iot_lake") in updated
     assert ("iot policy", "iot-lake-weather-station") in updated
@@ -234,7 +249,7 @@ def test_drift_is_put_back_and_reported_as_updated(aws_account):
     assert s3.get_public_access_block(Bucket="acme-iot-raw")["PublicAccessBlockConfiguration"][
         "BlockPublicPolicy"
     ]
-    assert iot.get_topic_rule(ruleName="weather_to_firehose")["rule"]["sql"] == (
+    assert iot.get_topic_rule(ruleName="iot_lake_weather_to_firehose")["rule"]["sql"] == (
         "SELECT * FROM 'sensor/weather'"
     )
     assert not has_mutations(provision(aws_account))

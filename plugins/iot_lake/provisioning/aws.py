@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from iot_lake.config import LakeSettings
-from iot_lake.provisioning import athena, dynamodb, firehose, glue, iam, iot, s3
+from iot_lake.provisioning import athena, dynamodb, firehose, glue, iam, iot, logs, s3
 from iot_lake.provisioning.context import AwsContext
 from iot_lake.provisioning.deployment import Deployment
 from iot_lake.provisioning.report import Change
@@ -38,6 +38,7 @@ def query_engine(ctx: AwsContext) -> list[Change]:
 def ingestion(ctx: AwsContext) -> list[Change]:
     table = dynamodb.desired_table(ctx.deployment.values())
     return [
+        logs.ensure_firehose_log_group(ctx),
         firehose.ensure_stream(ctx),
         dynamodb.ensure_table(ctx.client("dynamodb"), table, ctx.dry_run),
         *iot.ensure_rules(ctx),

@@ -23,6 +23,16 @@ DEFAULT_NAME_PREFIX = LakeSettings.name_prefix
 LAKE_BUCKETS = ("raw", "curated", "photos", "query_results")
 
 
+def rule_prefix(name_prefix: str) -> str:
+    """IoT rule names allow only ``[a-zA-Z0-9_]``: the prefix with ``_`` for ``-``."""
+    return name_prefix.replace("-", "_")
+
+
+def json_classifier_name(settings: LakeSettings) -> str:
+    """The Glue JSON classifier of the raw crawler (``include/glue/classifier_*.json``)."""
+    return f"{rule_prefix(settings.name_prefix)}_json_records"
+
+
 @dataclass(frozen=True)
 class Location:
     """An S3 URI split into bucket and key prefix (``""`` or ending with ``/``)."""
@@ -106,6 +116,10 @@ class Deployment:
             "cold_readings_table": s.cold_readings_table,
             "dynamodb_table": s.cold_readings_table,
             "crawler_name": s.crawler_name,
+            "classifier_name": json_classifier_name(s),
+            "firehose_log_group": f"/aws/kinesisfirehose/{s.firehose_stream}",
+            "firehose_log_stream": "DestinationDelivery",
+            "rule_prefix": rule_prefix(self.name_prefix),
             "kms_key_arn": self.kms_key_arn,
             "firehose_role_arn": self.role_arn("firehose-delivery"),
             "iot_rule_role_arn": self.role_arn("iot-rules"),

@@ -80,10 +80,12 @@ def classifier_files(glue_dir: Path | None = None) -> list[Path]:
     return sorted((glue_dir or GLUE_DIR).glob("classifier_*.json"))
 
 
-def desired_classifiers(glue_dir: Path | None = None) -> list[dict[str, Any]]:
+def desired_classifiers(
+    glue_dir: Path | None = None, values: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     out = []
     for path in classifier_files(glue_dir):
-        request = documents.load_path(path)
+        request = documents.load_path(path, values or {})
         request.pop("_comment", None)
         if len(request) != 1:
             raise documents.DefinitionError(
@@ -95,7 +97,8 @@ def desired_classifiers(glue_dir: Path | None = None) -> list[dict[str, Any]]:
 
 
 def ensure_classifiers(ctx: AwsContext, glue_dir: Path | None = None) -> list[Change]:
-    return [ensure_classifier(ctx, request) for request in desired_classifiers(glue_dir)]
+    values = ctx.deployment.values()
+    return [ensure_classifier(ctx, request) for request in desired_classifiers(glue_dir, values)]
 
 
 def ensure_classifier(ctx: AwsContext, request: dict[str, Any]) -> Change:

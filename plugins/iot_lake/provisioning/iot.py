@@ -116,8 +116,16 @@ def rule_payloads(ctx: AwsContext) -> dict[str, dict[str, Any]]:
     )
 
 
+def rule_name(ctx: AwsContext, file_stem: str) -> str:
+    """The deployed name of a rule file: ``<prefix>_<stem>`` (rule names are per account)."""
+    return f"{ctx.deployment.values()['rule_prefix']}_{file_stem}"
+
+
 def ensure_rules(ctx: AwsContext) -> list[Change]:
-    return [ensure_rule(ctx, name, payload) for name, payload in sorted(rule_payloads(ctx).items())]
+    return [
+        ensure_rule(ctx, rule_name(ctx, stem), payload)
+        for stem, payload in sorted(rule_payloads(ctx).items())
+    ]
 
 
 def ensure_rule(ctx: AwsContext, name: str, payload: dict[str, Any]) -> Change:
