@@ -8,6 +8,8 @@ staging prefix and swapped in by :func:`publish_prefix`.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,17 +19,55 @@ from urllib.parse import unquote
 import fsspec
 from fsspec import AbstractFileSystem
 
+S3_SCHEMES = ("s3", "s3a")
+
 
 def filesystem(uri: str) -> tuple[AbstractFileSystem, str]:
     """The fsspec filesystem for ``uri`` and the path inside it.
 
     ``file://`` URIs are percent-decoded as RFC 8089 says (``Path.as_uri()`` encodes
-    ``=`` of ``dt=...`` folders), which fsspec itself does not do.
+    ``=`` of ``dt=...`` folders), which fsspec itself does not do. ``s3://`` URIs in an
+    Airflow process use the lake's AWS connection (``settings().aws_conn_id``), as Glue and
+    Athena do, through the Amazon provider's own ``ObjectStoragePath`` filesystem; outside
+    Airflow (simulators, CLIs) s3fs uses the default credential chain.
     """
     if uri.startswith("file://"):
         uri = "file://" + unquote(uri[len("file://") :])
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme in S3_SCHEMES and "airflow" in sys.modules:
+        fs = connection_filesystem()
+        return fs, fs._strip_protocol(uri)
     fs, path = fsspec.core.url_to_fs(uri)
     return fs, path
+
+
+_FILESYSTEMS: dict[tuple[str, ...], AbstractFileSystem] = {}
+_FILESYSTEMS_LOCK = threading.Lock()
+
+
+def connection_filesystem(conn_id: str | None = None) -> AbstractFileSystem:
+    """The S3 filesystem of an Airflow AWS connection (default: the lake's).
+
+    Built by the Amazon provider (``airflow.providers.amazon.aws.fs.s3.get_fs``, what
+    ``ObjectStoragePath("s3://<conn_id>@bucket/...")`` uses): the connection's credentials,
+    role to assume, region and endpoint, refreshed as the session refreshes them. One per
+    connection and environment in a process (building one resolves credentials).
+    """
+    from airflow.providers.amazon.aws.fs.s3 import get_fs
+
+    from iot_lake.config import settings
+
+    conn_id = conn_id or settings().aws_conn_id
+    key = (
+        conn_id,
+        os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}", ""),
+        os.environ.get("AWS_ENDPOINT_URL", ""),
+        os.environ.get("AWS_ENDPOINT_URL_S3", ""),
+    )
+    with _FILESYSTEMS_LOCK:
+        if key not in _FILESYSTEMS:
+            _FILESYSTEMS[key] = get_fs(conn_id)
+        return _FILESYSTEMS[key]
 
 
 def local_uri(path: str | os.PathLike[str]) -> str:
