@@ -376,3 +376,42 @@ def test_example_environment_holds_no_real_secret():
             assert value.startswith("change-me"), key
     assert json.dumps(values)  # plain key=value lines only
     assert sys.version_info >= (3, 11)
+
+
+def _dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    """Stage name -> its COPY (source, destination) pairs, from docker/airflow/Dockerfile."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current = ""
+    for line in (PROJECT_ROOT / "docker" / "airflow" / "Dockerfile").read_text().splitlines():
+        if line.startswith("FROM "):
+            current = line.split(" AS ")[-1].strip() if " AS " in line else line.split()[1]
+            stages[current] = []
+        elif line.startswith("COPY") and "--from" not in line:
+            *_, source, destination = line.split()
+            stages[current].append((source, destination))
+    return stages
+
+
+def test_the_airflow_image_holds_only_what_airflow_needs():
+    stages = _dockerfile_stages()
+    airflow_copies = dict(stages["airflow"])
+    assert airflow_copies == {
+        "docker/airflow/requirements.txt": "/opt/iot-lake/requirements.txt",
+        "dags": "/opt/airflow/dags",
+        "plugins": "/opt/airflow/plugins",
+        # include/ is package data of the library, as in the MWAA plugins.zip
+        "include": "/opt/airflow/plugins/iot_lake/include",
+    }
+    assert dict(stages["devices"]) == {"simulators": "/opt/airflow/simulators"}
+    for name, service in resolved()["services"].items():
+        build = service.get("build")
+        if not build:
+            continue
+        argv = [*(service.get("entrypoint") or []), *(service.get("command") or [])]
+        runs_simulator = any(arg.startswith("simulators.") for arg in argv)
+        assert build["target"] == ("devices" if runs_simulator else "airflow"), name
+        for volume in service.get("volumes") or []:
+            target = volume["target"] if isinstance(volume, dict) else volume.split(":")[1]
+            assert target in ("/opt/airflow/certs", "/opt/airflow/.lake"), (
+                f"{name} mounts {target}: code comes from the image, only state is mounted"
+            )
