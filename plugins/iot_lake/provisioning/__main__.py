@@ -41,11 +41,37 @@ def parser() -> argparse.ArgumentParser:
         help="exit 3 when anything was (or would be) created or updated (drift check in CI)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log every API call's logger")
+    p.add_argument(
+        "--render-policy",
+        metavar="NAME",
+        help="print include/iam/NAME_policy.json rendered for this deployment (e.g. "
+        "lake_setup for the deploy identity, airflow) and exit; needs --account-id or STS",
+    )
+    p.add_argument("--account-id", help="with --render-policy: the account (default: STS)")
+    p.add_argument("--partition", default="aws", help="with --render-policy (default: aws)")
     return p
+
+
+def render_policy(name: str, account_id: str | None, partition: str) -> str:
+    import json
+
+    from iot_lake.provisioning import default_session
+    from iot_lake.provisioning.deployment import Deployment
+    from iot_lake.provisioning.documents import policy_document
+
+    lake = settings()
+    if not account_id:
+        identity = default_session(lake).client("sts").get_caller_identity()
+        account_id, partition = identity["Account"], identity["Arn"].split(":")[1]
+    deployment = Deployment.for_account(lake, account_id, partition)
+    return json.dumps(policy_document(f"iam/{name}_policy.json", deployment.values()), indent=2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.render_policy:
+        print(render_policy(args.render_policy, args.account_id, args.partition))
+        return 0
     if not args.verbose:  # before Airflow is imported: its hooks log every statement at INFO
         os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     logging.basicConfig(
