@@ -75,7 +75,8 @@ def lake_setup() -> None:
         provision.override(task_id=step)(step)
         for step in ("catalog", "query_engine", "ingestion", "devices", "relational")
     ]
-    chain(permissions, storage, steps, report(steps))
+    # The report covers every step: a drifted role or bucket is a change too.
+    chain(permissions, storage, steps, report([permissions, storage, *steps]))
 
 
 lake_setup()
