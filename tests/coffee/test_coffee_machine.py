@@ -7,13 +7,13 @@ import pytest
 from botocore.stub import Stubber
 
 from iot_lake.coffee import export
-from iot_lake.storage import filesystem
-from simulators.coffee_machine.__main__ import main
-from simulators.coffee_machine.faces import (
+from iot_lake.coffee.faces import (
     LocalFaceAnalyzer,
     RekognitionFaceAnalyzer,
     attributes_from_rekognition,
 )
+from iot_lake.storage import filesystem
+from simulators.coffee_machine.__main__ import main
 from simulators.coffee_machine.machine import PHOTOS_DIR, mysql_params
 from tests.coffee.conftest import DAY, END, START
 

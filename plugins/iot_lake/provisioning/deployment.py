@@ -18,6 +18,8 @@ S3-managed encryption)."""
 NAME_PREFIX_ENV = "IOT_LAKE_NAME_PREFIX"
 """Prefix of the IAM roles/policies and the IoT thing type created by provisioning."""
 DEFAULT_NAME_PREFIX = "iot-lake"
+AURORA_CLUSTER_ARN_ENV = "IOT_LAKE_AURORA_CLUSTER_ARN"
+AURORA_SECRET_ARN_ENV = "IOT_LAKE_AURORA_SECRET_ARN"
 
 LAKE_BUCKETS = ("raw", "curated", "photos", "query_results")
 
@@ -112,6 +114,10 @@ class Deployment:
             "iot_rule_role_arn": self.role_arn("iot-rules"),
             "crawler_role_arn": self.role_arn("glue-crawler"),
             "thing_type": self.thing_type,
+            # The coffee photo Lambda's Aurora cluster and its secret (RDS Data API); empty
+            # when not configured, which drops the statements that name them.
+            "aurora_cluster_arn": os.environ.get(AURORA_CLUSTER_ARN_ENV, ""),
+            "aurora_secret_arn": os.environ.get(AURORA_SECRET_ARN_ENV, ""),
         }
         for area in LAKE_BUCKETS:
             location = self.location(area)
