@@ -11,6 +11,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "plugins"))
 
-from iot_lake.coffee.photo_handler import handler  # noqa: E402
+from iot_lake.coffee.photo_handler import handler
 
 __all__ = ["handler"]

@@ -9,7 +9,6 @@ CREATE TABLE IF NOT EXISTS coffees (
     id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     machine_id VARCHAR(64) NOT NULL,
     photo_url VARCHAR(1024) NULL,
-    photo_key CHAR(64) NULL UNIQUE COMMENT 'SHA-256 (hex) of <bucket>/<key> of the photo: one row per photo',
     coffee_hour DATETIME NOT NULL COMMENT 'when the button was pressed (UTC)',
     has_face TINYINT(1) NULL,
     has_face_confidence FLOAT NULL,
@@ -22,6 +21,8 @@ CREATE TABLE IF NOT EXISTS coffees (
     glasses TINYINT(1) NULL,
     glasses_confidence FLOAT NULL,
     created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP COMMENT 'row insert time (UTC)',
+    -- last, where ALTER TABLE ... ADD COLUMN puts it on a table made before it existed
+    photo_key CHAR(64) NULL UNIQUE COMMENT 'SHA-256 (hex) of <bucket>/<key> of the photo: one row per photo',
     PRIMARY KEY (id),
     INDEX idx_coffees_coffee_hour (coffee_hour)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4

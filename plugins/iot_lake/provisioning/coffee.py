@@ -224,7 +224,7 @@ def ensure_bucket_notification(ctx: AwsContext, function_arn: str) -> Change:
         "Events": ["s3:ObjectCreated:*"],
     }
     if photos.prefix:
-        want["Filter"] = {"Key": {"FilterRules": [{"Name": "Prefix", "Value": photos.prefix}]}}
+        want["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": photos.prefix}]}}
     current = s3.get_bucket_notification_configuration(Bucket=photos.bucket)
     current.pop("ResponseMetadata", None)
     lambdas = list(current.get("LambdaFunctionConfigurations") or [])
@@ -242,11 +242,11 @@ def ensure_bucket_notification(ctx: AwsContext, function_arn: str) -> Change:
 
 
 def _canonical_filter(configuration: dict[str, Any]) -> dict[str, Any]:
-    """S3 may answer filter rule names in lower case ("prefix"): compare them as sent."""
+    """S3 answers filter rule names capitalised ("Prefix"); the API takes "prefix"."""
     rules = (configuration.get("Filter") or {}).get("Key", {}).get("FilterRules")
     if not rules:
         return configuration
-    canonical = [{**r, "Name": str(r.get("Name", "")).capitalize()} for r in rules]
+    canonical = [{**r, "Name": str(r.get("Name", "")).lower()} for r in rules]
     return {**configuration, "Filter": {"Key": {"FilterRules": canonical}}}
 
 
