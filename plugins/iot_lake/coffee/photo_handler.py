@@ -211,8 +211,12 @@ _NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
 def pyformat(sql: str) -> str:
-    """``:name`` -> ``%(name)s`` for MySQLdb (the SQL file has no other colon-words)."""
-    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+    """``:name`` -> ``%(name)s`` for MySQLdb; ``--`` comment lines are left as they are."""
+    return "".join(
+        escaped if line.lstrip().startswith("--") else _NAMED.sub(r"%(\1)s", escaped)
+        for line in sql.splitlines(keepends=True)
+        for escaped in (line.replace("%", "%%"),)
+    )
 
 
 @dataclass
