@@ -176,6 +176,7 @@ def test_a_killed_watcher_loses_nothing_and_doubles_nothing(coffee_db, lake_sett
         for i in range(3):
             notifier.upload_photo(lake_settings, f"coffee-machine-01/{DAY}/11000{i}-w.png", image)
         assert _wait_for(lambda: count(coffee_db) == 3, 60), watcher.stderr
+        assert notifier.heartbeat(lake_settings).is_file()  # what compose's health check reads
     finally:
         watcher.send_signal(signal.SIGKILL)
         watcher.wait(timeout=30)

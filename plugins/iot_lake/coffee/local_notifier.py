@@ -158,11 +158,19 @@ def drain(lake: LakeSettings, handler: Handler | None = None) -> DrainSummary:
     return summary
 
 
+def heartbeat(lake: LakeSettings) -> Path:
+    """Touched after every drain of a watcher: its health check reads the age."""
+    return spool(lake) / "heartbeat"
+
+
 def watch(lake: LakeSettings, stop: threading.Event, interval: float = 1.0) -> DrainSummary:
     """Drain until ``stop`` is set; returns the totals."""
     total = DrainSummary()
+    beat = heartbeat(lake)
+    beat.parent.mkdir(parents=True, exist_ok=True)
     while not stop.is_set():
         found = drain(lake)
+        beat.touch()
         total.events += found.events
         total.inserted += found.inserted
         total.duplicates += found.duplicates
@@ -172,18 +180,22 @@ def watch(lake: LakeSettings, stop: threading.Event, interval: float = 1.0) -> D
     return total
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
         prog="python -m iot_lake.coffee.local_notifier", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--watch", action="store_true", help="keep draining until Ctrl-C")
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between drains")
-    parser.add_argument("--rescan", action="store_true", help="first re-emit every photo")
-    args = parser.parse_args(argv)
+    p.add_argument("--watch", action="store_true", help="keep draining until Ctrl-C")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between drains")
+    p.add_argument("--rescan", action="store_true", help="first re-emit every photo")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     lake = settings()
     if not lake.is_local:
-        parser.error("on aws S3 notifies the Lambda: the notifier serves IOT_LAKE_BACKEND=local")
+        parser().error("on aws S3 notifies the Lambda: the notifier serves IOT_LAKE_BACKEND=local")
     if args.rescan:
         sys.stderr.write(f"re-emitted {rescan(lake)} photo events\n")
     if args.watch:
