@@ -263,12 +263,3 @@ def attributes_from_rekognition(response: dict[str, Any]) -> FaceAttributes:
 
 def _confidence(value: Any) -> float | None:
     return None if value is None else round(float(value), 3)
-
-
-def analyzer_for(backend: str, region: str | None = None) -> FaceAnalyzer:
-    """``local`` -> OpenCV, ``aws`` -> Rekognition."""
-    if backend == "local":
-        return LocalFaceAnalyzer()
-    if backend == "aws":
-        return RekognitionFaceAnalyzer(region=region)
-    raise ValueError(f"unknown face analyzer {backend!r}: use local or aws")
