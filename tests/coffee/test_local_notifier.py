@@ -135,6 +135,17 @@ def test_an_event_the_handler_rejects_is_kept_with_its_reason(coffee_db, lake_se
     assert pending(lake_settings) == [] and count(coffee_db) == 0
 
 
+def test_a_damaged_event_file_is_set_aside_with_its_reason(coffee_db, lake_settings, handle):
+    notifier.upload_photo(lake_settings, f"coffee-machine-01/{DAY}/130000-a.png", b"x")
+    damaged = notifier.spool(lake_settings) / "pending" / "00000000000000000000-damaged.json"
+    damaged.write_text('{"Records": [')
+    summary = notifier.drain(lake_settings, handle)
+    assert (summary.events, summary.rejected, summary.inserted) == (1, 1, 1)
+    kept = json.loads((notifier.spool(lake_settings) / "rejected" / damaged.name).read_text())
+    assert kept["raw"] == '{"Records": [' and "Expecting" in kept["reason"]
+    assert pending(lake_settings) == []
+
+
 def test_upload_refuses_names_outside_the_photos_store(lake_settings):
     with pytest.raises(ValueError, match="inside the photos store"):
         notifier.upload_photo(lake_settings, "../escape.png", b"x")

@@ -200,6 +200,29 @@ def test_on_aws_rekognition_reads_the_photo_from_s3_itself(lake_settings, monkey
     config.settings.cache_clear()
 
 
+def test_a_photo_rekognition_cannot_read_still_makes_a_row_with_nothing_judged(lake_settings):
+    from iot_lake.config import LakeSettings
+
+    lake = LakeSettings(backend="aws", region="eu-west-1", photos_uri="s3://acme-lake/photos/")
+    rekognition = boto3.client("rekognition", region_name="eu-west-1")
+    inserted: list[dict[str, Any]] = []
+
+    class Collect:
+        def insert(self, params):
+            inserted.append(dict(params))
+            return True
+
+    with Stubber(rekognition) as stub:
+        stub.add_client_error("detect_faces", "InvalidImageFormatException", "bad image")
+        stub.add_client_error("detect_faces", "ThrottlingException", "slow down")
+        handler = ph.PhotoHandler(lake, RekognitionFaceAnalyzer(rekognition), Collect())
+        assert handler(ph.s3_event("acme-lake", f"photos/{NAME}")).inserted == 1
+        with pytest.raises(Exception, match="ThrottlingException"):  # retried by Lambda
+            handler(ph.s3_event("acme-lake", f"photos/{NAME}"))
+    [params] = inserted
+    assert params["has_face"] is None and params["smile"] is None
+
+
 def test_the_lambda_zip_imports_with_the_standard_library_alone(tmp_path):
     code = lambda_zip()
     assert code == lambda_zip()  # byte for byte: an unchanged function is not re-uploaded

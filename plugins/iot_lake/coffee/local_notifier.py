@@ -136,7 +136,14 @@ def drain(lake: LakeSettings, handler: Handler | None = None) -> DrainSummary:
     root = spool(lake)
     summary = DrainSummary()
     for path in sorted((root / "pending").glob("*.json")):
-        event = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            event = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:  # a damaged event: kept, never fatal
+            record = {"raw": path.read_bytes().decode("utf-8", "replace"), "reason": str(exc)}
+            _write_atomically(root / "rejected" / path.name, json.dumps(record).encode())
+            path.unlink()
+            summary.rejected += 1
+            continue
         try:
             result = handler(event, None)
         except Exception as exc:
@@ -175,7 +182,7 @@ def watch(lake: LakeSettings, stop: threading.Event, interval: float = 1.0) -> D
         total.inserted += found.inserted
         total.duplicates += found.duplicates
         total.rejected += found.rejected
-        total.failed += found.failed
+        total.failed = [*total.failed, *found.failed][-10:]  # a long outage: the last ten
         stop.wait(interval)
     return total
 

@@ -64,6 +64,12 @@ MYSQL_CONN_ENV = "AIRFLOW_CONN_COFFEE_MYSQL"
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/iot_lake"
 
 
+# Rekognition errors that no retry can cure: the press still makes a row, nothing judged.
+NOT_JUDGED_ERRORS = frozenset(
+    {"InvalidImageFormatException", "ImageTooLargeException", "InvalidS3ObjectException"}
+)
+
+
 class KeyRejected(ValueError):
     """The object key does not name a press: reason in the message."""
 
@@ -283,7 +289,8 @@ class PhotoHandler:
             log.warning("photo %s/%s not judged: %s", bucket, key, exc)
             return FaceAttributes()
         except Exception as exc:
-            if type(exc).__name__ in ("InvalidImageFormatException", "ImageTooLargeException"):
+            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+            if code in NOT_JUDGED_ERRORS:
                 log.warning("photo %s/%s not judged by Rekognition: %s", bucket, key, exc)
                 return FaceAttributes()
             raise
