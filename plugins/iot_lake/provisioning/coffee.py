@@ -32,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from iot_lake.config import INCLUDE_DIR, PROJECT_ROOT
+from iot_lake.config import INCLUDE_DIR
 from iot_lake.provisioning import documents, iot
 from iot_lake.provisioning.context import AwsContext, error_code
 from iot_lake.provisioning.report import Change, created, skipped, unchanged, updated
@@ -50,14 +50,14 @@ STATEMENT_ID = "s3-photos-invoke"
 # files it reads. Paths relative to the repository (plugins/..., include/...).
 LAMBDA_ENTRY = INCLUDE_DIR / "lambda" / "coffee_photo" / "lambda_function.py"
 LAMBDA_MODULES = (
-    "iot_lake/__init__.py",
-    "iot_lake/config.py",
-    "iot_lake/coffee/__init__.py",
-    "iot_lake/coffee/faces.py",
-    "iot_lake/coffee/photo_handler.py",
+    "__init__.py",
+    "config.py",
+    "coffee/__init__.py",
+    "coffee/faces.py",
+    "coffee/photo_handler.py",
 )
 LAMBDA_INCLUDE = ("sql/aurora/insert_coffee_photo.sql",)
-PLUGINS_DIR = PROJECT_ROOT / "plugins"
+LIBRARY_DIR = Path(__file__).resolve().parents[1]  # the installed iot_lake package
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same sources give the same CodeSha256
 
 
@@ -79,7 +79,7 @@ def device_role_alias(prefix: str | None = None) -> str:
 def lambda_zip() -> bytes:
     """The function's code, byte for byte the same for the same sources."""
     files: list[tuple[str, Path]] = [("lambda_function.py", LAMBDA_ENTRY)]
-    files += [(f"plugins/{name}", PLUGINS_DIR / name) for name in LAMBDA_MODULES]
+    files += [(f"plugins/iot_lake/{name}", LIBRARY_DIR / name) for name in LAMBDA_MODULES]
     files += [(f"include/{name}", INCLUDE_DIR / name) for name in LAMBDA_INCLUDE]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
