@@ -23,8 +23,11 @@ from iot_lake.config import INCLUDE_DIR
 
 ATTRIBUTES = ("has_face", "smile", "beard", "mustache", "glasses")
 CALIBRATION_FILE = INCLUDE_DIR / "faces" / "local_calibration.json"
-FACE_SIZE = 120
-"""Side in pixels the face region is resized to before the smile and eye cascades run."""
+SMILE_FACE_SIZE = 60
+"""Side in pixels the face is resized to for the smile cascade (it separates smiles best
+at this scale on the labelled faces: see docs/coffee.md)."""
+EYES_FACE_SIZE = 80
+"""Side in pixels the face is resized to for the two eye cascades."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,11 @@ class LocalFaceAnalyzer:
 
     - face: ``haarcascade_frontalface_default``; the detection most neighbouring
       windows agree on is the customer, and that count is the evidence.
-    - smile: ``haarcascade_smile`` in the lower half of that face.
+    - smile: ``haarcascade_smile`` in the lower half of that face (resized to 60 px).
     - glasses: ``haarcascade_eye`` (trained on bare eyes) against
       ``haarcascade_eye_tree_eyeglasses`` (eyes with or without glasses) in the upper
-      two thirds: strong eyeglasses-cascade evidence with weak bare-eye evidence means
-      glasses.
+      two thirds (face resized to 80 px). On the labelled faces this evidence only
+      ever supports "no glasses" (see docs/coffee.md).
     - beard, mustache: no model, always None.
 
     The neighbour counts go through the logistic models of the calibration file; an
@@ -162,13 +165,17 @@ class LocalFaceAnalyzer:
         best = max(range(len(boxes)), key=lambda i: (int(neighbours[i]), int(boxes[i][2])))
         return boxes[best], int(neighbours[best])
 
-    def face_evidence(self, face: Any) -> Evidence:
-        """Smile and eye evidence in a face region (any size; resized to FACE_SIZE)."""
+    def _resized(self, face: Any, size: int) -> Any:
         cv2 = self._cv2
-        size = FACE_SIZE
-        face = cv2.equalizeHist(cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC))
-        _, smile = self._best(self._smile, face[size // 2 :, :], (size // 5, size // 10))
-        eyes_band = face[: size * 2 // 3, :]
+        return cv2.equalizeHist(cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC))
+
+    def face_evidence(self, face: Any) -> Evidence:
+        """Smile and eye evidence in a face region of any size."""
+        size = SMILE_FACE_SIZE
+        mouth = self._resized(face, size)[size // 2 :, :]
+        _, smile = self._best(self._smile, mouth, (size // 5, size // 10))
+        size = EYES_FACE_SIZE
+        eyes_band = self._resized(face, size)[: size * 2 // 3, :]
         _, eye = self._best(self._eye, eyes_band, (size // 8, size // 8))
         _, any_eye = self._best(self._eye_glasses, eyes_band, (size // 8, size // 8))
         return Evidence(face=0.0, smile=smile, eye=eye, eye_or_glasses=any_eye)
