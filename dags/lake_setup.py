@@ -7,6 +7,7 @@ permissions --> storage --> catalog
                         \-> ingestion
                         \-> devices
                         \-> relational  --> report
+                        \-> coffee
 ```
 
 Idempotent provisioning as code; the same steps run from a shell with
@@ -25,6 +26,8 @@ Steps (`aws` / `local`):
 - **ingestion**: Firehose stream, DynamoDB table, IoT rules / table on local DynamoDB
 - **devices**: IoT policy, thing type / CA, certificates, Mosquitto config and ACL
 - **relational**: database + `coffees` table through `coffee_mysql` (Aurora / MariaDB)
+- **coffee**: photo Lambda, its S3 notification and invoke permission, the coffee
+  machines' IoT role alias and policy / nothing (the local notifier runs the same handler)
 
 Trigger with `{"dry_run": true}` to see the plan without changing anything. AWS
 credentials come from the connection `aws_default` (setting `aws_conn_id`); the identity
@@ -73,7 +76,7 @@ def lake_setup() -> None:
     storage = provision.override(task_id="storage")("storage")
     steps = [
         provision.override(task_id=step)(step)
-        for step in ("catalog", "query_engine", "ingestion", "devices", "relational")
+        for step in ("catalog", "query_engine", "ingestion", "devices", "relational", "coffee")
     ]
     # The report covers every step: a drifted role or bucket is a change too.
     chain(permissions, storage, steps, report([permissions, storage, *steps]))

@@ -57,11 +57,12 @@ step "weather_lake, one run per day (crawl -> flatten + UNNEST -> checks -> stat
 # Every reading arrived today, so a day D-k needs late_days >= k (the DAG's param).
 for day in $(days_back); do dag_run weather_lake "$day" "{\"late_days\": $DAYS}"; done
 
-step "coffee: 2 machines, $PRESSES presses a day (photos -> face analysis -> MariaDB)"
+step "coffee: 2 machines, $PRESSES presses a day (photo -> S3 event -> photo handler -> MariaDB)"
 for day in $(days_back); do
   python -m simulators.coffee_machine --machines 2 --presses "$PRESSES" --rate 0 \
-    --day "$day" --quiet | tail -1
+    --day "$day" --quiet 2>&1 | tail -1
 done
+python -m iot_lake.coffee.local_notifier 2>&1 | tail -1
 
 step "coffee_lake, one run per day (MariaDB -> GZIP Parquet -> catalog -> checks, profile)"
 for day in $(days_back); do dag_run coffee_lake "$day"; done

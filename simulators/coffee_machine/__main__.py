@@ -1,18 +1,22 @@
 """Run coffee machines: ``python -m simulators.coffee_machine --machines 2 --presses 20``.
 
-Each press takes a photo (the bundled sample photos, ``--photos DIR`` or ``--camera N``),
-uploads it to the lake's photos store, analyses it (``--analyzer local``: OpenCV Haar
-cascades; ``aws``: Rekognition DetectFaces) and inserts a row into ``coffees``.
+Each press takes a photo (the bundled sample photos, ``--photos DIR`` or ``--camera N``)
+and uploads it to the lake's photos store; that is all a machine does. The photo handler
+(``iot_lake.coffee.photo_handler``) analyses it and writes the ``coffees`` row: on
+``aws`` the Lambda that S3 notifies, on ``local`` the notifier that drains the events the
+upload queued (``python -m iot_lake.coffee.local_notifier``).
 
-    # 20 presses on 2 machines as fast as possible, creating the table if missing
-    PYTHONPATH=plugins python -m simulators.coffee_machine --create-schema --presses 20 --rate 0
+    # 20 presses on 2 machines as fast as possible, then handle them
+    PYTHONPATH=plugins python -m simulators.coffee_machine --presses 20 --rate 0
+    PYTHONPATH=plugins python -m iot_lake.coffee.local_notifier
     # a morning rush: 3 machines, 2 presses per minute each, until Ctrl-C
     PYTHONPATH=plugins python -m simulators.coffee_machine --machines 3 --rate 2 --presses 0
 
-The MySQL target is ``--mysql`` or ``AIRFLOW_CONN_COFFEE_MYSQL`` (URI or JSON, the DAG's
-connection) or mysql://root@127.0.0.1:3306/iot_lake. The lake and backend come from
-``iot_lake.config`` (``IOT_LAKE_BACKEND``, ``IOT_LAKE_PHOTOS_URI`` ...). Exit status 0
-when every press landed, 1 when some failed or the run was interrupted, 2 on bad usage.
+On ``aws`` each machine buys temporary credentials with its thing certificate
+(``<certs dir>/<machine id>/certificate.pem.crt`` + ``private.pem.key``) from the IoT
+credentials provider (``--credentials-endpoint``, ``--role-alias``). The lake and backend
+come from ``iot_lake.config``. Exit status 0 when every press landed, 1 when some failed
+or the run was interrupted, 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -27,17 +31,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from iot_lake.config import settings
-from simulators.coffee_machine.faces import analyzer_for
+from iot_lake.config import LakeSettings, settings
 from simulators.coffee_machine.machine import (
     PHOTOS_DIR,
     Camera,
     CoffeeMachine,
     PhotoFolder,
     PressSummary,
-    connect,
+    Uploader,
+    local_uploader,
     machine_ids,
-    mysql_params,
+    s3_uploader,
 )
 
 log = logging.getLogger("simulators.coffee_machine")
@@ -55,9 +59,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--photos", type=Path, default=PHOTOS_DIR, help="folder of photos")
     p.add_argument("--camera", type=int, help="OpenCV camera index instead of --photos")
-    p.add_argument("--analyzer", choices=("local", "aws"), help="default: the lake backend")
-    p.add_argument("--mysql", help="MySQL URL or Airflow connection JSON")
-    p.add_argument("--create-schema", action="store_true", help="create database/table first")
+    p.add_argument(
+        "--credentials-endpoint",
+        help="aws: the IoT credentials provider endpoint (aws iot describe-endpoint "
+        "--endpoint-type iot:CredentialProvider)",
+    )
+    p.add_argument(
+        "--role-alias", help="aws: the role alias (default <IOT_LAKE_NAME_PREFIX>-coffee-machine)"
+    )
     p.add_argument(
         "--day", help="press on this UTC day (YYYY-MM-DD) instead of now, spread over the day"
     )
@@ -66,17 +75,32 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def uploader(lake: LakeSettings, machine_id: str, args: argparse.Namespace) -> Uploader:
+    """Local: the local store's upload (queues the S3 event). aws: PutObject with the
+    temporary credentials the machine's certificate buys."""
+    if lake.is_local:
+        return local_uploader(lake)
+    from iot_lake.provisioning.coffee import device_role_alias
+    from simulators.coffee_machine.credentials import DeviceCredentials, DeviceIdentity
+
+    certs = Path(lake.certs_dir) / machine_id
+    identity = DeviceIdentity(machine_id, certs / "certificate.pem.crt", certs / "private.pem.key")
+    alias = args.role_alias or device_role_alias()
+    session = DeviceCredentials(args.credentials_endpoint, alias, identity).session(lake.region)
+    return s3_uploader(lake, session.client("s3", region_name=lake.region))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.machines < 1 or args.presses < 0 or args.rate < 0:
         parser().error("--machines must be >= 1, --presses and --rate >= 0")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     lake = settings()
-    analyzer = analyzer_for(args.analyzer or lake.backend, region=lake.region)
+    if not lake.is_local and not args.credentials_endpoint:
+        parser().error("--credentials-endpoint is required on the aws backend")
     camera = Camera(args.camera) if args.camera is not None else PhotoFolder(args.photos, args.seed)
-    connection = connect(mysql_params(args.mysql), create_schema=args.create_schema)
     machines = [
-        CoffeeMachine(m, camera, analyzer, lake, connection) for m in machine_ids(args.machines)
+        CoffeeMachine(m, camera, uploader(lake, m, args)) for m in machine_ids(args.machines)
     ]
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -88,41 +112,30 @@ def main(argv: list[str] | None = None) -> int:
     total = args.presses or None
     started = time.monotonic()
     sys.stderr.write(
-        f"coffee machines: {args.machines} on backend={lake.backend} analyzer={analyzer.name} "
+        f"coffee machines: {args.machines} on backend={lake.backend} "
         f"photos -> {lake.uri('photos')}\n"
     )
-    try:
-        for n in itertools.count():
-            if stop.is_set() or (total is not None and n >= total):
-                break
-            machine = machines[n % len(machines)]
-            when = day + timedelta(seconds=(n * 86_399) // (total or 86_399)) if day else None
-            try:
-                press = machine.press(when)
-            except Exception as err:  # keep pressing; every failure is counted and shown
-                summary.failed += 1
-                summary.errors.append(f"{machine.machine_id}: {type(err).__name__}: {err}")
-                log.warning("press on %s failed: %s", machine.machine_id, err)
-            else:
-                summary.presses += 1
-                summary.faces += bool(press.attributes["has_face"])
-                summary.smiles += bool(press.attributes["smile"])
-                summary.by_machine[press.machine_id] = (
-                    summary.by_machine.get(press.machine_id, 0) + 1
+    for n in itertools.count():
+        if stop.is_set() or (total is not None and n >= total):
+            break
+        machine = machines[n % len(machines)]
+        when = day + timedelta(seconds=(n * 86_399) // (total or 86_399)) if day else None
+        try:
+            press = machine.press(when)
+        except Exception as err:  # keep pressing; every failure is counted and shown
+            summary.failed += 1
+            summary.errors.append(f"{machine.machine_id}: {type(err).__name__}: {err}")
+            log.warning("press on %s failed: %s", machine.machine_id, err)
+        else:
+            summary.presses += 1
+            summary.by_machine[press.machine_id] = summary.by_machine.get(press.machine_id, 0) + 1
+            if not args.quiet:
+                sys.stderr.write(
+                    f"[{time.monotonic() - started:6.1f}s] {press.machine_id} "
+                    f"{press.coffee_hour:%Y-%m-%d %H:%M:%S} {press.photo_uri}\n"
                 )
-                if not args.quiet:
-                    flags = " ".join(
-                        f"{k}={'?' if press.attributes[k] is None else press.attributes[k]}"
-                        for k in ("has_face", "smile", "beard", "mustache", "glasses")
-                    )
-                    sys.stderr.write(
-                        f"[{time.monotonic() - started:6.1f}s] #{press.id} {press.machine_id} "
-                        f"{press.coffee_hour:%Y-%m-%d %H:%M:%S} {flags}\n"
-                    )
-            if interval:
-                stop.wait(interval)
-    finally:
-        connection.close()
+        if interval:
+            stop.wait(interval)
     elapsed = time.monotonic() - started
     for machine_id, count in sorted(summary.by_machine.items()):
         sys.stderr.write(f"  {machine_id}: {count} presses\n")

@@ -1,32 +1,27 @@
-"""Button presses: photo -> lake ``photos/`` -> face analysis -> a ``coffees`` row.
+"""Button presses: the machine takes a photo and uploads it; nothing else.
 
-The photo store is the lake's (``settings().uri("photos")``): a directory on ``local``,
-S3 on ``aws``. The row's ``photo_url`` is the ``file://`` URL locally and the
-virtual-hosted ``https://<bucket>.s3.<region>.amazonaws.com/<key>`` URL on ``aws``,
-the forms the export accepts (``iot_lake.coffee.photo_url``).
+The key names the press, ``<photos prefix><machine id>/<YYYY-MM-DD>/<HHMMSS>-<id>.<ext>``
+(UTC). What happens next is the photo handler's (``iot_lake.coffee.photo_handler``): on
+``aws`` S3 notifies the Lambda; on ``local`` the upload queues the same S3 event
+(``iot_lake.coffee.local_notifier``) for the notifier that runs the same handler.
+On ``aws`` the machine uploads with temporary credentials of its thing certificate
+(``simulators.coffee_machine.credentials``), never long-lived keys.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from iot_lake.config import SQL_DIR, LakeSettings
-from iot_lake.storage import atomic_open, join
-from simulators.coffee_machine.faces import FaceAnalyzer
+from iot_lake.config import LakeSettings
 
 PHOTOS_DIR = Path(__file__).with_name("photos")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/iot_lake"
-CONN_ENV = "AIRFLOW_CONN_COFFEE_MYSQL"
 
 
 class PhotoFolder:
@@ -64,117 +59,61 @@ class Camera:
         return encoded.tobytes(), ".jpg"
 
 
-def mysql_params(url_or_json: str | None = None) -> dict[str, Any]:
-    """MySQLdb.connect() arguments from an Airflow connection (URI or JSON) or a URL.
-
-    The simulator runs without Airflow, so it reads ``AIRFLOW_CONN_COFFEE_MYSQL`` (the
-    same value the DAG uses) itself.
-    """
-    raw = url_or_json or os.environ.get(CONN_ENV) or DEFAULT_MYSQL_URL
-    if raw.lstrip().startswith("{"):
-        conn = json.loads(raw)
-        host, port = conn.get("host") or "127.0.0.1", int(conn.get("port") or 3306)
-        user, password = conn.get("login") or "root", conn.get("password") or ""
-        database = conn.get("schema") or ""
-    else:
-        parts = urlsplit(raw)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 3306
-        user, password = unquote(parts.username or "root"), unquote(parts.password or "")
-        database = parts.path.lstrip("/")
-    if not database:
-        raise ValueError(f"the MySQL connection names no database: {raw!r}")
-    return {"host": host, "port": port, "user": user, "passwd": password, "db": database}
-
-
-def connect(params: dict[str, Any], create_schema: bool = False) -> Any:
-    """A MySQLdb connection (autocommit); optionally create database and table first."""
-    import MySQLdb
-
-    if create_schema:
-        admin = MySQLdb.connect(**{**params, "db": ""}, autocommit=True)
-        try:
-            name = params["db"].replace("`", "``")
-            admin.cursor().execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
-        finally:
-            admin.close()
-    connection = MySQLdb.connect(**params, autocommit=True, charset="utf8mb4")
-    if create_schema:
-        connection.cursor().execute((SQL_DIR / "aurora" / "coffees.sql").read_text())
-    return connection
-
-
-def photo_url(lake: LakeSettings, uri: str) -> str:
-    """The URL stored in the row for an uploaded photo object."""
-    if lake.is_local or not uri.startswith("s3://"):
-        return uri
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return f"https://{bucket}.s3.{lake.region}.amazonaws.com/{key}"
-
-
 @dataclass
 class PressSummary:
     presses: int = 0
-    faces: int = 0
-    smiles: int = 0
     failed: int = 0
     by_machine: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (
-            f"coffee machines: presses={self.presses} faces={self.faces} "
-            f"smiles={self.smiles} failed={self.failed}"
-        )
+        return f"coffee machines: presses={self.presses} failed={self.failed}"
 
 
 @dataclass(frozen=True)
 class Press:
-    id: int
     machine_id: str
     coffee_hour: datetime
-    photo_url: str
-    attributes: dict[str, Any]
+    photo_uri: str
+
+
+Uploader = Callable[[str, bytes], str]
+"""(name under the photos prefix, bytes) -> the stored object's URI."""
+
+
+def local_uploader(lake: LakeSettings) -> Uploader:
+    """The local backend's PutObject, which also queues the S3 event."""
+    from iot_lake.coffee.local_notifier import upload_photo
+
+    return lambda name, image: upload_photo(lake, name, image)
+
+
+def s3_uploader(lake: LakeSettings, s3_client: Any) -> Uploader:
+    """PutObject with the device's own (temporary) credentials."""
+    from iot_lake.coffee.photo_handler import photos_location
+
+    bucket, prefix = photos_location(lake)
+
+    def upload(name: str, image: bytes) -> str:
+        s3_client.put_object(Bucket=bucket, Key=f"{prefix}{name}", Body=image)
+        return f"s3://{bucket}/{prefix}{name}"
+
+    return upload
 
 
 class CoffeeMachine:
-    """One machine: a camera, an analyser, the lake's photo store and the coffees table."""
+    """One machine: a camera and an upload to the lake's photo store."""
 
-    def __init__(
-        self,
-        machine_id: str,
-        camera: PhotoFolder | Camera,
-        analyzer: FaceAnalyzer,
-        lake: LakeSettings,
-        connection: Any,
-    ) -> None:
+    def __init__(self, machine_id: str, camera: PhotoFolder | Camera, upload: Uploader) -> None:
         self.machine_id = machine_id
         self.camera = camera
-        self.analyzer = analyzer
-        self.lake = lake
-        self.connection = connection
-        self._insert = (SQL_DIR / "aurora" / "insert_coffee.sql").read_text()
+        self.upload = upload
 
     def press(self, when: datetime | None = None) -> Press:
         when = (when or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, microsecond=0)
         image, suffix = self.camera.take()
-        key = f"{self.machine_id}/{when:%Y-%m-%d}/{when:%H%M%S}-{uuid.uuid4().hex[:8]}{suffix}"
-        uri = join(self.lake.uri("photos"), key)
-        with atomic_open(uri) as handle:
-            handle.write(image)
-        attributes = self.analyzer.analyze(image).as_row()
-        url = photo_url(self.lake, uri)
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                self._insert,
-                {
-                    "machine_id": self.machine_id,
-                    "photo_url": url,
-                    "coffee_hour": when,
-                    **attributes,
-                },
-            )
-            row_id = int(cursor.lastrowid)
-        return Press(row_id, self.machine_id, when, url, attributes)
+        name = f"{self.machine_id}/{when:%Y-%m-%d}/{when:%H%M%S}-{uuid.uuid4().hex[:8]}{suffix}"
+        return Press(self.machine_id, when, self.upload(name, image))
 
 
 def machine_ids(count: int) -> Iterator[str]:

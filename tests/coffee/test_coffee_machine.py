@@ -1,4 +1,5 @@
-"""The coffee machine simulator: real face analysis on the bundled photos, real presses."""
+"""The coffee machine simulator and the face analysers: real analysis of the bundled
+photos, real presses handled by the photo handler."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import pytest
 from botocore.stub import Stubber
 
 from iot_lake.coffee import export
-from iot_lake.storage import filesystem
-from simulators.coffee_machine.__main__ import main
-from simulators.coffee_machine.faces import (
+from iot_lake.coffee.faces import (
     LocalFaceAnalyzer,
     RekognitionFaceAnalyzer,
     attributes_from_rekognition,
 )
-from simulators.coffee_machine.machine import PHOTOS_DIR, mysql_params
+from iot_lake.coffee.local_notifier import drain
+from iot_lake.coffee.photo_handler import mysql_params
+from iot_lake.storage import filesystem
+from simulators.coffee_machine.__main__ import main
+from simulators.coffee_machine.machine import PHOTOS_DIR
 from tests.coffee.conftest import DAY, END, START
 
 
@@ -27,13 +30,23 @@ def test_local_analysis_finds_the_astronauts_smile_and_leaves_beards_unknown(loc
     found = local_analyzer.analyze((PHOTOS_DIR / "astronaut.png").read_bytes())
     assert (found.has_face, found.smile, found.glasses) == (True, True, False)
     assert found.beard is None and found.mustache is None  # no local model: never invented
-    assert found.has_face_confidence is None  # Haar cascades give no calibrated confidence
+    for name in ("has_face", "smile", "glasses"):  # each judged value has its confidence
+        threshold = local_analyzer.models[name].threshold
+        assert threshold <= getattr(found, f"{name}_confidence") <= 100
+
+
+def test_local_analysis_does_not_deny_what_it_cannot_see(local_analyzer):
+    # Grace Hopper wears glasses; the eye cascades find too little to say so, and the
+    # calibrated analyser leaves glasses NULL instead of the old analyser's "no".
+    found = local_analyzer.analyze((PHOTOS_DIR / "grace_hopper.jpg").read_bytes())
+    assert found.has_face is True
+    assert (found.glasses, found.glasses_confidence) == (None, None)
 
 
 @pytest.mark.parametrize("photo", ["coffee.png", "chelsea.png"])
 def test_local_analysis_finds_no_human_face_in_a_cup_or_a_cat(local_analyzer, photo):
     found = local_analyzer.analyze((PHOTOS_DIR / photo).read_bytes())
-    assert found.has_face is False
+    assert found.has_face is False and found.has_face_confidence >= 50
     assert (found.smile, found.beard, found.mustache, found.glasses) == (None,) * 4
 
 
@@ -104,16 +117,20 @@ def test_the_connection_is_read_like_airflow_does_uri_or_json():
         mysql_params("mysql://root@127.0.0.1:3306")
 
 
-def test_presses_land_in_mysql_and_the_photo_store_and_export_without_rejects(
-    coffee_db, lake_settings, capsys
+def test_presses_handled_by_the_photo_handler_export_without_rejects(
+    coffee_db, lake_settings, capsys, monkeypatch
 ):
-    status = main(
-        ["--mysql", coffee_db.connection_json(), "--machines", "2", "--presses", "5",
-         "--rate", "0", "--day", DAY, "--seed", "3"]
-    )  # fmt: skip
+    from iot_lake.coffee import photo_handler
+
+    monkeypatch.setenv("AIRFLOW_CONN_COFFEE_MYSQL", coffee_db.connection_json())
+    monkeypatch.setattr(photo_handler, "_HANDLER", None)  # built for this lake and database
+    status = main(["--machines", "2", "--presses", "5", "--rate", "0", "--day", DAY, "--seed", "3"])
+    handled = drain(lake_settings)
+    monkeypatch.setattr(photo_handler, "_HANDLER", None)
 
     assert status == 0
     assert "presses=5" in capsys.readouterr().err
+    assert (handled.inserted, handled.failed) == (5, [])
     rows = coffee_db.execute("SELECT machine_id, photo_url, has_face, beard FROM coffees")
     assert sorted({r[0] for r in rows}) == ["coffee-machine-01", "coffee-machine-02"]
     for _, url, has_face, beard in rows:

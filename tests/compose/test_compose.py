@@ -155,7 +155,10 @@ def airflow_commands() -> set[str]:
 
 def _parser_of(module: str) -> Any:
     """The argparse parser a ``python -m`` entry point builds, found by convention."""
-    main = importlib.import_module(f"{module}.__main__")
+    try:
+        main = importlib.import_module(f"{module}.__main__")
+    except ModuleNotFoundError:  # a plain module run with python -m
+        main = importlib.import_module(module)
     for name in ("build_parser", "parser"):
         factory = getattr(main, name, None)
         if callable(factory):
@@ -182,7 +185,8 @@ def test_every_service_command_refers_to_code_that_exists_with_valid_options(mon
         if argv[:2] == ["python", "-m"]:
             module, args = argv[2], argv[3:]
             package = PROJECT_ROOT / "plugins" if module.startswith("iot_lake") else PROJECT_ROOT
-            assert (package / module.replace(".", "/") / "__main__.py").is_file(), name
+            path = package / module.replace(".", "/")
+            assert (path / "__main__.py").is_file() or path.with_suffix(".py").is_file(), name
             _parser_of(module).parse_args(args)  # exits (SystemExit) on an unknown option
             checked.append(module)
         elif argv[0] in AIRFLOW_COMPONENTS:

@@ -11,6 +11,8 @@ import pytest
 from tests.fixtures.aws_answers import GlueClassifiers, ServerDefaults
 
 READ_PREFIXES = ("Get", "Describe", "Head", "List")
+AURORA_CLUSTER_ARN = "arn:aws:rds:eu-west-1:123456789012:cluster:coffee"
+AURORA_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:coffee-db-AbCdEf"
 
 
 @dataclass
@@ -60,6 +62,9 @@ def aws_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("IOT_LAKE_PHOTOS_URI", "s3://acme-iot-lake/photos/")
     monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://acme-iot-lake/athena-results/")
     monkeypatch.delenv("IOT_LAKE_KMS_KEY_ARN", raising=False)
+    # The coffee photo Lambda writes through the RDS Data API (provisioning.coffee).
+    monkeypatch.setenv("IOT_LAKE_AURORA_CLUSTER_ARN", AURORA_CLUSTER_ARN)
+    monkeypatch.setenv("IOT_LAKE_AURORA_SECRET_ARN", AURORA_SECRET_ARN)
     config.settings.cache_clear()
     yield config.settings()
     config.settings.cache_clear()

@@ -9,12 +9,18 @@ from typing import Any
 from policy_sentry.querying.actions import get_action_data, get_actions_for_service
 
 # API operations whose IAM action is documented on another operation's page.
-_ACTION_OF_OPERATION = {("s3", "HeadBucket"): "s3:ListBucket"}
+_ACTION_OF_OPERATION = {
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    # The reference links these actions to the older *BucketNotification operations.
+    ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
+    ("s3", "PutBucketNotificationConfiguration"): "s3:PutBucketNotification",
+}
 # Passing a role to a service needs iam:PassRole with that service as iam:PassedToService.
 SERVICE_PRINCIPAL = {
     "firehose": "firehose.amazonaws.com",
     "glue": "glue.amazonaws.com",
     "iot": "iot.amazonaws.com",
+    "lambda": "lambda.amazonaws.com",
 }
 # A create call that carries tags also needs the service's tagging permission.
 TAG_ACTION = {
@@ -25,6 +31,8 @@ TAG_ACTION = {
     "iot:CreateThingType": "iot:TagResource",
     "glue:CreateCrawler": "glue:TagResource",
     "dynamodb:CreateTable": "dynamodb:TagResource",
+    "lambda:CreateFunction": "lambda:TagResource",
+    "iot:CreateRoleAlias": "iot:TagResource",
 }
 
 
@@ -123,7 +131,11 @@ def call_resources(
         if "PolicyName" in params and "RoleName" not in params:
             return [f"arn:aws:iam::{account}:policy/{params['PolicyName']}"]
         return [f"arn:aws:iam::{account}:role/{params['RoleName']}"]
+    if service == "lambda":
+        return [f"{arn}:function:{params['FunctionName']}"]
     if service == "iot":
+        if "roleAlias" in params:
+            return [f"{arn}:rolealias/{params['roleAlias']}"]
         if "ruleName" in params:
             return [f"{arn}:rule/{params['ruleName']}"]
         if "policyName" in params:

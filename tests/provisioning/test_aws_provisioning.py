@@ -41,10 +41,14 @@ def test_first_run_creates_every_resource_with_the_expected_configuration(aws_ac
             "iam policy",
             "iam role",
             "iot policy",
+            "iot role alias",
             "iot thing type",
             "iot topic rule",
             "log group",
+            "lambda function",
+            "lambda permission",
             "s3 bucket",
+            "s3 notification",
         ]
     )
     s3 = aws_account.client("s3")

@@ -19,7 +19,7 @@ import pytest
 from botocore import xform_name
 
 from iot_lake.config import INCLUDE_DIR, PROJECT_ROOT
-from iot_lake.provisioning import STEPS, run
+from iot_lake.provisioning import STEPS, coffee, run
 from iot_lake.provisioning.deployment import Deployment
 from iot_lake.provisioning.documents import policy_document
 from iot_lake.provisioning.iam_check import is_allowed, wildcard_actions
@@ -37,7 +37,12 @@ from tests.provisioning.iam_model import (
 ACCOUNT = "123456789012"
 KMS_KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 IAM_DIR = INCLUDE_DIR / "iam"
-IDENTITY_POLICIES = sorted(p.name for p in IAM_DIR.glob("*.json") if p.name != "roles.json")
+# The coffee machines' IoT policy is an IoT Core policy (its action is no IAM action):
+# tests/provisioning/test_coffee_provisioning.py checks it.
+IOT_POLICIES = {coffee.DEVICE_IOT_POLICY.removeprefix("iam/")}
+IDENTITY_POLICIES = sorted(
+    p.name for p in IAM_DIR.glob("*.json") if p.name != "roles.json" and p.name not in IOT_POLICIES
+)
 TRUST_POLICIES = sorted(f"trust/{p.name}" for p in (IAM_DIR / "trust").glob("*.json"))
 PROVIDER = Path(botocore.__file__).parents[1] / "airflow" / "providers" / "amazon" / "aws"
 
@@ -201,6 +206,9 @@ def test_setup_policy_allows_every_operation_in_the_provisioning_source(deployme
         ("firehose.py", "firehose"),
         ("dynamodb.py", "dynamodb"),
         ("iot.py", "iot"),
+        ("coffee.py", "lambda"),
+        ("coffee.py", "iot"),
+        ("coffee.py", "s3"),
     ]:
         operations = _called_operations(source / module, service)
         assert operations, module

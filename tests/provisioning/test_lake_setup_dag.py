@@ -82,6 +82,7 @@ def test_setup_dag_builds_the_local_lake_and_a_rerun_reports_no_changes(
         "ingestion",
         "devices",
         "relational",
+        "coffee",
         "report",
     }
     assert "created" in _report(first)

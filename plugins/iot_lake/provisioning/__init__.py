@@ -18,6 +18,8 @@ query_engine   Athena workgroup (result location, scan cutoff)  (nothing: DuckDB
 ingestion      Firehose stream, DynamoDB table, IoT rules       table on the local DynamoDB
 devices        IoT policy, thing type                           CA, certificates, broker conf
 relational     database + coffees table through the MySQL connection (Aurora or MariaDB)
+coffee         photo Lambda + S3 notification, machines'       (nothing: the local notifier
+               role alias + IoT policy (provisioning.coffee)    runs the same handler)
 =============  ===============================================  ==============================
 """
 
@@ -37,6 +39,7 @@ STEPS: tuple[str, ...] = (
     "ingestion",
     "devices",
     "relational",
+    "coffee",
 )
 
 __all__ = ["STEPS", "Change", "has_mutations", "run", "run_step", "summary"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from iot_lake.config import LakeSettings
 from iot_lake.provisioning import athena, dynamodb, firehose, glue, iam, iot, logs, s3
+from iot_lake.provisioning import coffee as coffee_path
 from iot_lake.provisioning.context import AwsContext
 from iot_lake.provisioning.deployment import Deployment
 from iot_lake.provisioning.report import Change
@@ -47,3 +48,7 @@ def ingestion(ctx: AwsContext) -> list[Change]:
 
 def devices(ctx: AwsContext) -> list[Change]:
     return [*iot.ensure_policies(ctx), iot.ensure_thing_type(ctx)]
+
+
+def coffee(ctx: AwsContext) -> list[Change]:
+    return coffee_path.provision(ctx)

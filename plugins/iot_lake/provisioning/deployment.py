@@ -19,6 +19,9 @@ S3-managed encryption)."""
 NAME_PREFIX_ENV = "IOT_LAKE_NAME_PREFIX"
 """Prefix of every account-wide name (``settings().name_prefix``)."""
 DEFAULT_NAME_PREFIX = LakeSettings.name_prefix
+AURORA_CLUSTER_ARN_ENV = "IOT_LAKE_AURORA_CLUSTER_ARN"
+AURORA_SECRET_ARN_ENV = "IOT_LAKE_AURORA_SECRET_ARN"
+"""The coffee photo Lambda's Aurora cluster and secret (RDS Data API); optional."""
 
 LAKE_BUCKETS = ("raw", "curated", "photos", "query_results")
 
@@ -127,6 +130,10 @@ class Deployment:
             "thing_type": self.thing_type,
             "thing_group": names.thing_group(self.name_prefix),
             "device_policy": names.device_policy(self.name_prefix),
+            # The coffee photo Lambda's Aurora cluster and its secret (RDS Data API); empty
+            # when not configured, which drops the statements that name them.
+            "aurora_cluster_arn": os.environ.get(AURORA_CLUSTER_ARN_ENV, ""),
+            "aurora_secret_arn": os.environ.get(AURORA_SECRET_ARN_ENV, ""),
         }
         for area in LAKE_BUCKETS:
             location = self.location(area)

@@ -1,0 +1,222 @@
+"""The local backend's S3 event notifications for the photos store, durable.
+
+On ``aws`` S3 sends an ``ObjectCreated:Put`` event to the Lambda when a photo lands. Here
+:func:`upload_photo` (the local "PutObject") writes the photo, then the event, each
+atomically and fsynced, into a spool beside the lake:
+
+    <home>/events/photos/pending/<ns>-<id>.json   written after the photo
+                         done/...                 handled (kept as a log)
+                         rejected/...             the handler rejected the key (+ reason)
+
+:func:`drain` hands every pending event, oldest first, to the same
+:func:`iot_lake.coffee.photo_handler.handler` the Lambda runs, and moves it to ``done/``
+only after the handler returned (the row is committed by then). A photo that landed
+while no notifier ran is processed by the next ``drain``; an event handled twice (a kill
+between commit and move) hits the unique ``photo_key`` and changes nothing: at least
+once delivery, exactly once in effect. ``rescan`` re-emits an event for every photo in
+the store, for a photo whose uploader died between the photo and its event.
+
+    python -m iot_lake.coffee.local_notifier            # drain what is pending, exit
+    python -m iot_lake.coffee.local_notifier --watch    # keep draining (Ctrl-C stops)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from iot_lake.coffee.photo_handler import object_uri, photos_location, s3_event
+from iot_lake.config import LakeSettings, settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Mapping[str, Any], Any], Mapping[str, Any]]
+
+
+def spool(lake: LakeSettings) -> Path:
+    return Path(lake.home) / "events" / "photos"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def emit(lake: LakeSettings, bucket: str, key: str) -> Path:
+    """Queue the S3 event of photo ``key`` in ``bucket``."""
+    now = datetime.now(UTC)
+    event = s3_event(bucket, key, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), lake.region)
+    path = spool(lake) / "pending" / f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.json"
+    _write_atomically(path, json.dumps(event).encode())
+    return path
+
+
+def upload_photo(lake: LakeSettings, name: str, image: bytes) -> str:
+    """The local PutObject of ``<photos prefix><name>``: the photo, then its event.
+
+    The photos store is a directory or a bucket on an S3 endpoint (MinIO in compose);
+    either way the event goes to the spool, since S3 notifies only after the write.
+    """
+    from iot_lake.storage import atomic_open
+
+    if ".." in name.split("/") or name.startswith("/"):
+        raise ValueError(f"photo name {name!r} must stay inside the photos store")
+    bucket, prefix = photos_location(lake)
+    key = f"{prefix}{name}"
+    uri = object_uri(lake, bucket, key)
+    with atomic_open(uri) as handle:
+        handle.write(image)
+    emit(lake, bucket, key)
+    return uri
+
+
+def rescan(lake: LakeSettings) -> int:
+    """An event for every photo in the store (harmless: the insert is idempotent)."""
+    from iot_lake.storage import filesystem
+
+    bucket, prefix = photos_location(lake)
+    fs, root = filesystem(lake.uri("photos"))
+    root = root.rstrip("/")
+    count = 0
+    for path in sorted(fs.find(root)):
+        name = path[len(root) :].lstrip("/")
+        if name and not name.rsplit("/", 1)[-1].startswith("."):
+            emit(lake, bucket, f"{prefix}{name}")
+            count += 1
+    return count
+
+
+@dataclass
+class DrainSummary:
+    events: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"photo events: handled={self.events} inserted={self.inserted} "
+            f"duplicates={self.duplicates} rejected={self.rejected} failed={len(self.failed)}"
+        )
+
+
+def drain(lake: LakeSettings, handler: Handler | None = None) -> DrainSummary:
+    """Hand every pending event to the handler, oldest first; stop at the first failure.
+
+    A failing event (database down ...) stays pending with everything after it, so the
+    next drain retries in order.
+    """
+    if handler is None:
+        from iot_lake.coffee.photo_handler import handler as lambda_handler
+
+        handler = lambda_handler
+    root = spool(lake)
+    summary = DrainSummary()
+    for path in sorted((root / "pending").glob("*.json")):
+        try:
+            event = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:  # a damaged event: kept, never fatal
+            record = {"raw": path.read_bytes().decode("utf-8", "replace"), "reason": str(exc)}
+            _write_atomically(root / "rejected" / path.name, json.dumps(record).encode())
+            path.unlink()
+            summary.rejected += 1
+            continue
+        try:
+            result = handler(event, None)
+        except Exception as exc:
+            log.warning("photo event %s failed, kept pending: %s", path.name, exc)
+            summary.failed.append(f"{path.name}: {type(exc).__name__}: {exc}")
+            break
+        summary.events += 1
+        summary.inserted += int(result.get("inserted", 0))
+        summary.duplicates += int(result.get("duplicates", 0))
+        rejected = list(result.get("rejected") or [])
+        summary.rejected += len(rejected)
+        if rejected:
+            record = {"event": event, "rejected": rejected}
+            _write_atomically(root / "rejected" / path.name, json.dumps(record).encode())
+            path.unlink()
+        else:
+            (root / "done").mkdir(parents=True, exist_ok=True)
+            os.replace(path, root / "done" / path.name)
+    return summary
+
+
+def heartbeat(lake: LakeSettings) -> Path:
+    """Touched after every drain of a watcher: its health check reads the age."""
+    return spool(lake) / "heartbeat"
+
+
+def watch(lake: LakeSettings, stop: threading.Event, interval: float = 1.0) -> DrainSummary:
+    """Drain until ``stop`` is set; returns the totals."""
+    total = DrainSummary()
+    beat = heartbeat(lake)
+    beat.parent.mkdir(parents=True, exist_ok=True)
+    while not stop.is_set():
+        found = drain(lake)
+        beat.touch()
+        total.events += found.events
+        total.inserted += found.inserted
+        total.duplicates += found.duplicates
+        total.rejected += found.rejected
+        total.failed = [*total.failed, *found.failed][-10:]  # a long outage: the last ten
+        stop.wait(interval)
+    return total
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m iot_lake.coffee.local_notifier", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--watch", action="store_true", help="keep draining until Ctrl-C")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between drains")
+    p.add_argument("--rescan", action="store_true", help="first re-emit every photo")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    lake = settings()
+    if not lake.is_local:
+        parser().error("on aws S3 notifies the Lambda: the notifier serves IOT_LAKE_BACKEND=local")
+    if args.rescan:
+        sys.stderr.write(f"re-emitted {rescan(lake)} photo events\n")
+    if args.watch:
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        summary = watch(lake, stop, args.interval)
+    else:
+        summary = drain(lake)
+    for failure in summary.failed[:5]:
+        sys.stderr.write(f"  failed: {failure}\n")
+    sys.stderr.write(summary.line() + "\n")
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
