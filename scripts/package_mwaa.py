@@ -51,6 +51,9 @@ REQUIREMENTS = (
     "cryptography",
     "duckdb",
     "fsspec",
+    # the local face analyser (iot_lake.coffee.faces); on aws the photo Lambda uses
+    # Rekognition, but every module of the library must import where it ships
+    "opencv-python-headless",
     "pyarrow",
     "sqlglot",
 )

@@ -49,6 +49,9 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "IOT_LAKE_CURATED_URI=s3://acme-mwaa-lake/curated/\n"
         "IOT_LAKE_PHOTOS_URI=s3://acme-mwaa-lake/photos/\n"
         "IOT_LAKE_QUERY_RESULTS_URI=s3://acme-mwaa-lake/athena-results/\n"
+        # the coffee photo Lambda is deployed too (from the library inside plugins.zip)
+        f"IOT_LAKE_AURORA_CLUSTER_ARN=arn:aws:rds:{REGION}:123456789012:cluster:acme-coffee\n"
+        f"IOT_LAKE_AURORA_SECRET_ARN=arn:aws:secretsmanager:{REGION}:123456789012:secret:acme\n"
     )
     out = work / "dist"
     built = _build(out, settings)
@@ -238,6 +241,6 @@ def test_dags_parse_and_setup_runs_in_an_mwaa_tree_with_nothing_else(
     assert all(set(states.values()) == {"success"} for states in result["lake_setup_states"])
     first_report, second_report = result["lake_setup_reports"]
     # every resource of every step: 18 on AWS (docs/aws.md) + the Aurora database and table
-    assert first_report == "20 created", first_report
-    assert second_report == "no changes (20 of 20 resources unchanged)", second_report
+    assert first_report == "27 created", first_report
+    assert second_report == "no changes (27 of 27 resources unchanged)", second_report
     assert result["server_defaults_seen"].get("GetTable", 0) > 0

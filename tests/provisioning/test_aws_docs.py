@@ -10,7 +10,9 @@ from tests.fixtures.aws_answers import GlueClassifiers, ServerDefaults
 
 DOC = PROJECT_ROOT / "docs" / "aws.md"
 EXAMPLE = PROJECT_ROOT / "config" / "aws.env.example"
-AWS_STEPS = ("permissions", "storage", "catalog", "query_engine", "ingestion", "devices")
+AWS_STEPS = (
+    "permissions", "storage", "catalog", "query_engine", "ingestion", "devices", "coffee",
+)
 
 
 def documented() -> list[tuple[str, str, str]]:
