@@ -296,9 +296,7 @@ def test_a_poison_payload_goes_to_errors_and_the_service_goes_on(
         assert engine.process is not None and engine.process.poll() is None, "service died"
         assert engine.terminate() == 0
         assert sorted(read_delivered(lake / "raw")) == sorted(good)
-        reasons = {
-            doc["failures"][0]["errorMessage"] for doc in read_errors(lake / "raw")
-        }
+        reasons = {doc["failures"][0]["errorMessage"] for doc in read_errors(lake / "raw")}
         assert any("depth limit" in r for r in reasons), reasons
         assert any("not valid UTF-8" in r for r in reasons), reasons
     finally:
