@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from simulators.things.broker import start_broker
 from tests.fixtures.ingest import (
     DynamoDBLocal,
     dynamodb_local,
@@ -25,7 +26,6 @@ from tests.fixtures.ingest import (
     read_errors,
     weather_payloads,
 )
-from simulators.things.broker import start_broker
 from tests.fixtures.mqtt import fresh_mqtt_broker
 
 __all__ = ["dynamodb_local", "fresh_mqtt_broker"]

@@ -117,15 +117,15 @@ def test_no_payload_stops_the_engine_or_disappears(harness: Harness, batch: list
     before_errors = _error_files(harness)
     before_buffered = sum(
         len(b.chunks)
-        for b in harness.stream._buffers.values()  # noqa: SLF001
+        for b in harness.stream._buffers.values()
     )
     harness.send(*batch)  # must not raise
     accepted = [p for p in batch if _strict_object(p)]
     refused = [p for p in batch if not _strict_object(p)]
     for payload in batch:
-        doc, problem = parse_payload(payload)
+        _, problem = parse_payload(payload)
         assert (problem is None) == _strict_object(payload), (payload[:80], problem)
-    buffered = sum(len(b.chunks) for b in harness.stream._buffers.values()) - before_buffered  # noqa: SLF001
+    buffered = sum(len(b.chunks) for b in harness.stream._buffers.values()) - before_buffered
     errors = [json.loads(p.read_text()) for p in sorted(_error_files(harness) - before_errors)]
     errored_payloads = [base64.b64decode(e["base64OriginalPayload"]) for e in errors]
     # Each refused payload reached the error action of both rules, with a reason.
