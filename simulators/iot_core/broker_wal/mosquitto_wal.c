@@ -19,7 +19,7 @@
  *   body          <i64 arrival ms><u16 topic length> topic payload
  *
  * Options (mosquitto.conf, after `plugin <path to this .so>`):
- *   plugin_opt_dir <directory>          required; created 0770 if missing
+ *   plugin_opt_dir <directory>          required; created (0770) if missing
  *   plugin_opt_segment_bytes <n>        start a new segment past n bytes (default 8 MiB)
  *   plugin_opt_segment_ms <n>           ... or when the segment is n ms old (default 1000)
  *   plugin_opt_sync_ms <n>              fdatasync at most every n ms (default 0: never;
@@ -173,6 +173,22 @@ static int open_segment(void)
 	return 0;
 }
 
+/* mkdir -p, the last component 0770 (the engine, same group, deletes segments in it). */
+static int make_dirs(const char *path)
+{
+	char buf[sizeof(wal_dir)];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for(char *p = buf + 1; *p; p++){
+		if(*p == '/'){
+			*p = '\0';
+			if(mkdir(buf, 0755) && errno != EEXIST) return -1;
+			*p = '/';
+		}
+	}
+	if(mkdir(buf, 0770) && errno != EEXIST) return -1;
+	return chmod(buf, 0770) && errno != EPERM ? -1 : 0;
+}
+
 static int write_all(const struct iovec *iov_in, int count)
 {
 	struct iovec iov[3];
@@ -268,11 +284,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mosquitto_wal: plugin_opt_dir is required");
 		return MOSQ_ERR_INVAL;
 	}
-	if(mkdir(wal_dir, 0770) && errno != EEXIST){
+	if(make_dirs(wal_dir)){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mosquitto_wal: cannot create %s: %s", wal_dir, strerror(errno));
 		return MOSQ_ERR_UNKNOWN;
 	}
-	chmod(wal_dir, 0770);
 	crc_init();
 	if(find_next_seq()){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mosquitto_wal: cannot read %s: %s", wal_dir, strerror(errno));
