@@ -50,7 +50,8 @@ DEFAULT_ERROR_OUTPUT_PREFIX = "errors/!{firehose:error-output-type}/!{timestamp:
 UNDATED = "undated"
 STREAM_FILE = Path(__file__).resolve().parents[2] / "include" / "firehose" / "weather_stream.json"
 _EXPRESSION = re.compile(r"!\{([A-Za-z-]+):([^}]*)\}")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T", re.ASCII)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_DAYS: dict[str, bool] = {}  # YYYY-MM-DD -> valid calendar date (a replay has few days)
 
 
 def day_partition(record: Any) -> str:
@@ -62,13 +63,26 @@ def day_partition(record: Any) -> str:
     """
     if isinstance(record, dict):
         time_value = record.get("time")
-        if isinstance(time_value, str) and _DAY.match(time_value):
-            try:
-                dt.date.fromisoformat(time_value[:10])
-            except ValueError:
-                return UNDATED
-            return time_value[:10]
+        if isinstance(time_value, str) and len(time_value) > 10 and time_value[10] == "T":
+            day = time_value[:10]
+            valid = _DAYS.get(day)
+            if valid is None:
+                valid = _valid_day(day)
+                if len(_DAYS) < 100_000:
+                    _DAYS[day] = valid
+            if valid:
+                return day
     return UNDATED
+
+
+def _valid_day(day: str) -> bool:
+    if not _DAY.fullmatch(day):
+        return False
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 
 
 def day_query() -> str:

@@ -78,6 +78,8 @@ class Broker:
     """Where the broker's WAL plugin writes (default ``<certs_dir>/mosquitto-data/wal``)."""
     wal_options: dict[str, int] = field(default_factory=dict)
     """The WAL plugin's ``segment_bytes``, ``segment_ms``, ``sync_ms``."""
+    wal: bool = True
+    """False: no WAL plugin (only to measure what it costs)."""
     conf_path: Path = field(init=False)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -140,6 +142,7 @@ class Broker:
             wal_dir=self.wal_dir,
             wal_plugin=plugin_path(),
             wal_options=self.wal_options,
+            wal=self.wal,
         )
 
     def start(self, timeout: float = 10.0) -> Broker:

@@ -226,6 +226,7 @@ def write_mosquitto_config(
     wal_dir: str | os.PathLike[str] | None = None,
     wal_plugin: str | os.PathLike[str] | None = None,
     wal_options: dict[str, int] | None = None,
+    wal: bool = True,
 ) -> Path:
     """Write ``mosquitto.conf`` + ``mosquitto.acl`` for a mutual-TLS listener; return the conf.
 
@@ -238,6 +239,7 @@ def write_mosquitto_config(
     rules engine reads) before it is acknowledged. ``wal_plugin`` defaults to where
     :func:`simulators.iot_core.broker_wal.plugin_path` builds it; build it before starting.
     ``wal_options``: the plugin's ``segment_bytes``, ``segment_ms``, ``sync_ms``.
+    ``wal=False`` leaves the plugin out (benchmarks measure what it costs; nothing else).
     """
     from simulators.iot_core.broker_wal import default_build_dir
 
@@ -245,7 +247,7 @@ def write_mosquitto_config(
         from iot_lake.config import settings
 
         wal_dir = Path(settings().home) / "iot_core" / "wal"
-    wal = Path(wal_dir).resolve()
+    wal_path = Path(wal_dir).resolve()
     plugin = Path(wal_plugin) if wal_plugin else default_build_dir() / "mosquitto_wal.so"
     pki = LocalPki(Path(certs_dir).resolve())
     for path in (pki.ca_file, pki.server_cert, pki.server_key):
@@ -301,9 +303,15 @@ def write_mosquitto_config(
                 # Every accepted message is in the WAL before its PUBACK: an acknowledged
                 # message survives a SIGKILL of the broker (docs/ingestion.md). After the
                 # listener: before one, Mosquitto would open a default listener on 1883.
-                f"plugin {plugin}",
-                f"plugin_opt_dir {wal}",
-                *[f"plugin_opt_{key} {int(value)}" for key, value in (wal_options or {}).items()],
+                *(
+                    [
+                        f"plugin {plugin}",
+                        f"plugin_opt_dir {wal_path}",
+                        *[f"plugin_opt_{k} {int(v)}" for k, v in (wal_options or {}).items()],
+                    ]
+                    if wal
+                    else []
+                ),
                 "",
             ]
         )
