@@ -14,10 +14,11 @@ the messages:
 3. the ingest service and then Mosquitto are SIGKILLed, and both started again.
 
 Once the fleet has exited, the ingest service is stopped (SIGTERM writes every buffer)
-and started again until a run finds nothing left in the log. The delivered objects are
+once it has read the whole log, and started once more to check it finds nothing left. The delivered objects are
 read back: ``landed_distinct`` counts distinct (station, time) keys, ``lost`` the keys
 the fleet published (and the broker acknowledged) that never landed, ``duplicates`` the
-extra copies (allowed: the lake removes them). ``lost`` must be 0.
+delivered records beyond the published count (copies are allowed: the lake removes
+them). ``lost`` must be 0.
 
 Baseline, measured in the same run: the same replay into a broker and service nobody
 kills (``--no-baseline`` skips it), so the cost of the faults in time is visible.
@@ -146,20 +147,40 @@ class Stack:
             raise SystemExit(f"engine exited with {self.engine.returncode}")
         return self.engine_log.read_text(errors="replace")
 
+    def received(self) -> list[int]:
+        """The running engine's ``received`` counter of the Firehose rule, per metrics line."""
+        text = self.engine_log.read_text(errors="replace")
+        return [int(n) for n in re.findall(r"rule=weather_to_firehose received=(\d+)", text)]
+
+    def wait_quiet(self, still_s: float = 2.0, timeout_s: float = 600.0) -> None:
+        """Until the engine's counter has not moved for ``still_s`` (it read the whole log)."""
+        deadline = time.monotonic() + timeout_s
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            counts = self.received()
+            count = counts[-1] if counts else -1
+            if count != last:
+                last, since = count, time.monotonic()
+            elif count >= 0 and time.monotonic() - since >= still_s:
+                return
+            time.sleep(0.25)
+        raise SystemExit("the engine never caught up with the log")
+
     def drain(self) -> int:
-        """Stop the engine, then run it again until a run routes nothing: the log is read."""
-        runs = 0
+        """Let the engine read the whole log, stop it, and check a new run finds nothing."""
+        self.wait_quiet()
         self.stop_engine()
+        runs = 0
         while True:
             runs += 1
             self.start_engine()
-            time.sleep(3.0)
+            self.wait_quiet()
             log = self.stop_engine()
             received = re.findall(r"final metrics rule=weather_to_firehose received=(\d+)", log)
             if received and int(received[-1]) == 0:
                 return runs
-            if runs > 20:
-                raise SystemExit("the engine never caught up with the log")
+            if runs > 5:
+                raise SystemExit("the engine keeps finding messages in the log")
 
     def close(self) -> None:
         if self.engine is not None and self.engine.poll() is None:
@@ -246,7 +267,8 @@ def replay(work: Path, files: list[Path], total: int, faults: bool) -> dict[str,
             "failed": failed,
             "keys": keys,
             "lines": lines,
-            "duplicates": lines - distinct_lines,
+            "duplicates": max(0, lines - published),
+            "distinct_lines": distinct_lines,
             "fleet_s": fleet_s,
             "elapsed_s": elapsed,
             "events": events,

@@ -155,6 +155,8 @@ class WalTail:
         """
         found = segments(self.directory)
         newest = found[-1][0] if found else -1
+        if len(self._known) > 2 * len(found) + 100:  # other workers' segments, long gone
+            self._known &= {first for first, _ in found}
         for first, path in found:
             if first not in self._known:
                 self._known.add(first)
