@@ -13,12 +13,12 @@ the messages:
 2. the ingest service (``python -m simulators.iot_core``) is SIGKILLed and started again;
 3. the ingest service and then Mosquitto are SIGKILLed, and both started again.
 
-Once the fleet has exited, the ingest service is stopped (SIGTERM writes every buffer)
-once it has read the whole log, and started once more to check it finds nothing left. The delivered objects are
-read back: ``landed_distinct`` counts distinct (station, time) keys, ``lost`` the keys
-the fleet published (and the broker acknowledged) that never landed, ``duplicates`` the
-delivered records beyond the published count (copies are allowed: the lake removes
-them). ``lost`` must be 0.
+Once the fleet has exited and the ingest service has read the whole log, it is stopped
+(SIGTERM writes every buffer) and started once more to check it finds nothing left. The
+delivered objects are read back: ``landed_distinct`` counts distinct (station, time)
+keys, ``lost`` the keys the fleet published (and the broker acknowledged) that never
+landed, ``duplicates`` the delivered records beyond the published count (copies are
+allowed: the lake removes them). ``lost`` must be 0.
 
 Baseline, measured in the same run: the same replay into a broker and service nobody
 kills (``--no-baseline`` skips it), so the cost of the faults in time is visible.
