@@ -31,7 +31,7 @@ supervise() {  # name command...: run it, and again whenever it exits, until SIG
   while true; do
     "$@" &
     child=$!
-    echo "$child" >"$RUN/$name.child"
+    echo "$child" >"$RUN/$name.child.tmp" && mv -f "$RUN/$name.child.tmp" "$RUN/$name.child"
     wait "$child" && status=0 || status=$?
     echo "stack: $name (pid $child) exited with status $status; starting it again in 1 s" >&2
     sleep 1
