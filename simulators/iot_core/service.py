@@ -74,7 +74,7 @@ class ServiceOptions:
 
 
 class RulesService:
-    """One worker: an MQTT session, its WAL, the rules engine and its delivery streams."""
+    """One worker: its share of the broker's WAL, the rules engine and its delivery streams."""
 
     def __init__(self, options: ServiceOptions, lake: LakeSettings | None = None) -> None:
         self.options = options
