@@ -1,22 +1,24 @@
-"""End-to-end ingest benchmark: publishers -> Mosquitto (mTLS) -> rules engine -> objects.
+"""End-to-end ingest benchmark: publishers -> Mosquitto (mTLS, WAL) -> rules engine -> objects.
 
-    uv run --frozen python bench/ingest.py                      # default run, < 1 minute
-    uv run --frozen python bench/ingest.py --messages 40000 --workers 2
+    uv run --frozen python bench/ingest.py                      # 3 runs of 200,000 messages
+    uv run --frozen python bench/ingest.py --runs 1 --messages 6000 --workers 1
     uv run --frozen python bench/ingest.py --profile /tmp/ingest.prof   # py-spy, raw stacks
 
 Five (``--publishers``) ``mosquitto_pub -l -q 1`` processes (C, 1000 in flight), each as
 its own thing with its own certificate, publish ``--messages`` real ISD observations as
-fast as the broker acknowledges them. The rules engine (``python -m simulators.iot_core``,
-both project rules, dynalite for the cold rule) logs, acks, routes and delivers them;
-once it has received every message it gets SIGTERM, which writes every buffer. The
-delivered GZIP objects are then read back and every published message is looked for (a
-``bench_seq`` field makes each one unique): ``lost`` counts those not found.
+fast as the broker acknowledges them (the broker writes each to its WAL first). The rules
+engine (``python -m simulators.iot_core``, both project rules, dynalite for the cold rule)
+follows the WAL, routes and delivers them; once it has routed every message it gets
+SIGTERM, which writes every buffer. The delivered GZIP objects are then read back and
+every published message is looked for (a ``bench_seq`` field makes each one unique):
+``lost`` counts those not found.
 
-Baseline, measured in the same run on a fresh broker: the same publishers into
-``mosquitto_sub -q 1`` (acknowledges at once, no WAL, no rules, no delivery), i.e. what
-the broker and publishers allow on this machine. The engine's CPU per message (start-up
-excluded) gives its ceiling per core, a figure less sensitive to other load.
-Last line: ``bench ingest: msgs_per_s=N lost=N messages=N``.
+Baselines, measured in the same run, before each engine run, on fresh brokers: the same
+publishers into ``mosquitto_sub -q 1`` (acknowledges at once, no rules, no delivery),
+once with the broker's WAL plugin and once without it (what the broker's durable write
+costs). The engine's CPU per message (start-up excluded) gives its ceiling per core, a
+figure less sensitive to other load. Every figure is the median of ``--runs`` (3) runs.
+Last line: ``bench ingest: msgs_per_s=N lost=N messages=N baseline_msgs_per_s=N ratio=R``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,8 +42,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 from simulators.iot_core import dynamodb_local  # noqa: E402
 from simulators.iot_core.dynamodb import dynamodb_client, ensure_table  # noqa: E402
-from simulators.things.broker import free_port, start_broker  # noqa: E402
-from simulators.things.local import RULES_ENGINE, thing_names  # noqa: E402
+from simulators.things.broker import Broker, free_port, start_broker  # noqa: E402
+from simulators.things.local import RULES_ENGINE, ensure_local_pki, thing_names  # noqa: E402
 
 MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
 MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
@@ -104,9 +107,12 @@ def _wait_received(read_count, target: int, timeout: float) -> float:
     raise SystemExit(f"consumer received {read_count()} of {target} within {timeout}s")
 
 
-def baseline(work: Path, files: list[Path], total: int) -> float:
+def baseline(work: Path, files: list[Path], total: int, wal: bool = True) -> float:
     """Same publishers into ``mosquitto_sub -q 1`` (C, acks at once, does nothing else)."""
-    broker = start_broker(work / "baseline-certs", (*thing_names(len(files)), RULES_ENGINE))
+    certs = work / f"baseline-certs-{'wal' if wal else 'nowal'}"
+    shutil.rmtree(certs, ignore_errors=True)
+    ensure_local_pki(certs, (*thing_names(len(files)), RULES_ENGINE))
+    broker = Broker(certs, wal=wal).start()
     try:
         cert, key = broker.credentials(RULES_ENGINE)
         sub = subprocess.Popen(
@@ -144,6 +150,8 @@ def _engine_received(log_path: Path) -> int:
 
 
 def engine_run(work: Path, files: list[Path], args: argparse.Namespace) -> dict[str, float]:
+    for old in ("certs", "dynalite", "lake"):
+        shutil.rmtree(work / old, ignore_errors=True)
     broker = start_broker(work / "certs", (*thing_names(args.publishers), RULES_ENGINE))
     dyn_dir = work / "dynalite"
     endpoint = f"http://127.0.0.1:{free_port()}"
@@ -151,7 +159,6 @@ def engine_run(work: Path, files: list[Path], args: argparse.Namespace) -> dict[
     engine = None
     try:
         ensure_table(dynamodb_client(endpoint=endpoint), "weather_cold_readings")
-        cert, key = broker.credentials(RULES_ENGINE)
         lake = work / "lake"
         env = {
             **os.environ,
@@ -164,8 +171,7 @@ def engine_run(work: Path, files: list[Path], args: argparse.Namespace) -> dict[
         log_path = work / "engine.log"
         command = [
             sys.executable, "-m", "simulators.iot_core",
-            "--host", broker.host, "--port", str(broker.port),
-            "--ca-file", str(broker.ca_file), "--cert-file", str(cert), "--key-file", str(key),
+            "--wal-dir", str(broker.wal_dir),
             "--workers", str(args.workers), "--metrics-interval", "0.25",
             "--buffer-interval", str(args.buffer_interval), "--gzip-level", str(args.gzip_level),
             "--log-level", "INFO",
@@ -175,7 +181,7 @@ def engine_run(work: Path, files: list[Path], args: argparse.Namespace) -> dict[
                 command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
             )
         deadline = time.time() + 60
-        while log_path.read_text(errors="replace").count("subscribed to") < args.workers:
+        while log_path.read_text(errors="replace").count("reading the write-ahead") < args.workers:
             if time.time() > deadline or engine.poll() is not None:
                 raise SystemExit(f"engine did not start:\n{log_path.read_text()}")
             time.sleep(0.1)
@@ -232,8 +238,9 @@ def engine_run(work: Path, files: list[Path], args: argparse.Namespace) -> dict[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=6_000, help="per publisher")
+    parser.add_argument("--messages", type=int, default=40_000, help="per publisher")
     parser.add_argument("--publishers", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3, help="the figures are their median")
     parser.add_argument("--workers", type=int, default=2, help="engine worker processes")
     parser.add_argument("--buffer-interval", type=int, default=60)
     parser.add_argument("--gzip-level", type=int, default=1)
@@ -242,33 +249,55 @@ def main() -> int:
         "--profile", type=Path, help="record the engine with py-spy (collapsed stacks file)"
     )
     args = parser.parse_args()
+    results: list[dict[str, float]] = []
+    bases: list[float] = []
+    bases_no_wal: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         files = _write_inputs(work, args.publishers, args.messages)
         total = args.publishers * args.messages
-        base = None if args.no_baseline else baseline(work, files, total)
-        result = engine_run(work, files, args)
+        for run in range(args.runs):
+            if not args.no_baseline:
+                bases_no_wal.append(baseline(work, files, total, wal=False))
+                bases.append(baseline(work, files, total, wal=True))
+            results.append(engine_run(work, files, args))
+            line = f"run {run + 1}: engine {results[-1]['msgs_per_s']:,.0f} msg/s"
+            if bases:
+                line += f", bare subscriber {bases[-1]:,.0f} ({bases_no_wal[-1]:,.0f} w/o WAL)"
+            print(line + f", lost {int(results[-1]['lost'])}", flush=True)
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in results)
+
+    rate = median("msgs_per_s")
+    lost = max(int(r["lost"]) for r in results)
     print()
-    print(f"{'measure':<34}{'value':>14}")
-    print("-" * 48)
-    for name in ("published", "delivered_lines", "lost", "objects"):
-        print(f"{name:<34}{int(result[name]):>14,}")
-    print(f"{'publishing time (s)':<34}{result['publish_s']:>14.1f}")
-    print(f"{'all received by the engine (s)':<34}{result['received_s']:>14.1f}")
-    print(f"{'end to end time (s)':<34}{result['end_to_end_s']:>14.1f}")
-    print(f"{'engine, end to end (msg/s)':<34}{result['msgs_per_s']:>14,.0f}")
-    cpu = result["engine_cpu_us_per_msg"]
-    print(f"{'engine CPU per message (us)':<34}{cpu:>14,.1f}")
-    print(f"{'engine ceiling per core (msg/s)':<34}{1e6 / cpu:>14,.0f}")
-    if base is not None:
-        print(f"{'baseline: bare subscriber (msg/s)':<34}{base:>14,.0f}")
-        print(f"{'ratio engine / baseline':<34}{result['msgs_per_s'] / base:>14.2f}")
-    print(f"{'goal (msg/s)':<34}{20_000:>14,}")
+    print(f"{'measure (median of ' + str(len(results)) + ' runs)':<40}{'value':>14}")
+    print("-" * 54)
+    for name in ("published", "delivered_lines", "objects"):
+        print(f"{name:<40}{int(median(name)):>14,}")
+    print(f"{'lost (worst run)':<40}{lost:>14,}")
+    print(f"{'publishing time (s)':<40}{median('publish_s'):>14.1f}")
+    print(f"{'all routed by the engine (s)':<40}{median('received_s'):>14.1f}")
+    print(f"{'end to end time (s)':<40}{median('end_to_end_s'):>14.1f}")
+    print(f"{'engine, end to end (msg/s)':<40}{rate:>14,.0f}")
+    cpu = median("engine_cpu_us_per_msg")
+    print(f"{'engine CPU per message (us)':<40}{cpu:>14,.1f}")
+    print(f"{'engine ceiling per core (msg/s)':<40}{1e6 / cpu:>14,.0f}")
+    tail = ""
+    if bases:
+        base, base_no_wal = statistics.median(bases), statistics.median(bases_no_wal)
+        print(f"{'baseline: bare subscriber (msg/s)':<40}{base:>14,.0f}")
+        print(f"{'baseline without the broker WAL (msg/s)':<40}{base_no_wal:>14,.0f}")
+        print(f"{'ratio engine / baseline':<40}{rate / base:>14.2f}")
+        print(f"{'ratio baseline with / without WAL':<40}{base / base_no_wal:>14.2f}")
+        tail = f" baseline_msgs_per_s={base:.0f} ratio={rate / base:.2f}"
+    print(f"{'goal (msg/s)':<40}{20_000:>14,}")
     print(
-        f"bench ingest: msgs_per_s={result['msgs_per_s']:.0f} lost={int(result['lost'])} "
-        f"messages={int(result['published'])}"
+        f"bench ingest: msgs_per_s={rate:.0f} lost={lost} "
+        f"messages={int(median('published'))} runs={len(results)}{tail}"
     )
-    return 0 if result["lost"] == 0 else 1
+    return 0 if lost == 0 else 1
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ from simulators.weather_station.fleet import (  # noqa: E402
     Station,
     StationCounters,
     _StationClient,
-    merged_payloads,
     run_fleet,
 )
 from simulators.weather_station.isd import ParseStats  # noqa: E402
@@ -47,6 +46,7 @@ from simulators.weather_station.message import (  # noqa: E402
     encode,
     messages_from_file,
 )
+from simulators.weather_station.replay import merged_payloads  # noqa: E402
 
 TARGET_MSGS_PER_S = 20_000
 STATIONS = 5

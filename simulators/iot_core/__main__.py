@@ -1,8 +1,9 @@
 """``python -m simulators.iot_core``: run the local rules engine until SIGTERM/Ctrl-C.
 
-With ``--workers N`` (N > 1) the command starts N worker processes that share the
-subscription (MQTT v5 ``$share/iot-rules-engine/...``), each with its own session, WAL and
-delivery buffers, and forwards SIGTERM/SIGINT to them.
+The engine follows the broker's write-ahead log (``--wal-dir``, default
+``<home>/iot_core/wal``, where the broker's ``mosquitto_wal`` plugin writes). With
+``--workers N`` (N > 1) the command starts N worker processes that split the log's
+segments between them, each with its own delivery buffers, and forwards SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -31,15 +32,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m simulators.iot_core",
         description="Local IoT Core rules engine with Firehose-faithful delivery.",
     )
-    parser.add_argument("--host", help="broker host (default: settings().mqtt_host)")
-    parser.add_argument("--port", type=int, help="broker port (default: settings().mqtt_port)")
-    parser.add_argument("--ca-file", type=Path, help="CA certificate (default: certs_dir/ca.crt)")
-    parser.add_argument("--cert-file", type=Path, help="client certificate of iot-rules-engine")
-    parser.add_argument("--key-file", type=Path, help="client key of iot-rules-engine")
     parser.add_argument("--rules-dir", type=Path, help="rule files (default include/iot/rules)")
     parser.add_argument("--raw-uri", help="delivery destination (default settings().uri('raw'))")
     parser.add_argument(
-        "--wal-dir", type=Path, help="write-ahead log (default <home>/iot_core/wal)"
+        "--wal-dir", type=Path, help="the broker's write-ahead log (default <home>/iot_core/wal)"
     )
     parser.add_argument("--dynamodb-endpoint", help="default: settings().dynamodb_endpoint")
     parser.add_argument(
@@ -56,16 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "use a few seconds in demos",
     )
     parser.add_argument("--gzip-level", type=int, default=6, choices=range(1, 10))
-    parser.add_argument("--workers", type=int, default=1, help="processes sharing the topic")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the log")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--commit-batch", type=int, default=500, help="most messages per WAL fsync (group commit)"
-    )
-    parser.add_argument(
-        "--commit-interval-ms",
-        type=float,
-        default=10.0,
-        help="longest wait before a WAL fsync and the acks",
+        "--batch", type=int, default=2000, help="most messages through the rules at once"
     )
     parser.add_argument(
         "--metrics-interval", type=float, default=60.0, help="seconds between metrics log lines"
@@ -78,11 +68,6 @@ def _run_worker(args: argparse.Namespace, worker: int) -> int:
     from simulators.iot_core.service import RulesService, ServiceOptions, install_signal_handlers
 
     options = ServiceOptions.from_settings(
-        host=args.host,
-        port=args.port,
-        ca_file=args.ca_file,
-        cert_file=args.cert_file,
-        key_file=args.key_file,
         rules_dir=args.rules_dir,
         raw_uri=args.raw_uri,
         wal_dir=args.wal_dir,
@@ -91,8 +76,7 @@ def _run_worker(args: argparse.Namespace, worker: int) -> int:
         gzip_level=args.gzip_level,
         worker=worker,
         workers=args.workers,
-        commit_batch=args.commit_batch,
-        commit_interval_s=args.commit_interval_ms / 1000,
+        batch=args.batch,
         metrics_interval_s=args.metrics_interval,
         parent_pid=os.getppid() if args.worker is not None and args.workers > 1 else None,
     )
@@ -141,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 def _exit(code: int) -> None:
     """Leave without the interpreter's teardown (0.1-0.5 s of module finalisation).
 
-    By now everything the engine holds is durable: objects written and fsynced, WAL
-    closed, flusher thread joined, MQTT session closed; only log handlers need a flush.
+    By now everything the engine holds is durable: objects written and fsynced, delivered
+    WAL segments deleted, flusher thread joined; only log handlers need a flush.
     """
     logging.shutdown()
     sys.stdout.flush()

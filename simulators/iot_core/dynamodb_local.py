@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent / "dynalite"
 CLI = PACKAGE_DIR / "node_modules" / "dynalite" / "cli.js"
+SERVE = PACKAGE_DIR / "serve.js"
+"""dynalite's CLI behind a guard: a client killed mid-request no longer ends the server."""
 PID_FILE = "dynalite.pid"
 LOG_FILE = "dynalite.log"
 
@@ -104,7 +106,7 @@ def start(
     """
     if is_up(endpoint):
         return None
-    cli = install()
+    install()
     host, port = _host_port(endpoint)
     data_dir.mkdir(parents=True, exist_ok=True)
     node = shutil.which("node")
@@ -114,7 +116,7 @@ def start(
         process = subprocess.Popen(
             [
                 node,
-                str(cli),
+                str(SERVE),
                 "--host",
                 host,
                 "--port",

@@ -30,7 +30,7 @@ import orjson
 from paho.mqtt.client import topic_matches_sub
 
 from iot_lake.storage import atomic_open, join
-from simulators.iot_core.delivery import FirehoseStream
+from simulators.iot_core.delivery import FirehoseStream, day_partition
 from simulators.iot_core.dynamodb import DynamoDBTableWriter, ItemError
 from simulators.iot_core.metrics import Metrics
 from simulators.iot_core.rule_sql import MessageContext, evaluate_template
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024
 """Firehose refuses larger records (PutRecord ValidationException): they go to errors."""
+MAX_PAYLOAD_BYTES = FIREHOSE_MAX_RECORD_BYTES
+"""A larger payload goes to the error action unparsed (no action could take it)."""
 
 _ACTION_NAMES = {"firehose": "FirehoseAction", "dynamoDBv2": "DynamoDBv2Action", "s3": "S3Action"}
 
@@ -74,7 +76,10 @@ class RulesEngine:
         self._counts: Counter[tuple[str, str]] = Counter()
         self._by_topic: dict[str, list[Rule]] = {}
         self._rule_actions: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
-        self._records: dict[str, list[tuple[bytes, int, int, str]]] = {}
+        self._records: dict[str, list[tuple[bytes, int, int, str, str]]] = {}
+        self._partitioned = {
+            name: s.config.dynamic_partitioning for name, s in sinks.streams.items()
+        }
         for rule in self.rules:
             # Each action is a one-key mapping {kind: params}; split once, not per message.
             actions = self._rule_actions[rule.name] = [
@@ -103,11 +108,15 @@ class RulesEngine:
         """
         items: dict[str, list[_PendingItem]] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
-        self._records: dict[str, list[tuple[bytes, int, int, str]]] = {}
+        self._records: dict[str, list[tuple[bytes, int, int, str, str]]] = {}
         for record in records:
             rules = self._rules_for(record.topic)
             if rules:
-                self._process_one(record, rules, items)
+                try:
+                    self._process_one(record, rules, items)
+                except Exception as err:  # no message may stop the service: it is an error
+                    log.exception("rule evaluation failed on message seq %d", record.seq)
+                    self._quarantine(record, rules, items, f"rule evaluation failed: {err!r}")
         for name, records_in in self._records.items():
             stream = self.sinks.streams[name]
             if stream.put_many(records_in):
@@ -148,6 +157,22 @@ class RulesEngine:
                     resource = _resource(kind, params)
                     self._fail(rule, record, ctx, kind, resource, str(err))
 
+    def _quarantine(
+        self,
+        record: WalRecord,
+        rules: list[Rule],
+        items: dict[str, list[_PendingItem]],
+        reason: str,
+    ) -> None:
+        """Undo what a failed message put in this batch and send it to the error actions."""
+        for name, batch in self._records.items():
+            self._records[name] = [r for r in batch if r[2] != record.seq]
+        for table, pending in items.items():
+            items[table] = [p for p in pending if p.record.seq != record.seq]
+        ctx = MessageContext(record.topic, None, record.arrival_ms)
+        for rule in rules:
+            self._fail(rule, record, ctx, next(iter(rule.actions[0])), "", reason)
+
     def _writer(self, table: str) -> DynamoDBTableWriter:
         try:
             return self.sinks.table_writer(table)
@@ -162,11 +187,13 @@ class RulesEngine:
         ctx: MessageContext,
         params: Mapping[str, Any],
     ) -> None:
+        result: Any = doc
         if rule.query.is_passthrough and b"\n" not in record.payload:
             data = record.payload  # SELECT *: the payload as published, no re-encoding
         else:
             # One line per record: pretty-printed JSON is re-encoded compactly.
-            data = json.dumps(rule.query.project(doc, ctx), separators=(",", ":")).encode()
+            result = rule.query.project(doc, ctx)
+            data = _dumps(result)
         separator = params.get("separator")
         if separator:
             data += separator.encode()
@@ -180,7 +207,8 @@ class RulesEngine:
         batch = self._records.get(name)
         if batch is None:
             batch = self._records[name] = []
-        batch.append((data, record.arrival_ms, record.seq, rule.name))
+        key = day_partition(result) if self._partitioned[name] else ""
+        batch.append((data, record.arrival_ms, record.seq, rule.name, key))
 
     def _to_s3(
         self,
@@ -196,7 +224,7 @@ class RulesEngine:
         key = evaluate_template(params["key"], doc, ctx)
         uri = join(root, key)
         with atomic_open(uri) as handle:
-            handle.write(json.dumps(body, separators=(",", ":")).encode())
+            handle.write(_dumps(body))
         return uri
 
     def _write_items(self, table: str, pending: list[_PendingItem]) -> None:
@@ -243,19 +271,27 @@ class RulesEngine:
 def parse_payload(payload: bytes) -> tuple[Any, str | None]:
     """The payload parsed once for every rule, or the reason it is not a JSON object.
 
-    orjson parses (3x faster than ``json``); what it refuses but ``json`` reads (integers
-    beyond 64 bits, ``NaN``) is read by ``json``, so the accepted documents are the same.
+    Strict JSON (RFC 8259) with orjson: ``NaN``/``Infinity`` literals, numbers that
+    overflow to infinity, invalid UTF-8 and nesting deeper than 1024 are refused, as is a
+    payload over :data:`MAX_PAYLOAD_BYTES`. Never raises: whatever a device sends, the
+    answer is a document or a reason. (orjson reads integers beyond 64 bits as floats.)
     """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return None, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES} bytes"
     try:
         doc = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        try:
-            doc = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            return None, f"payload is not valid JSON: {err}"
+    except orjson.JSONDecodeError as err:
+        return None, f"payload is not valid JSON: {err}"
+    except Exception as err:
+        return None, f"payload could not be parsed: {err!r}"
     if not isinstance(doc, dict):
         return doc, "payload is not a JSON object"
     return doc, None
+
+
+def _dumps(value: Any) -> bytes:
+    """Compact JSON, strict: a non-finite number raises (and the message goes to errors)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
 
 
 def error_message(

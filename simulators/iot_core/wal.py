@@ -1,22 +1,28 @@
-"""Write-ahead log: a message is on disk (fsynced) before the broker hears it was received.
+"""The broker's write-ahead log, as the rules engine reads it.
 
-The log is a directory of append-only segments ``wal-<first seq>.log``. Each record is
-framed as ``<u32 length><u32 crc32>`` + ``<i64 arrival ms><u16 topic length>`` + topic +
-payload, so a record torn by a crash is recognised and dropped on recovery (it was never
-acknowledged, so the broker delivers it again). Records get consecutive sequence numbers;
-once every record below a sequence number is delivered, :meth:`release` deletes the
-segments that hold only such records.
+Mosquitto's ``mosquitto_wal`` plugin (``broker_wal/mosquitto_wal.c``) appends every message
+it accepts to this log *before* it acknowledges it, so an acknowledged message is on disk
+whatever process dies next. The log is a directory of segments ``wal-<first seq>.log``;
+each record is framed as ``<u32 length><u32 crc32>`` + ``<i64 arrival ms><u16 topic
+length>`` + topic + payload. A record torn by a crash of the broker was never
+acknowledged (the client sends it again).
 
-Commits are grouped: many appends, one ``fdatasync``, then the caller acks the whole group.
+The engine follows the log (:class:`WalTail`): a segment is *complete* once a later one
+exists (the broker never appends to a segment after starting the next), and is deleted
+(:meth:`WalTail.release`) only when complete, fully read and every record in it is
+delivered. A crash of the engine therefore replays what was not yet released
+(duplicates, never losses); a clean stop records how far it delivered (``reader-<n>.pos``)
+so that a restart does not repeat the open segment.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,7 +30,7 @@ log = logging.getLogger(__name__)
 
 _FRAME = struct.Struct("<II")
 _HEAD = struct.Struct("<qH")
-DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024
 
 
 class WalRecord(NamedTuple):  # a tuple: made per message, cheaper than a dataclass
@@ -35,171 +41,207 @@ class WalRecord(NamedTuple):  # a tuple: made per message, cheaper than a datacl
 
 
 def encode(arrival_ms: int, topic: str, payload: bytes) -> bytes:
+    """One framed record, as the broker plugin writes it (tests and tools write with it)."""
     topic_bytes = topic.encode()
     body = _HEAD.pack(arrival_ms, len(topic_bytes)) + topic_bytes + payload
     return _FRAME.pack(len(body), zlib.crc32(body)) + body
 
 
-def read_segment(path: Path, first_seq: int) -> tuple[list[WalRecord], bool]:
-    """The intact records of one segment, and whether the segment ended cleanly."""
-    data = path.read_bytes()
+def segment_name(first_seq: int) -> str:
+    return f"wal-{first_seq:020d}.log"
+
+
+def decode(
+    data: bytes | memoryview, first_seq: int, limit: int | None = None
+) -> tuple[list[WalRecord], int]:
+    """The intact records at the start of ``data`` and the bytes they take.
+
+    Decoding stops at the first incomplete or corrupt frame: at the end of a segment that
+    is still being written, or at a record torn by a crash.
+    """
     records: list[WalRecord] = []
     pos = 0
-    while pos < len(data):
-        if pos + _FRAME.size > len(data):
-            return records, False
-        length, crc = _FRAME.unpack_from(data, pos)
+    end = len(data)
+    unpack_frame, unpack_head, crc32 = _FRAME.unpack_from, _HEAD.unpack_from, zlib.crc32
+    while pos + _FRAME.size <= end and (limit is None or len(records) < limit):
+        length, crc = unpack_frame(data, pos)
         start = pos + _FRAME.size
+        if length < _HEAD.size or start + length > end:
+            break
         body = data[start : start + length]
-        if len(body) < length or zlib.crc32(body) != crc or length < _HEAD.size:
-            return records, False
-        arrival_ms, topic_len = _HEAD.unpack_from(body)
-        topic = body[_HEAD.size : _HEAD.size + topic_len].decode()
+        if crc32(body) != crc:
+            break
+        arrival_ms, topic_len = unpack_head(body)
+        topic = bytes(body[_HEAD.size : _HEAD.size + topic_len]).decode("utf-8", "replace")
         payload = bytes(body[_HEAD.size + topic_len :])
         records.append(WalRecord(first_seq + len(records), arrival_ms, topic, payload))
         pos = start + length
-    return records, True
+    return records, pos
 
 
-class WriteAheadLog:
-    """Segmented, group-committed log of received messages in one directory."""
+def read_segment(path: Path, first_seq: int) -> tuple[list[WalRecord], bool]:
+    """The intact records of one segment, and whether the segment ended cleanly."""
+    data = path.read_bytes()
+    records, used = decode(data, first_seq)
+    return records, used == len(data)
 
-    def __init__(
-        self, directory: str | os.PathLike[str], segment_bytes: int = DEFAULT_SEGMENT_BYTES
-    ):
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.segment_bytes = segment_bytes
-        self._pending = bytearray()
-        self._pending_count = 0
-        self._fd: int | None = None
-        self._segment_first = 0
-        self._segment_size = 0
-        self._closed: list[tuple[int, Path]] = []  # (first seq of the next segment, path)
-        self._segments = self._existing_segments()
-        self._recovered = not self._segments
-        self.next_seq = 0
 
-    def _existing_segments(self) -> list[tuple[int, Path]]:
-        found = []
-        for path in self.directory.glob("wal-*.log"):
-            found.append((int(path.stem.split("-", 1)[1]), path))
-        return sorted(found)
+def segments(directory: Path) -> list[tuple[int, Path]]:
+    """``(first seq, path)`` of every segment, oldest first."""
+    found = []
+    for entry in os.scandir(directory):
+        name = entry.name
+        if name.startswith("wal-") and name.endswith(".log"):
+            try:
+                found.append((int(name[4:-4]), Path(entry.path)))
+            except ValueError:
+                continue
+    return sorted(found)
 
-    def recover(self) -> Iterator[WalRecord]:
-        """Yield every intact record left by a previous run, oldest first.
 
-        Call before the first append. The old segments stay until :meth:`release`
-        passes their last sequence number, so a crash during replay loses nothing.
-        """
-        for first_seq, path in self._segments:
-            records, clean = read_segment(path, first_seq)
-            if not clean:
-                log.warning(
-                    "WAL segment %s ends in a torn record after %d intact ones; the torn "
-                    "message was never acknowledged and will be redelivered by the broker",
-                    path.name,
-                    len(records),
-                )
-            yield from records
-            self.next_seq = max(self.next_seq, first_seq + len(records))
-            self._closed.append((first_seq + len(records), path))
-        self._recovered = True
+@dataclass
+class _Segment:
+    first_seq: int
+    path: Path
+    offset: int = 0  # bytes of intact records read so far
+    count: int = 0  # records read so far
+    fd: int | None = None
 
     @property
-    def recovered_segments(self) -> int:
-        return len(self._segments)
+    def next_seq(self) -> int:
+        return self.first_seq + self.count
 
-    def append(self, arrival_ms: int, topic: str, payload: bytes) -> int:
-        """Buffer one record for the next commit; return its sequence number."""
-        return self.append_many([(arrival_ms, topic, payload)])[0].seq
 
-    def append_many(self, entries: Iterable[tuple[int, str, bytes]]) -> list[WalRecord]:
-        """Buffer ``(arrival ms, topic, payload)`` records for the next commit, in order.
+class WalTail:
+    """Follow the broker's log: this worker's segments, oldest first, record by record.
 
-        The framing of :func:`encode`, inlined (the hot path), one buffer extension for the
-        whole group; returns the records with their sequence numbers.
+    With ``workers`` > 1 each segment belongs to one worker (by a hash of its name), so
+    workers share the log without coordinating.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], worker: int = 0, workers: int = 1):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.worker = worker
+        self.workers = workers
+        self._open: dict[int, _Segment] = {}  # first seq -> segment still being read
+        self._finished: list[_Segment] = []  # complete and fully read
+        self._known: set[int] = set()
+        self._checkpoint = self.directory / f"reader-{worker}.pos"
+        self._resume = self._load_checkpoint()
+        self.torn = 0
+
+    def _mine(self, path: Path) -> bool:
+        return self.workers <= 1 or zlib.crc32(path.name.encode()) % self.workers == self.worker
+
+    def _load_checkpoint(self) -> dict[int, tuple[int, int]]:
+        """``{first seq: (offset, count)}`` delivered by a clean stop of this worker."""
+        try:
+            data = json.loads(self._checkpoint.read_text())
+            return {int(k): (int(v[0]), int(v[1])) for k, v in data.items()}
+        except (FileNotFoundError, ValueError, TypeError, IndexError):
+            return {}
+
+    def backlog(self) -> tuple[int, int]:
+        """(segments, bytes) of this worker in the log right now: what a start replays."""
+        found = [(s, p) for s, p in segments(self.directory) if self._mine(p)]
+        return len(found), sum(p.stat().st_size for _, p in found if p.exists())
+
+    def poll(self, max_records: int = 2000) -> list[WalRecord]:
+        """The next records of this worker (at most ``max_records``), oldest first.
+
+        A segment found complete and fully read becomes releasable: call :meth:`release`
+        only after processing what this call returned.
         """
-        if not self._recovered:
-            raise RuntimeError(f"WAL {self.directory} holds old segments: call recover() first")
-        seq = self.next_seq + self._pending_count
-        first = seq
-        records: list[WalRecord] = []
-        parts: list[bytes] = []
-        topics: dict[str, bytes] = {}
-        head, frame, crc32 = _HEAD.pack, _FRAME.pack, zlib.crc32
-        for arrival_ms, topic, payload in entries:
-            topic_bytes = topics.get(topic)
-            if topic_bytes is None:
-                topic_bytes = topics[topic] = topic.encode()
-            body = head(arrival_ms, len(topic_bytes)) + topic_bytes + payload
-            parts.append(frame(len(body), crc32(body)))
-            parts.append(body)
-            records.append(WalRecord(seq, arrival_ms, topic, payload))
-            seq += 1
-        self._pending += b"".join(parts)
-        self._pending_count += seq - first
+        found = segments(self.directory)
+        newest = found[-1][0] if found else -1
+        if len(self._known) > 2 * len(found) + 100:  # other workers' segments, long gone
+            self._known &= {first for first, _ in found}
+        for first, path in found:
+            if first not in self._known:
+                self._known.add(first)
+                if self._mine(path):
+                    segment = _Segment(first, path)
+                    offset, count = self._resume.pop(first, (0, 0))
+                    if 0 < offset <= path.stat().st_size:
+                        segment.offset, segment.count = offset, count
+                    self._open[first] = segment
+        out: list[WalRecord] = []
+        for first in sorted(self._open):
+            segment = self._open[first]
+            complete = first < newest  # decided before reading: nothing is added after
+            while len(out) < max_records:
+                records = self._read(segment, max_records - len(out))
+                out.extend(records)
+                if not records:
+                    break
+            if len(out) >= max_records:
+                break
+            if complete:
+                self._finish(segment)
+        return out
+
+    def _read(self, segment: _Segment, limit: int) -> list[WalRecord]:
+        if segment.fd is None:
+            try:
+                segment.fd = os.open(segment.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return []
+        data = os.pread(segment.fd, READ_CHUNK, segment.offset)
+        if not data:
+            return []
+        records, used = decode(data, segment.next_seq, limit)
+        segment.offset += used
+        segment.count += len(records)
         return records
 
-    def commit(self) -> None:
-        """Write the buffered records and fdatasync: after this they survive a crash."""
-        if not self._pending_count:
-            return
-        if self._fd is None or self._segment_size >= self.segment_bytes:
-            self._open_segment()
-        assert self._fd is not None
-        view = memoryview(self._pending)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fdatasync(self._fd)
-        self._segment_size += len(self._pending)
-        self.next_seq += self._pending_count
-        self._pending = bytearray()
-        self._pending_count = 0
-
-    def _open_segment(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._closed.append((self.next_seq, self._segment_path))
-        self._segment_first = self.next_seq
-        self._segment_path = self.directory / f"wal-{self.next_seq:020d}.log"
-        self._fd = os.open(self._segment_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._segment_size = 0
-        _fsync_dir(self.directory)
+    def _finish(self, segment: _Segment) -> None:
+        size = os.fstat(segment.fd).st_size if segment.fd is not None else segment.offset
+        if size > segment.offset:
+            self.torn += 1
+            log.warning(
+                "WAL segment %s ends in %d bytes of a torn record after %d intact ones: the "
+                "broker died while writing it and never acknowledged it",
+                segment.path.name,
+                size - segment.offset,
+                segment.count,
+            )
+        if segment.fd is not None:
+            os.close(segment.fd)
+            segment.fd = None
+        del self._open[segment.first_seq]
+        self._finished.append(segment)
 
     def release(self, delivered_below: int) -> int:
-        """Delete closed segments whose records all have seq < ``delivered_below``."""
-        keep: list[tuple[int, Path]] = []
+        """Delete finished segments whose records all have seq < ``delivered_below``."""
+        keep: list[_Segment] = []
         removed = 0
-        for end_seq, path in self._closed:
-            if end_seq <= delivered_below:
-                path.unlink(missing_ok=True)
+        for segment in self._finished:
+            if segment.next_seq <= delivered_below:
+                segment.path.unlink(missing_ok=True)
+                self._known.discard(segment.first_seq)
                 removed += 1
             else:
-                keep.append((end_seq, path))
-        self._closed = keep
-        if removed:
-            _fsync_dir(self.directory)
+                keep.append(segment)
+        self._finished = keep
         return removed
 
-    def rotate(self) -> None:
-        """Close the current segment so that :meth:`release` can delete it once delivered."""
-        if self._fd is not None and self._segment_size:
-            os.close(self._fd)
-            self._closed.append((self.next_seq, self._segment_path))
-            self._fd = None
+    @property
+    def finished_segments(self) -> int:
+        return len(self._finished)
+
+    def save_checkpoint(self) -> None:
+        """Record how far the open segments are read; call only when all of it is delivered."""
+        data = {str(s.first_seq): [s.offset, s.count] for s in self._open.values() if s.count}
+        tmp = self._checkpoint.with_suffix(".tmp")
+        with open(tmp, "w") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(self._checkpoint)
 
     def close(self) -> None:
-        self.commit()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        for segment in self._open.values():
+            if segment.fd is not None:
+                os.close(segment.fd)
+                segment.fd = None

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulators.iot_core.broker_wal import plugin_path
 from simulators.things.local import (
     DATA_DIR,
     RULES_ENGINE,
@@ -73,12 +74,19 @@ class Broker:
     certs_dir: Path
     host: str = "127.0.0.1"
     port: int = 0
+    wal_dir: Path | None = None
+    """Where the broker's WAL plugin writes (default ``<certs_dir>/mosquitto-data/wal``)."""
+    wal_options: dict[str, int] = field(default_factory=dict)
+    """The WAL plugin's ``segment_bytes``, ``segment_ms``, ``sync_ms``."""
+    wal: bool = True
+    """False: no WAL plugin (only to measure what it costs)."""
     conf_path: Path = field(init=False)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.certs_dir = Path(self.certs_dir).resolve()
         self.conf_path = self.certs_dir / "mosquitto.conf"
+        self.wal_dir = Path(self.wal_dir or self.certs_dir / DATA_DIR / "wal").resolve()
 
     @property
     def pki(self) -> LocalPki:
@@ -127,7 +135,15 @@ class Broker:
         return self.process is not None and self.process.poll() is None
 
     def _write_config(self) -> None:
-        write_mosquitto_config(self.certs_dir, host=self.host, port=self.port)
+        write_mosquitto_config(
+            self.certs_dir,
+            host=self.host,
+            port=self.port,
+            wal_dir=self.wal_dir,
+            wal_plugin=plugin_path(),
+            wal_options=self.wal_options,
+            wal=self.wal,
+        )
 
     def start(self, timeout: float = 10.0) -> Broker:
         """Start the broker (on a free port unless one was given) and wait until it serves."""
@@ -204,6 +220,16 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crash would: no autosave, no clean disconnects."""
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait(10)
         if self.process.stderr is not None:
             self.process.stderr.close()
         self.process = None

@@ -28,16 +28,14 @@ from pathlib import Path
 
 from simulators.things.local import CA_CERT, WEATHER_TOPIC, device_defaults, thing_names
 from simulators.weather_station.fleet import (
-    REBASE_MODES,
     BrokerTarget,
-    FleetError,
     FleetSummary,
-    ReplayOptions,
-    Station,
+    aws_iot_rate_limit,
     dry_run,
     run_fleet,
 )
 from simulators.weather_station.message import DEFAULT_FILES, default_files
+from simulators.weather_station.replay import REBASE_MODES, FleetError, ReplayOptions, Station
 
 log = logging.getLogger("simulators.weather_station")
 
@@ -122,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1000,
         help="unacknowledged QoS 1 messages allowed per station (default 1000)",
+    )
+    parser.add_argument(
+        "--max-rate-per-station",
+        type=float,
+        default=None,
+        help="publishes per second per station (connection); default: 100 against an AWS "
+        "IoT Core endpoint (its per-connection limit), else unlimited; 0 = unlimited",
     )
     parser.add_argument(
         "--drain-timeout",
@@ -231,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
                 topic=args.topic,
                 max_in_flight=args.max_in_flight,
                 drain_timeout=args.drain_timeout,
+                max_publish_rate=aws_iot_rate_limit(args.endpoint, args.max_rate_per_station),
             )
+            if target.pacing:
+                sys.stderr.write(target.pacing + "\n")
             progress = None if args.quiet else _Progress()
             log.info(
                 "replaying %d station(s) to %s:%d at speed %s",

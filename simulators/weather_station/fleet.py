@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import heapq
-import itertools
 import logging
 import os
 import threading
@@ -26,48 +25,20 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TypeVar
 
-from simulators.weather_station.isd import ParseStats, read_observations
-from simulators.weather_station.message import WEATHER_TOPIC, Message, encode, to_message
+from simulators.weather_station.isd import ParseStats
+from simulators.weather_station.message import WEATHER_TOPIC, encode
+from simulators.weather_station.replay import (  # the pieces the producer shares
+    BATCH,
+    FleetError,
+    ReplayOptions,
+    Station,
+    chunked,
+    merged_payloads,
+    merged_schedule,
+)
 
 log = logging.getLogger(__name__)
-
-REBASE_MODES = ("none", "start", "end")
-BATCH = 512
-"""Schedule items handed over at once (producer pipe, publisher loop)."""
-
-_T = TypeVar("_T")
-
-
-class FleetError(RuntimeError):
-    """The fleet cannot run as configured (missing certificate, unreachable broker...)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Station:
-    """One simulated station: the thing it runs as and the ISD file it replays."""
-
-    thing: str
-    file: Path
-
-
-@dataclasses.dataclass(frozen=True)
-class ReplayOptions:
-    """What to replay and how fast."""
-
-    speed: float | None = 3600.0  # None = as fast as possible
-    hours: float | None = None  # replay only the first N hours of each file
-    # none | start (first obs at now) | end (last replayed obs within the day before now)
-    rebase: str = "none"
-
-    def __post_init__(self) -> None:
-        if self.speed is not None and self.speed <= 0:
-            raise FleetError(f"speed must be positive or 'max', got {self.speed}")
-        if self.hours is not None and self.hours <= 0:
-            raise FleetError(f"hours must be positive, got {self.hours}")
-        if self.rebase not in REBASE_MODES:
-            raise FleetError(f"rebase must be one of {', '.join(REBASE_MODES)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +53,40 @@ class BrokerTarget:
     max_in_flight: int = 1000  # per station; bounds memory when the broker is slow
     connect_attempts: int = 8
     drain_timeout: float = 30.0
+    # Publishes per second per station (connection); None = unlimited. AWS IoT Core
+    # throttles ~100 publishes/s per connection: see aws_iot_rate_limit().
+    max_publish_rate: float | None = None
+
+    @property
+    def pacing(self) -> str | None:
+        """The line that says the fleet paces itself, or None when it does not."""
+        if self.max_publish_rate is None:
+            return None
+        why = " (AWS IoT Core throttles about 100/s per connection)"
+        return (
+            f"pacing: at most {self.max_publish_rate:g} publishes/s per station (connection)"
+            + (why if is_aws_iot(self.endpoint) else "")
+        )
+
+
+AWS_IOT_PUBLISH_RATE = 100.0
+"""AWS IoT Core's per-connection limit on publishes per second (service quotas)."""
+
+
+def is_aws_iot(endpoint: str) -> bool:
+    """An AWS IoT Core data endpoint (``<id>-ats.iot.<region>.amazonaws.com[.cn]``)."""
+    host = endpoint.lower().rstrip(".")
+    return ".iot." in host and (
+        host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn")
+    )
+
+
+def aws_iot_rate_limit(endpoint: str, requested: float | None) -> float | None:
+    """The per-station publish rate to use: ``requested`` when given (0 = unlimited),
+    else AWS IoT Core's limit for an AWS endpoint, else unlimited."""
+    if requested is not None:
+        return requested or None
+    return AWS_IOT_PUBLISH_RATE if is_aws_iot(endpoint) else None
 
 
 @dataclasses.dataclass
@@ -141,85 +146,6 @@ class FleetSummary:
             f"failed={self.failed} elapsed_s={self.elapsed:.2f} rate_msgs_per_s={self.rate:.0f}"
             + (" interrupted=1" if self.interrupted else "")
         )
-
-
-# --- replay schedule ---------------------------------------------------------------------
-
-
-def _replay_end(station: Station, hours: float | None) -> dt.datetime | None:
-    """Time of the last observation the replay will send (one extra streaming pass)."""
-    last: dt.datetime | None = None
-    first: dt.datetime | None = None
-    for observation in read_observations(station.file, ParseStats()):
-        if first is None:
-            first = observation.time
-        if hours is not None and observation.time >= first + dt.timedelta(hours=hours):
-            break
-        last = observation.time
-    return last
-
-
-def station_messages(
-    station: Station,
-    options: ReplayOptions,
-    stats: ParseStats,
-    now: dt.datetime | None = None,
-) -> Iterator[tuple[float, Message]]:
-    """(seconds after the station's first observation, message), in file order."""
-    now = (now or dt.datetime.now(dt.UTC)).replace(second=0, microsecond=0)
-    shift: dt.timedelta | None = None
-    if options.rebase == "end":
-        # Whole days only: readings keep their time of day (the diurnal cycle stays true)
-        # and a replay run again the same day publishes the very same readings, which the
-        # lake deduplicates by (weather_station, time).
-        last = _replay_end(station, options.hours)
-        shift = dt.timedelta(days=(now - last).days) if last else None
-    first: dt.datetime | None = None
-    for observation in read_observations(station.file, stats):
-        if first is None:
-            first = observation.time
-            if options.rebase == "start":
-                shift = now - first
-        offset = (observation.time - first).total_seconds()
-        if options.hours is not None and offset >= options.hours * 3600:
-            return
-        yield max(offset, 0.0), to_message(observation, time_shift=shift)
-
-
-def merged_schedule(
-    stations: Sequence[Station],
-    options: ReplayOptions,
-    stats: dict[str, ParseStats],
-    now: dt.datetime | None = None,
-) -> Iterator[tuple[float, int, Message]]:
-    """Every station's messages merged by replay offset: (offset_s, station index, message).
-
-    Each station's own order is kept (heapq.merge never reorders one input).
-    """
-
-    def tagged(index: int, station: Station) -> Iterator[tuple[float, int, Message]]:
-        for offset, message in station_messages(station, options, stats[station.thing], now):
-            yield offset, index, message
-
-    streams = [tagged(index, station) for index, station in enumerate(stations)]
-    return heapq.merge(*streams, key=lambda item: (item[0], item[1]))
-
-
-def merged_payloads(
-    stations: Sequence[Station],
-    options: ReplayOptions,
-    stats: dict[str, ParseStats],
-    now: dt.datetime | None = None,
-) -> Iterator[tuple[float, int, bytes]]:
-    """:func:`merged_schedule` with each message encoded: (offset_s, station index, payload)."""
-    for offset, index, message in merged_schedule(stations, options, stats, now):
-        yield offset, index, encode(message)
-
-
-def chunked(items: Iterator[_T], size: int) -> Iterator[list[_T]]:
-    """Lists of ``size`` consecutive items (the last one shorter)."""
-    while batch := list(itertools.islice(items, size)):
-        yield batch
 
 
 def producer_count(stations: int) -> int:
@@ -392,6 +318,8 @@ class _StationClient:
         self._qos = mqtt.QoS.AT_LEAST_ONCE
         self._lock = threading.Lock()
         self._max_in_flight = target.max_in_flight
+        self._interval = 1.0 / target.max_publish_rate if target.max_publish_rate else 0.0
+        self._next_slot = 0.0
         self._waiting = False  # the publisher sleeps on a full window
         # Acknowledged + failed. Only the publishing thread writes counters.published and
         # only _settle (under the lock) writes this, so in flight = published - settled.
@@ -477,6 +405,11 @@ class _StationClient:
             and not self._wait_for_room(stop)
         ):
             return False
+        if self._interval:  # paced: the broker would throttle (and fail) a faster station
+            now = time.monotonic()
+            if self._next_slot > now and stop.wait(self._next_slot - now):
+                return False
+            self._next_slot = max(now, self._next_slot) + self._interval
         self.counters.published += 1
         try:
             self._send(self._topic, payload)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulators.weather_station.isd import ParseStats
+from simulators.weather_station.replay import BATCH, chunked, merged_payloads
 
 try:
     import fcntl
@@ -33,7 +34,7 @@ except ImportError:  # not POSIX
 if TYPE_CHECKING:
     import datetime as dt
 
-    from simulators.weather_station.fleet import ReplayOptions, Station
+    from simulators.weather_station.replay import ReplayOptions, Station
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PIPE_SIZE = 1 << 20
@@ -47,8 +48,6 @@ def produce(
     stations: Sequence[Station], options: ReplayOptions, now: dt.datetime, out: Any
 ) -> None:
     """Write the pickled schedule batches, then the parse stats, to the binary ``out``."""
-    from simulators.weather_station.fleet import BATCH, chunked, merged_payloads
-
     stats = {s.thing: ParseStats() for s in stations}
     for batch in chunked(merged_payloads(stations, options, stats, now), BATCH):
         pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)

@@ -261,6 +261,8 @@ def test_compose_broker_enforces_the_same_rules_as_the_generated_laptop_config(t
         "cafile",
         "certfile",
         "keyfile",
+        "plugin",
+        "plugin_opt_dir",
     }
     for key, value in generated.items():
         assert key in compose, f"compose broker lacks {key}"
@@ -268,11 +270,26 @@ def test_compose_broker_enforces_the_same_rules_as_the_generated_laptop_config(t
             assert compose[key] == value, key
     assert compose["require_certificate"] == ["true"]
     assert compose["use_identity_as_username"] == ["true"]
+    assert compose["use_username_as_clientid"] == ["true"]
     assert compose["allow_anonymous"] == ["false"]
+    assert compose["plugin"] == ["/usr/lib/mosquitto_wal.so"]
+    assert compose["plugin_opt_dir"] == ["/lake/iot_core/wal"]
+
+
+def test_compose_broker_and_ingest_share_the_wal_and_the_ingest_service_restarts():
+    services = resolved()["services"]
+    dockerfile = (PROJECT_ROOT / "docker" / "mosquitto" / "Dockerfile").read_text()
+    assert "mosquitto_wal.c" in dockerfile and "/usr/lib/mosquitto_wal.so" in dockerfile
+    broker_volumes = {v.split(":")[1]: v.split(":")[0] for v in services["mosquitto"]["volumes"]}
+    ingest_volumes = {v.split(":")[1]: v.split(":")[0] for v in services["ingest"]["volumes"]}
+    assert broker_volumes["/lake"] == ingest_volumes["/opt/airflow/.lake"] == "lake-home"
+    assert services["ingest"]["environment"]["IOT_LAKE_HOME"] == "/opt/airflow/.lake"
+    assert services["ingest"]["restart"] == "unless-stopped"
 
 
 def test_compose_broker_config_runs_and_accepts_the_rules_engine_over_mutual_tls(tmp_path):
     """Mosquitto started on the compose config (paths moved to tmp), probed like its healthcheck."""
+    from simulators.iot_core.broker_wal import plugin_path
     from simulators.things.broker import free_port
     from simulators.things.local import ensure_local_pki, write_mosquitto_config
 
@@ -282,6 +299,8 @@ def test_compose_broker_config_runs_and_accepts_the_rules_engine_over_mutual_tls
     port = free_port()
     conf = (PROJECT_ROOT / "docker" / "mosquitto" / "mosquitto.conf").read_text()
     conf = conf.replace("/mosquitto/certs", str(certs)).replace("/mosquitto/data", str(tmp_path))
+    conf = conf.replace("/usr/lib/mosquitto_wal.so", str(plugin_path()))
+    conf = conf.replace("/lake/iot_core/wal", str(tmp_path / "wal"))
     conf = conf.replace("listener 8883 0.0.0.0", f"listener {port} 127.0.0.1")
     (tmp_path / "mosquitto.conf").write_text(conf)
     broker = subprocess.Popen(

@@ -23,7 +23,7 @@ from simulators.iot_core.delivery import (
 )
 
 KEY = re.compile(
-    r"^weather/(\d{4})/(\d{2})/(\d{2})/(\d{2})/iot-lake-raw-weather-1-"
+    r"^weather/day=(\d{4}-\d{2}-\d{2}|undated)/iot-lake-raw-weather-1-"
     r"(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-"
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.gz$"
 )
@@ -56,19 +56,19 @@ def test_buffering_hints_have_firehose_defaults_and_ranges() -> None:
             BufferingHints(size, interval)
 
 
-def test_records_are_concatenated_gzipped_and_keyed_by_first_arrival_hour(tmp_path) -> None:
+def test_records_are_concatenated_gzipped_and_named_by_first_arrival(tmp_path) -> None:
     stream = _stream(tmp_path.as_uri())
     records = [b'{"n":1}\n', b'{"n":2}\n', b'{"n":3}\n']
     for seq, record in enumerate(records):
-        assert stream.put(record, ARRIVAL_MS + seq * 5000, seq, "rule_a") is False
+        assert stream.put(record, ARRIVAL_MS + seq * 5000, seq, "rule_a", "2023-12-31") is False
     flushed = stream.flush()
     assert flushed is not None and flushed.records == 3 and flushed.by_rule == {"rule_a": 3}
     (obj,) = _objects(tmp_path)
     key = obj.relative_to(tmp_path).as_posix()
     match = KEY.match(key)
     assert match, key
-    assert match.groups()[:4] == ("2024", "01", "05", "23")
-    assert match.groups()[4:] == ("2024", "01", "05", "23", "59", "58")
+    assert match.group(1) == "2023-12-31"  # the records' day, not the arrival's
+    assert match.groups()[1:] == ("2024", "01", "05", "23", "59", "58")
     assert gzip.decompress(obj.read_bytes()) == b"".join(records)
     assert stream.flush() is None  # nothing left: no empty object
 
@@ -135,12 +135,14 @@ def test_oldest_pending_sequence_tracks_undelivered_records(tmp_path) -> None:
 def test_put_many_buffers_like_put_in_order(tmp_path) -> None:
     stream = _stream(tmp_path.as_uri())
     stream.put(b"a\n", ARRIVAL_MS, 40, "r1")
-    assert not stream.put_many([(b"b\n", ARRIVAL_MS + 1, 41, "r1"), (b"c\n", ARRIVAL_MS, 42, "r2")])
+    assert not stream.put_many(
+        [(b"b\n", ARRIVAL_MS + 1, 41, "r1", "undated"), (b"c\n", ARRIVAL_MS, 42, "r2", "undated")]
+    )
     assert stream.oldest_pending_seq == 40 and stream.buffered_bytes == 6
     flushed = stream.flush()
     assert flushed is not None and flushed.by_rule == {"r1": 2, "r2": 1}
     assert stream.put_many([]) is False and stream.oldest_pending_seq is None
-    stream.put_many([(b"d\n", ARRIVAL_MS, 43, "r1")])
+    stream.put_many([(b"d\n", ARRIVAL_MS, 43, "r1", "undated")])
     assert stream.oldest_pending_seq == 43
     (path, *_) = sorted(tmp_path.rglob("*.gz"))
     assert gzip.decompress(path.read_bytes()) == b"a\nb\nc\n"
@@ -151,7 +153,7 @@ def test_writes_go_through_fsspec_to_non_directory_destinations() -> None:
     stream = _stream(root)
     stream.put(b'{"a":1}\n', ARRIVAL_MS, 0, "r")
     flushed = stream.flush()
-    assert flushed is not None and flushed.uri.startswith(root + "/weather/2024/01/05/23/")
+    assert flushed is not None and flushed.uri.startswith(root + "/weather/day=undated/")
     fs = fsspec.filesystem("memory")
     with fs.open(flushed.uri.removeprefix("memory://"), "rb") as handle:
         assert gzip.decompress(handle.read()) == b'{"a":1}\n'
@@ -193,6 +195,33 @@ def test_prefix_expressions_are_evaluated_like_firehose() -> None:
     )
 
 
+def test_every_day_has_its_own_buffer_and_object(tmp_path) -> None:
+    clock = FakeClock()
+    stream = _stream(tmp_path.as_uri(), clock, interval_s=60)
+    stream.put(b"a\n", ARRIVAL_MS, 0, "r", "2024-01-01")
+    clock.now += 30
+    stream.put(b"b\n", ARRIVAL_MS, 1, "r", "2024-01-02")
+    stream.put(b"c\n", ARRIVAL_MS, 2, "r", "2024-01-01")
+    assert stream.oldest_pending_seq == 0
+    clock.now += 30  # the 2024-01-01 buffer is 60 s old, the other one 30 s
+    flushed = stream.flush(ready_only=True)
+    assert flushed is not None and flushed.records == 2 and "/day=2024-01-01/" in flushed.uri
+    assert stream.oldest_pending_seq == 1
+    assert stream.flush().records == 1
+    days = sorted(p.parent.name for p in tmp_path.rglob("*.gz"))
+    assert days == ["day=2024-01-01", "day=2024-01-02"]
+
+
+def test_prefix_with_a_partition_key_needs_the_key() -> None:
+    arrival = dt.datetime(2024, 2, 29, 7, 0, tzinfo=dt.UTC)
+    prefix = "weather/day=!{partitionKeyFromQuery:day}/"
+    assert render_prefix(prefix, arrival, partition_keys={"day": "2024-02-28"}) == (
+        "weather/day=2024-02-28/"
+    )
+    with pytest.raises(DeliveryConfigError, match="partition key"):
+        render_prefix(prefix, arrival)
+
+
 def test_stream_config_maps_to_a_valid_firehose_s3_destination() -> None:
     config = StreamConfig("iot-lake-raw-weather", "s3://b/raw", hints=BufferingHints(64, 60))
     destination = config.s3_destination_configuration("arn:aws:s3:::b", "arn:aws:iam::1:role/f")
@@ -205,4 +234,5 @@ def test_stream_config_maps_to_a_valid_firehose_s3_destination() -> None:
     report = ParamValidator().validate(params, shape)
     assert not report.has_errors(), report.generate_report()
     assert destination["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 60}
+    assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
     assert destination["CompressionFormat"] == "GZIP"

@@ -343,3 +343,42 @@ def test_a_full_window_waits_for_acknowledgements(mqtt_broker: Broker) -> None:
     assert summary.published == sum(
         len(list(messages_from_file(s.file, hours=72))) for s in stations
     )
+
+
+def test_max_speed_is_paced_per_station_and_every_message_acknowledged(
+    mqtt_broker: Broker, engine_reader: queue.Queue[paho.MQTTMessage]
+) -> None:
+    """--speed max against a per-connection publish limit (AWS IoT Core: ~100/s): each
+    station stays under the rate instead of being throttled, and nothing fails."""
+    stations = [Station("weather-station-01", AUSTIN), Station("weather-station-02", SVALBARD)]
+    hours = 480
+    per_station = {s.thing: len(list(messages_from_file(s.file, hours=hours))) for s in stations}
+    assert min(per_station.values()) > 150  # enough for a 1 s window to mean something
+    target = _target(mqtt_broker, max_publish_rate=100.0)
+    assert target.pacing == "pacing: at most 100 publishes/s per station (connection)"
+
+    started = time.monotonic()
+    summary = run_fleet(stations, ReplayOptions(speed=None, hours=hours), target)
+    elapsed = time.monotonic() - started
+
+    assert summary.ok and summary.acknowledged == sum(per_station.values())
+    slowest = max(per_station.values())
+    assert elapsed >= (slowest - 1) / 100.0  # no station went faster than 100/s
+    received = _drain(engine_reader, summary.acknowledged)
+    arrivals: dict[str, list[float]] = defaultdict(list)
+    for message in received:
+        station = json.loads(message.payload)["weather_station"]
+        arrivals[station].append(message.timestamp)
+    for times in arrivals.values():  # any 1 s window holds at most ~100 of a station's
+        window = [t for t in times if times[0] <= t < times[0] + 1.0]
+        assert len(window) <= 102, len(window)
+
+
+def test_aws_iot_endpoints_get_the_per_connection_limit_and_say_so() -> None:
+    endpoint = "a1b2c3-ats.iot.eu-west-1.amazonaws.com"
+    assert fleet_module.aws_iot_rate_limit(endpoint, None) == 100.0
+    assert fleet_module.aws_iot_rate_limit(endpoint, 50.0) == 50.0
+    assert fleet_module.aws_iot_rate_limit(endpoint, 0.0) is None  # explicitly unlimited
+    assert fleet_module.aws_iot_rate_limit("127.0.0.1", None) is None
+    target = BrokerTarget(endpoint, 8883, Path("certs"), None, max_publish_rate=100.0)
+    assert target.pacing is not None and "AWS IoT Core throttles about 100/s" in target.pacing

@@ -7,6 +7,7 @@ import os
 import queue
 import ssl
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ from simulators.things.local import (
     thing_names,
     write_mosquitto_config,
 )
+from tests.simulators.conftest import mqtt_client
 
 # --- local PKI and config files ---------------------------------------------------------
 
@@ -367,3 +369,51 @@ def test_aws_deregistration_deletes_only_what_it_created(
     assert iot.describe_thing_group(thingGroupName=THING_GROUP)["thingGroupName"] == THING_GROUP
     assert f"policy {POLICY_NAME}" in deleted
     assert not any("someone" in item for item in deleted)
+
+
+def test_the_iot_policy_and_the_broker_enforce_the_same_rules(mqtt_broker: Broker) -> None:
+    """Side by side: each rule of include/iot/policies/weather_station.json, and the local
+    broker doing the same to a real thing certificate."""
+    policy = json.loads(render_policy("eu-west-1", "123456789012"))
+    actions = {s["Action"]: s["Resource"] for s in policy["Statement"]}
+    conf = mqtt_broker.conf_path.read_text().splitlines()
+
+    # 1. A thing connects only with client id = its thing name; nobody takes over a session.
+    assert actions["iot:Connect"].endswith(":client/${iot:Connection.Thing.ThingName}")
+    assert "use_identity_as_username true" in conf and "use_username_as_clientid true" in conf
+    victims = {name: threading.Event() for name in ("weather-station-02", RULES_ENGINE)}
+    clients = []
+    for name, dropped in victims.items():
+        client = mqtt_client(mqtt_broker, name)
+        client.on_disconnect = lambda *_args, dropped=dropped: dropped.set()
+        clients.append(client)
+    try:
+        cert, key = mqtt_broker.credentials("weather-station-01")
+        for wanted in victims:  # the certificate of weather-station-01 asks for their ids
+            intruder = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=wanted)
+            intruder.tls_set(
+                ca_certs=str(mqtt_broker.ca_file), certfile=str(cert), keyfile=str(key)
+            )
+            intruder.connect(mqtt_broker.host, mqtt_broker.port)
+            intruder.loop_start()
+            time.sleep(0.5)
+            intruder.disconnect()
+            intruder.loop_stop()
+        time.sleep(0.3)
+        assert not any(dropped.is_set() for dropped in victims.values()), "a session was taken"
+        log = mqtt_broker.log_path.read_text()
+        assert "as weather-station-01 (" in log  # the broker used the certificate's name
+    finally:
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
+
+    # 2. A thing publishes sensor/weather only (see test_thing_publishes_weather_but_not_...).
+    assert actions["iot:Publish"].endswith(":topic/sensor/weather")
+    acl = (mqtt_broker.certs_dir / "mosquitto.acl").read_text()
+    assert "user weather-station-01\ntopic write sensor/weather\n" in acl
+
+    # 3. A thing subscribes to and receives nothing (see test_a_thing_cannot_read_...).
+    assert not {"iot:Subscribe", "iot:Receive"} & set(actions)
+    thing_sections = [s for s in acl.split("\n\n") if s.startswith("user weather-station")]
+    assert thing_sections and not any("read" in section for section in thing_sections)

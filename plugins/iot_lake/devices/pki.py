@@ -45,6 +45,16 @@ from iot_lake.devices.names import WEATHER_TOPIC  # the one topic a thing may wr
 
 log = logging.getLogger(__name__)
 
+WAL_PLUGIN_FILE = "mosquitto_wal.so"
+BUILD_DIR_ENV = "IOT_LAKE_BUILD_DIR"
+
+
+def build_dir() -> Path:
+    """Where the broker's compiled write-ahead-log plugin lives (``.build/`` by default)."""
+    from iot_lake.config import PROJECT_ROOT
+
+    return Path(os.environ.get(BUILD_DIR_ENV, PROJECT_ROOT / ".build"))
+
 RULES_ENGINE = "iot-rules-engine"
 """Client identity of the local rules engine: may read every ``sensor/#`` topic."""
 RULES_ENGINE_TOPICS = "sensor/#"
@@ -219,13 +229,31 @@ def write_mosquitto_config(
     data_dir: str | os.PathLike[str] | None = None,
     max_queued_messages: int = 1_000_000,
     log_dest: str | None = None,
+    wal_dir: str | os.PathLike[str] | None = None,
+    wal_plugin: str | os.PathLike[str] | None = None,
+    wal_options: dict[str, int] | None = None,
+    wal: bool = True,
 ) -> Path:
     """Write ``mosquitto.conf`` + ``mosquitto.acl`` for a mutual-TLS listener; return the conf.
 
     ``things`` defaults to every thing holding a certificate under ``certs_dir``. Run the
     broker with ``mosquitto -c <conf>``; after adding things, rewrite and send it SIGHUP
     (Mosquitto reloads the ACL file on SIGHUP).
+
+    The broker loads the write-ahead-log plugin (``simulators/iot_core/broker_wal``, built
+    into :func:`build_dir`): every
+    message it accepts is in ``wal_dir`` (default ``<lake home>/iot_core/wal``, where the
+    rules engine reads) before it is acknowledged. ``wal_plugin`` defaults to where
+    ``simulators.iot_core.broker_wal.plugin_path`` builds it; build it before starting.
+    ``wal_options``: the plugin's ``segment_bytes``, ``segment_ms``, ``sync_ms``.
+    ``wal=False`` leaves the plugin out (benchmarks measure what it costs; nothing else).
     """
+    if wal_dir is None:
+        from iot_lake.config import settings
+
+        wal_dir = Path(settings().home) / "iot_core" / "wal"
+    wal_path = Path(wal_dir).resolve()
+    plugin = Path(wal_plugin) if wal_plugin else build_dir() / WAL_PLUGIN_FILE
     pki = LocalPki(Path(certs_dir).resolve())
     for path in (pki.ca_file, pki.server_cert, pki.server_key):
         if not path.is_file():
@@ -247,8 +275,8 @@ def write_mosquitto_config(
                 f"user {getpass.getuser()}",
                 "allow_anonymous false",
                 f"acl_file {acl_path}",
-                # Persistent sessions (clean_session False) and their queued QoS 1 messages
-                # survive a broker restart.
+                # Sessions (clean_session False) survive a broker restart; the messages
+                # themselves are safe in the WAL, not in this periodic snapshot.
                 "persistence true",
                 f"persistence_location {data}/",
                 "persistence_file mosquitto.db",
@@ -273,6 +301,22 @@ def write_mosquitto_config(
                 f"keyfile {pki.server_key}",
                 "require_certificate true",
                 "use_identity_as_username true",
+                # A client's id is its certificate's CN, whatever id it asks for: no thing
+                # can take over another's session (the IoT policy's
+                # client/${iot:Connection.Thing.ThingName} on AWS).
+                "use_username_as_clientid true",
+                # Every accepted message is in the WAL before its PUBACK: an acknowledged
+                # message survives a SIGKILL of the broker (docs/ingestion.md). After the
+                # listener: before one, Mosquitto would open a default listener on 1883.
+                *(
+                    [
+                        f"plugin {plugin}",
+                        f"plugin_opt_dir {wal_path}",
+                        *[f"plugin_opt_{k} {int(v)}" for k, v in (wal_options or {}).items()],
+                    ]
+                    if wal
+                    else []
+                ),
                 "",
             ]
         )

@@ -1,105 +1,115 @@
-"""The write-ahead log: durable group commits, torn-tail recovery, release of segments."""
+"""The broker's write-ahead log: the C plugin's framing, and the engine's reader of it."""
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+from pathlib import Path
 
-from simulators.iot_core.wal import WriteAheadLog, encode
-
-
-def _fill(wal: WriteAheadLog, count: int, start: int = 0) -> list[int]:
-    seqs = [
-        wal.append(1000 + i, "sensor/weather", f'{{"n":{i}}}'.encode())
-        for i in range(start, start + count)
-    ]
-    wal.commit()
-    return seqs
+from simulators.iot_core.wal import WalTail, encode, read_segment, segment_name, segments
+from simulators.things.broker import start_broker
 
 
-def test_committed_records_are_recovered_in_order_with_their_data(tmp_path) -> None:
-    wal = WriteAheadLog(tmp_path)
-    list(wal.recover())
-    assert _fill(wal, 3) == [0, 1, 2]
-    # The process dies here: no close(), no release().
-    again = WriteAheadLog(tmp_path)
-    records = list(again.recover())
-    assert [(r.seq, r.arrival_ms, r.topic, r.payload) for r in records] == [
-        (0, 1000, "sensor/weather", b'{"n":0}'),
-        (1, 1001, "sensor/weather", b'{"n":1}'),
-        (2, 1002, "sensor/weather", b'{"n":2}'),
-    ]
-    assert again.next_seq == 3
+def _segment(directory: Path, first: int, records: list[bytes], torn: bytes = b"") -> Path:
+    path = directory / segment_name(first)
+    path.write_bytes(b"".join(encode(1000 + i, "sensor/weather", r) for i, r in enumerate(records))
+                     + torn)  # fmt: skip
+    return path
 
 
-def test_uncommitted_appends_are_not_on_disk(tmp_path) -> None:
-    wal = WriteAheadLog(tmp_path)
-    list(wal.recover())
-    _fill(wal, 1)
-    wal.append(5, "t", b"not committed")
-    assert len(list(WriteAheadLog(tmp_path).recover())) == 1
+def test_the_plugin_writes_what_the_reader_reads_and_continues_after_a_kill(tmp_path) -> None:
+    broker = start_broker(tmp_path / "certs", ["weather-station-01"])
+    try:
+        cert, key = broker.credentials("weather-station-01")
+
+        def pub(topic: str, message: str) -> None:
+            subprocess.run(
+                ["mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "--cafile",
+                 str(broker.ca_file), "--cert", str(cert), "--key", str(key), "-q", "1",
+                 "-t", topic, "-m", message],
+                check=True, timeout=10,
+            )  # fmt: skip
+
+        pub("sensor/weather", '{"n":1}')
+        pub("sensor/other", '{"n":"denied by the ACL: never logged"}')
+        pub("sensor/weather", "")
+        broker.kill()
+        broker.start()
+        pub("sensor/weather", '{"n":3}')
+        found = segments(broker.wal_dir)
+        records = [r for first, path in found for r in read_segment(path, first)[0]]
+        assert [(r.seq, r.topic, r.payload) for r in records] == [
+            (0, "sensor/weather", b'{"n":1}'),
+            (1, "sensor/weather", b""),
+            (2, "sensor/weather", b'{"n":3}'),
+        ]
+        assert [first for first, _ in found] == [0, 2]  # a restart starts a new segment
+    finally:
+        broker.stop()
 
 
-def test_a_torn_last_record_is_dropped_and_earlier_ones_kept(tmp_path) -> None:
-    wal = WriteAheadLog(tmp_path)
-    list(wal.recover())
-    _fill(wal, 2)
-    (segment,) = tmp_path.glob("wal-*.log")
-    with open(segment, "ab") as handle:
-        handle.write(encode(9, "sensor/weather", b'{"half":"written"}')[:-5])
-    records = list(WriteAheadLog(tmp_path).recover())
-    assert [r.payload for r in records] == [b'{"n":0}', b'{"n":1}']
+def test_the_tail_reads_in_order_and_releases_only_complete_delivered_segments(tmp_path) -> None:
+    _segment(tmp_path, 0, [b"a", b"b"])
+    tail = WalTail(tmp_path)
+    assert [r.payload for r in tail.poll()] == [b"a", b"b"]
+    assert tail.poll() == []
+    # The newest segment may still grow: it is never released.
+    assert tail.release(10**9) == 0
+    with open(tmp_path / segment_name(0), "ab") as handle:
+        handle.write(encode(5, "t", b"c"))
+    assert [(r.seq, r.payload) for r in tail.poll()] == [(2, b"c")]
+    _segment(tmp_path, 3, [b"d"])
+    assert [(r.seq, r.payload) for r in tail.poll()] == [(3, b"d")]
+    assert tail.release(2) == 0  # record 2 not delivered yet
+    assert tail.release(3) == 1
+    assert [first for first, _ in segments(tmp_path)] == [3]
 
 
-def test_a_corrupted_record_stops_the_segment_at_the_last_good_one(tmp_path) -> None:
-    wal = WriteAheadLog(tmp_path)
-    list(wal.recover())
-    _fill(wal, 3)
-    (segment,) = tmp_path.glob("wal-*.log")
-    data = bytearray(segment.read_bytes())
-    data[-2] ^= 0xFF  # flip a payload byte of the last record: CRC mismatch
-    segment.write_bytes(bytes(data))
-    assert len(list(WriteAheadLog(tmp_path).recover())) == 2
+def test_a_record_being_written_is_waited_for_and_a_torn_one_skipped(tmp_path) -> None:
+    whole = encode(7, "t", b"late")
+    _segment(tmp_path, 0, [b"a"], torn=whole[:5])
+    tail = WalTail(tmp_path)
+    assert [r.payload for r in tail.poll()] == [b"a"]
+    with open(tmp_path / segment_name(0), "ab") as handle:
+        handle.write(whole[5:])  # the writer finished it
+    assert [r.payload for r in tail.poll()] == [b"late"]
+    with open(tmp_path / segment_name(0), "ab") as handle:
+        handle.write(whole[:9])  # then died in the middle of the next one
+    _segment(tmp_path, 2, [b"after restart"])
+    assert [r.payload for r in tail.poll()] == [b"after restart"]
+    assert tail.torn == 1
+    assert tail.release(3) == 1
 
 
-def test_sequence_numbers_continue_after_a_restart(tmp_path) -> None:
-    wal = WriteAheadLog(tmp_path)
-    list(wal.recover())
-    _fill(wal, 2)
-    again = WriteAheadLog(tmp_path)
-    list(again.recover())
-    assert _fill(again, 2) == [2, 3]
-    assert [r.seq for r in WriteAheadLog(tmp_path).recover()] == [0, 1, 2, 3]
+def test_a_clean_stop_resumes_after_what_it_delivered_and_a_crash_replays(tmp_path) -> None:
+    _segment(tmp_path, 0, [b"a", b"b"])
+    first = WalTail(tmp_path)
+    assert len(first.poll()) == 2
+    first.save_checkpoint()
+    first.close()
+    with open(tmp_path / segment_name(0), "ab") as handle:
+        handle.write(encode(5, "t", b"c"))
+    second = WalTail(tmp_path)
+    assert [r.payload for r in second.poll()] == [b"c"]  # a and b were delivered
+    second.close()  # crash: no checkpoint saved
+    third = WalTail(tmp_path)
+    assert [r.payload for r in third.poll()] == [b"c"]
 
 
-def test_release_deletes_only_segments_that_are_fully_delivered(tmp_path) -> None:
-    wal = WriteAheadLog(tmp_path, segment_bytes=1)  # every commit opens a new segment
-    list(wal.recover())
-    _fill(wal, 2)  # seq 0-1, segment A
-    _fill(wal, 2)  # seq 2-3, segment B (A is closed)
-    _fill(wal, 2)  # seq 4-5, segment C (B is closed)
-    assert len(list(tmp_path.glob("wal-*.log"))) == 3
-    assert wal.release(3) == 1  # B still holds seq 3
-    assert [r.seq for r in WriteAheadLog(tmp_path).recover()] == [2, 3, 4, 5]
-    wal.rotate()
-    assert wal.release(6) == 2
-    assert not list(tmp_path.glob("wal-*.log"))
+def test_workers_split_segments_between_them(tmp_path) -> None:
+    for first in range(0, 40, 2):
+        _segment(tmp_path, first, [b"x%d" % first, b"y%d" % first])
+    tails = [WalTail(tmp_path, worker, 2) for worker in range(2)]
+    seen = [[r.seq for r in tail.poll(10_000)] for tail in tails]
+    assert all(seen)
+    assert sorted(seen[0] + seen[1]) == list(range(40))
 
 
-def test_recovered_segments_are_kept_until_released(tmp_path) -> None:
-    wal = WriteAheadLog(tmp_path)
-    list(wal.recover())
-    _fill(wal, 2)
-    again = WriteAheadLog(tmp_path)
-    assert len(list(again.recover())) == 2
-    # A second crash during replay still finds the records.
-    assert len(list(WriteAheadLog(tmp_path).recover())) == 2
-    again.release(again.next_seq)
-    assert not list(WriteAheadLog(tmp_path).recover())
-
-
-def test_appending_before_recovering_old_segments_is_refused(tmp_path) -> None:
-    wal = WriteAheadLog(tmp_path)
-    list(wal.recover())
-    _fill(wal, 1)
-    with pytest.raises(RuntimeError, match="recover"):
-        WriteAheadLog(tmp_path).append(1, "t", b"x")
+def test_poll_returns_at_most_the_batch_size_and_keeps_its_place(tmp_path) -> None:
+    _segment(tmp_path, 0, [b"%d" % i for i in range(25)])
+    _segment(tmp_path, 25, [b"last"])
+    tail = WalTail(tmp_path)
+    got = []
+    while batch := tail.poll(10):
+        assert len(batch) <= 10
+        got += [r.seq for r in batch]
+    assert got == list(range(26))
