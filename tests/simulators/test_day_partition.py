@@ -97,7 +97,13 @@ def test_the_day_rule_of_the_brief(record: Any, day: str) -> None:
 def test_the_aws_stream_partitions_by_the_query_with_a_buffer_aws_accepts() -> None:
     from iot_lake.provisioning import documents
 
-    values = {"firehose_role_arn": "r", "raw_bucket_arn": "b", "raw_prefix": "raw/"}
+    values = {
+        "firehose_role_arn": "r",
+        "raw_bucket_arn": "b",
+        "raw_prefix": "raw/",
+        "firehose_log_group": "/aws/kinesisfirehose/s",
+        "firehose_log_stream": "DestinationDelivery",
+    }
     for name in ("weather_stream.json", "weather_stream_kms.json"):
         documents.load(f"firehose/{name}", {**values, "kms_key_arn": "k"})  # renders
     destination = documents.load("firehose/weather_stream.json", values)[
