@@ -4,6 +4,7 @@
   requires a logged-in Airflow user (the UI's session cookie is enough).
 * ``external_views`` puts "iot-lake" in the UI's Browse menu; the UI shows the app in
   an iframe at ``/plugin/iot-lake``.
+* ``timetables`` registers the DAGs' ``DailyTimetable`` (the scheduler deserializes it).
 * ``listeners`` records the results of every common.sql check task in the lake table
   ``quality_results`` (see ``iot_lake.quality``).
 """
@@ -15,6 +16,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from iot_lake.quality import quality_results_listener
+from iot_lake.timetables import DailyTimetable
 
 URL_PREFIX = "/iot-lake"
 
@@ -22,6 +24,7 @@ URL_PREFIX = "/iot-lake"
 class IotLakeDashboardPlugin(AirflowPlugin):
     name = "iot_lake_dashboard"
     listeners = [quality_results_listener]  # noqa: RUF012 (AirflowPlugin's own style)
+    timetables = [DailyTimetable]  # noqa: RUF012
     external_views = [  # noqa: RUF012
         {
             "name": "iot-lake",
