@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from iot_lake.config import SQL_DIR
+from iot_lake.notifier import FailureNotifier
 
 OWNER = "iot-lake"
 
@@ -14,6 +15,9 @@ DEFAULT_ARGS: dict[str, object] = {
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
+    # A task that fails for good (checks fail at once, others after their retries) tells
+    # people: SNS or the dashboard's Incidents page, per the iot_lake_alerts connection.
+    "on_failure_callback": [FailureNotifier()],
 }
 
 ALLOWED_TAGS = frozenset({"iot-lake", "weather", "coffee", "setup", "quality", "ingest"})
