@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from airflow.timetables.base import DagRunInfo, DataInterval
 from airflow.timetables.interval import CronDataIntervalTimetable
-from airflow.utils.types import DagRunType
 from pendulum import UTC, DateTime
 
 if TYPE_CHECKING:
@@ -49,29 +48,6 @@ class DailyTimetable(CronDataIntervalTimetable):
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
         """The UTC day that contains ``run_after`` (the logical date on UI/REST triggers)."""
         return _day_of(DateTime.instance(run_after).in_timezone(UTC))
-
-    def generate_run_id(
-        self,
-        *,
-        run_type: DagRunType,
-        run_after: DateTime,
-        data_interval: DataInterval | None,
-        **extra: object,
-    ) -> str:
-        """Scheduled and backfill runs are named by the day they process.
-
-        (``scheduled__2026-11-28T00:00:00+00:00`` is the run of 2026-11-28, where Airflow
-        would name it after its ``run_after``, the next midnight.) Manual runs keep the
-        trigger time: their interval may come from the wall clock, and two may share a day.
-        """
-        if data_interval is not None and run_type in (
-            DagRunType.SCHEDULED,
-            DagRunType.BACKFILL_JOB,
-        ):
-            return run_type.generate_run_id(suffix=data_interval.start.isoformat())
-        return super().generate_run_id(
-            run_type=run_type, run_after=run_after, data_interval=data_interval, **extra
-        )
 
     def run_info_from_dag_run(self, *, dag_run: DagRun) -> DagRunInfo:
         """An existing run stands for the day of its logical date (its run type aside)."""
