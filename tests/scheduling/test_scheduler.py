@@ -3,7 +3,7 @@
 An ``airflow standalone`` (API server, scheduler with LocalExecutor, DAG processor,
 triggerer) on a fresh PostgreSQL database and a free port runs ``sched_probe`` (the
 project's ``DailyTimetable``, catchup, ``max_active_runs=1``) the way ``./lake demo`` and a
-user do: a backfill of day D-3 while the DAG is paused, a run triggered from the REST API
+user do: a backfill of days D-4..D-3 while the DAG is paused, a run triggered from the REST API
 (the UI's call) for D-1, then unpause. The scheduler must run D-2 itself, count the manual
 D-1 as D-1's run and move on to today (created at 00:00 UTC tomorrow) instead of looping
 on "run already exists" (issue 13), and a later manual run of a day it already ran must not
@@ -131,6 +131,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         SCHED_PROBE_START=(datetime.now(UTC) - timedelta(days=6)).date().isoformat(),
         SCHED_PROBE_OUT=str(out),
         PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        # `airflow standalone` starts its parts as `airflow ...` commands.
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
     )
     log = tmp_path / "standalone.log"
     subprocess.run(
@@ -172,16 +174,16 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 @pytest.mark.timeout(900)
 def test_scheduler_advances_after_demo_runs_and_manual_runs(stack: Stack) -> None:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    day = {k: (today - timedelta(days=k)).strftime("%Y-%m-%d") for k in range(4)}
+    day = {k: (today - timedelta(days=k)).strftime("%Y-%m-%d") for k in range(5)}
     tomorrow = today + timedelta(days=1)
 
-    # The demo's way: a backfill of a past day while the DAG is still paused.
+    # The demo's way: a backfill of past days while the DAG is still paused.
     status, body = stack.api(
         "POST",
         "/api/v2/backfills",
         {
             "dag_id": DAG_ID,
-            "from_date": f"{day[3]}T00:00:00Z",
+            "from_date": f"{day[4]}T00:00:00Z",
             "to_date": f"{day[3]}T00:00:00Z",
             "max_active_runs": 1,
             "reprocess_behavior": "completed",
@@ -208,8 +210,11 @@ def test_scheduler_advances_after_demo_runs_and_manual_runs(stack: Stack) -> Non
         done = all(runs.get(f"{day[k]}T00:00", (None, None))[1] == "success" for k in (1, 2, 3))
         return done and stack.next_dagrun()[0] == today
 
-    wait_for("D-3, D-2, D-1 done and next run = today", settled, stack, timeout=480)
+    wait_for("D-4 .. D-1 done and next run = today", settled, stack, timeout=480)
     runs = stack.runs()
+    assert runs[f"{day[4]}T00:00"][:3] == (
+        "backfill", "success", f"backfill__{day[3]}T00:00:00+00:00",
+    )  # fmt: skip
     assert runs[f"{day[3]}T00:00"][:3] == (
         "backfill", "success", f"backfill__{day[2]}T00:00:00+00:00",
     )  # fmt: skip
@@ -220,7 +225,7 @@ def test_scheduler_advances_after_demo_runs_and_manual_runs(stack: Stack) -> Non
     )  # fmt: skip
     # ... counted the manual run as D-1's run (no second run of D-1) ...
     assert runs[f"{day[1]}T00:00"][0] == "manual"
-    assert len(runs) == 3, runs
+    assert len(runs) == 4, runs
     # ... and shows the next nightly run at the right time: today's, at 00:00 UTC tomorrow.
     assert stack.next_dagrun() == (today, tomorrow)
 
@@ -243,13 +248,17 @@ def test_scheduler_advances_after_demo_runs_and_manual_runs(stack: Stack) -> Non
     # Each task ran on the executor for its own day, with a task log and a true duration,
     # and max_active_runs=1 held: no two runs overlapped.
     days = {p.stem: p.read_text() for p in stack.out.glob("*.day")}
-    assert sorted(days.values()) == sorted([day[3], day[3], day[2], day[1]])
+    assert sorted(days.values()) == sorted([day[4], day[3], day[3], day[2], day[1]])
     logs = list((stack.home / "logs" / f"dag_id={DAG_ID}").glob("run_id=*/task_id=record/*.log"))
-    assert len(logs) == 4, logs
-    spans = sorted((r[3], r[4]) for r in stack.runs().values())
-    assert all(timedelta(0) < end - start < timedelta(minutes=3) for start, end in spans)
-    for (_, end), (next_start, _) in itertools.pairwise(spans):
-        assert end <= next_start, spans
+    assert len(logs) == 5, logs
+    final = stack.runs().values()
+    assert all(timedelta(0) < r[4] - r[3] < timedelta(minutes=3) for r in final)
+    # max_active_runs=1 (Airflow counts backfill runs apart from the others, so a backfill
+    # may run beside a manual run; each kind runs one at a time).
+    for backfill in (True, False):
+        spans = sorted((r[3], r[4]) for r in final if (r[0] == "backfill") == backfill)
+        for (_, end), (next_start, _) in itertools.pairwise(spans):
+            assert end <= next_start, spans
     # "run already exists" (the manual D-1 met again) is logged at most once per DAG
     # processor pass (5 s here, 30 s by default): each pass re-derives the next run from the
     # latest scheduled/backfill run (D-2), the scheduler skips D-1 and is back on today.
