@@ -19,11 +19,12 @@ meta() {  # SQL against the metadata DB: one value per line, fields split by '|'
   psql "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN/+psycopg2/}" -qtAX -c "$1"
 }
 healthy() {
-  curl -fsS "$HEALTH" 2>/dev/null | python -c '
+  local body; body="$(curl -fsS "$HEALTH" 2>/dev/null)" || return 1
+  python 2>/dev/null -c '
 import json, sys
 h = json.load(sys.stdin)
 sys.exit(0 if all(h.get(k, {}).get("status") == "healthy" for k in
-                  ("metadatabase", "scheduler", "dag_processor", "triggerer")) else 1)'
+                  ("metadatabase", "scheduler", "dag_processor", "triggerer")) else 1)' <<<"$body"
 }
 
 start() {
