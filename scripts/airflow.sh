@@ -3,6 +3,7 @@
 # server (UI + the Execution API that workers report to), scheduler with LocalExecutor,
 # DAG processor and triggerer (`airflow standalone`), metadata in PostgreSQL.
 #   scripts/airflow.sh start     start it unless one already answers on 127.0.0.1:8080
+#   scripts/airflow.sh ready     wait until API server, scheduler, DAG processor are healthy
 #   scripts/airflow.sh stop      stop the one this script started
 #   scripts/airflow.sh backfill DAG FROM TO [CONF]   backfill, run it, print the runs
 #   scripts/airflow.sh status
@@ -34,7 +35,11 @@ start() {
     airflow db migrate >>"$RUN/airflow.log" 2>&1
     setsid airflow standalone >>"$RUN/airflow.log" 2>&1 < /dev/null &
     echo $! >"$PIDFILE"
+    echo "airflow: starting (log: $RUN/airflow.log)"
   fi
+}
+
+ready() {
   for _ in $(seq 1 180); do
     healthy && { echo "airflow: healthy on $HEALTH"; return 0; }
     [ -f "$PIDFILE" ] && ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null && break
@@ -109,6 +114,7 @@ pause() { for dag in "$@"; do airflow dags pause "$dag" >>"$RUN/airflow.log" 2>&
 
 case "${1:-status}" in
   start) start ;;
+  ready) ready ;;
   stop) stop ;;
   backfill) shift; backfill "$@" ;;
   wait) shift; wait_backfills "$@" ;;

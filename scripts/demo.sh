@@ -23,7 +23,8 @@ step "install (Debian packages, uv, the locked virtualenv) and services"
 scripts/bootstrap.sh nodejs:node nodejs:npm
 scripts/services.sh
 scripts/stack.sh start
-# Airflow as in production: scheduler + LocalExecutor + API server, PostgreSQL metadata.
+# Airflow as in production: scheduler + LocalExecutor + API server, PostgreSQL metadata;
+# it starts in the background while the devices below produce the data.
 scripts/airflow.sh start
 trap 'scripts/airflow.sh stop' EXIT
 
@@ -60,6 +61,7 @@ step "weather_lake + coffee_lake: a backfill of $FIRST..$DAY each, run by the sc
 # One run per day and DAG (run type backfill, one at a time as the DAGs' max_active_runs
 # say), tasks on the LocalExecutor, logs in the UI. The DAGs are paused again afterwards:
 # unpausing one schedules its next nightly run (today's, at 00:00 UTC tomorrow).
+scripts/airflow.sh ready
 weather="$(scripts/airflow.sh backfill weather_lake "$FIRST" "$DAY" "$WEATHER_CONF")"
 coffee="$(scripts/airflow.sh backfill coffee_lake "$FIRST" "$DAY")"
 scripts/airflow.sh wait "$weather" "$coffee"
