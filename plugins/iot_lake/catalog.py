@@ -426,7 +426,9 @@ class GlueCatalog(Catalog):
 
     def delete_partition(self, db: str, table: str, values: list[str]) -> bool:
         try:
-            self.client.delete_partition(DatabaseName=db, TableName=table, PartitionValues=values)
+            self.client.delete_partition(
+                DatabaseName=db, TableName=table, PartitionValues=values
+            )
         except self.client.exceptions.EntityNotFoundException:
             return False
         return True

@@ -137,7 +137,9 @@ def settings() -> LakeSettings:
         values["mqtt_port"] = int(str(values["mqtt_port"]))
     backend = str(values.get("backend", "local")).lower()
     if backend not in BACKENDS:
-        raise ConfigError(f"IOT_LAKE_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}")
+        raise ConfigError(
+            f"IOT_LAKE_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
+        )
     values["backend"] = backend
     if backend == "local":
         home = Path(str(values.get("home", LakeSettings.home))).resolve()

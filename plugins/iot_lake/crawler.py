@@ -167,7 +167,9 @@ def raw_table_input(
             INFERRED_TYPES: json.dumps({c["Name"]: c["Type"] for c in columns}),
         },
         "StorageDescriptor": {
-            "Columns": [{"Name": c["Name"], "Type": resolve_unknown(c["Type"])} for c in columns],
+            "Columns": [
+                {"Name": c["Name"], "Type": resolve_unknown(c["Type"])} for c in columns
+            ],
             "Location": location.rstrip("/") + "/",
             "InputFormat": JSON_INPUT,
             "OutputFormat": JSON_OUTPUT,

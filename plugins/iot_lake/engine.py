@@ -421,7 +421,9 @@ def prepare_local(
     lake = settings or config.settings()
     default_db = (database or lake.curated_database).lower()
     tree = parse_one(sql)
-    attach_views(con, get_catalog(lake), referenced_tables(tree, default_db), tree, default_db)
+    attach_views(
+        con, get_catalog(lake), referenced_tables(tree, default_db), tree, default_db
+    )
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(default_db)}")
     con.execute(f"USE {_ident(default_db)}")
     return duckdb_tree(tree).sql(dialect=LOCAL_DIALECT)
@@ -617,7 +619,9 @@ def _write_partition_athena(
     location = join(partition_location(table, keys, values), f"run={uuid.uuid4().hex}") + "/"
     s3 = S3Hook(aws_conn_id=lake.aws_conn_id, region_name=lake.region)
     try:
-        athena_execute(unload_sql(select_sql, location, compression), lake, database=database or db)
+        athena_execute(
+            unload_sql(select_sql, location, compression), lake, database=database or db
+        )
     except Exception:
         _delete_prefix(s3, location)
         raise

@@ -154,15 +154,8 @@ def array_element(glue_type: str) -> str | None:
     return None
 
 
-_NUMERIC_RANK = {
-    "tinyint": 0,
-    "smallint": 1,
-    "int": 2,
-    "integer": 2,
-    "bigint": 3,
-    "float": 4,
-    "double": 5,
-}
+_NUMERIC_RANK = {"tinyint": 0, "smallint": 1, "int": 2, "integer": 2, "bigint": 3, "float": 4,
+                 "double": 5}
 
 
 def merge_types(existing: str, new: str) -> tuple[str, list[str]]:

@@ -45,14 +45,8 @@ def render(start: str, end: str) -> str:
         out.append(
             table(
                 weather["stations"],
-                (
-                    "weather_station",
-                    "dt",
-                    "observation_count",
-                    "min_temperature_c",
-                    "avg_temperature_c",
-                    "max_temperature_c",
-                ),
+                ("weather_station", "dt", "observation_count", "min_temperature_c",
+                 "avg_temperature_c", "max_temperature_c"),
             )
         )
         if isinstance(weather["conditions"], list):
@@ -60,13 +54,8 @@ def render(start: str, end: str) -> str:
             out.append(
                 table(
                     weather["conditions"],
-                    (
-                        "present_weather_condition",
-                        "observation_count",
-                        "min_temperature_c",
-                        "avg_temperature_c",
-                        "max_temperature_c",
-                    ),
+                    ("present_weather_condition", "observation_count",
+                     "min_temperature_c", "avg_temperature_c", "max_temperature_c"),
                 )
             )
     coffee = data.coffee(start, end)
@@ -79,12 +68,8 @@ def render(start: str, end: str) -> str:
             f"faces, {shares.get('smiles', 0)} smiles of {shares.get('smile_known', 0)} judged, "
             f"{shares.get('glasses', 0)} glasses of {shares.get('glasses_known', 0)} judged"
         )
-        out.append(
-            table(
-                coffee["machines"],
-                list(coffee["machines"][0]) if coffee["machines"] else ("machine_id",),
-            )
-        )
+        out.append(table(coffee["machines"], list(coffee["machines"][0]) if coffee["machines"]
+                         else ("machine_id",)))
     return "\n".join(out)
 
 

@@ -47,18 +47,10 @@ def flatten_day(
     """
     lake = settings or config.settings()
     if get_catalog(lake).get_table(lake.raw_database, RAW_TABLE) is None:
-        log.warning(
-            "no raw table %s.%s yet (nothing crawled): nothing to flatten for %s",
-            lake.raw_database,
-            RAW_TABLE,
-            ds,
-        )
-        return {
-            "table": f"{lake.curated_database}.{OBSERVATIONS}",
-            "dt": ds,
-            "rows": 0,
-            "observations": 0,
-        }
+        log.warning("no raw table %s.%s yet (nothing crawled): nothing to flatten for %s",
+                    lake.raw_database, RAW_TABLE, ds)
+        return {"table": f"{lake.curated_database}.{OBSERVATIONS}", "dt": ds, "rows": 0,
+                "observations": 0}
     result = _publish(FLATTEN_SQL, OBSERVATIONS, ds, {"late_days": int(late_days)}, lake)
     row_count, observation_count = run_query(COUNT_SQL, ds=ds, settings=lake)[0]
     result.update(rows=int(row_count), observations=int(observation_count))

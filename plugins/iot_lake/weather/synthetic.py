@@ -27,19 +27,11 @@ STATIONS = (
     ("726430-14920", 43.879, -91.253, 198.1),
     ("723030-13714", 35.167, -79.017, 66.8),
 )
-COVERAGES = (
-    "Clear - No coverage",
-    "One okta - 1/10 or less but not zero",
-    "Four oktas - 5/10, or SCT",
-    "Eight oktas - 10/10, or OVC",
-)
+COVERAGES = ("Clear - No coverage", "One okta - 1/10 or less but not zero",
+             "Four oktas - 5/10, or SCT", "Eight oktas - 10/10, or OVC")
 CLOUD_TYPES = ("Cumulus (Cu)", "Stratus (St)", "Cirrus (Ci)", None)
-CONDITIONS = (
-    ("Rain, not freezing, slight", "61", "MW"),
-    ("Mist", "10", "MW"),
-    ("Snow, slight", "71", "AW"),
-    ("Fog", "30", "AW"),
-)
+CONDITIONS = (("Rain, not freezing, slight", "61", "MW"), ("Mist", "10", "MW"),
+              ("Snow, slight", "71", "AW"), ("Fog", "30", "AW"))
 
 Message = dict[str, Any]
 
@@ -84,13 +76,8 @@ def message(
             for _ in range(layers)
         ],
         "weather_condition": [
-            dict(
-                zip(
-                    ("present_weather_condition", "code", "source"),
-                    rng.choice(CONDITIONS),
-                    strict=True,
-                )
-            )
+            dict(zip(("present_weather_condition", "code", "source"), rng.choice(CONDITIONS),
+                     strict=True))
             for _ in range(groups)
         ],
     }
@@ -117,7 +104,9 @@ def hourly_messages(
 def object_key(arrival: datetime, stream: str = STREAM, prefix: str = "weather") -> str:
     """``weather/YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` (Firehose's layout)."""
     a = arrival.astimezone(UTC)
-    return f"{prefix}/{a:%Y/%m/%d/%H}/{stream}-1-{a:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+    return (
+        f"{prefix}/{a:%Y/%m/%d/%H}/{stream}-1-{a:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+    )
 
 
 def encode_records(messages: Iterable[Message | str]) -> bytes:
@@ -138,7 +127,6 @@ def write_raw(
     ``arrival`` maps a message to its arrival time (default: its observation time plus
     a minute), which decides its hour folder, as Firehose does.
     """
-
     def default_arrival(m: Message) -> datetime:
         observed = datetime.strptime(m["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         return observed + timedelta(minutes=1)
