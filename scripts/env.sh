@@ -11,9 +11,6 @@ export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-# .airflowignore as regexps: the glob syntax makes Airflow build pathspec's deprecated
-# GitWildMatchPattern, a DeprecationWarning in every CLI call and task log.
-export AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX=regexp
 # A local-only role on 127.0.0.1; the password is not a secret (the DB holds run metadata).
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://iot_lake_airflow:iot_lake_airflow@127.0.0.1:5432/iot_lake_airflow}"
 export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"

@@ -26,7 +26,6 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX"] = "regexp"  # see scripts/env.sh
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.setdefault("IOT_LAKE_BACKEND", "local")
 # Nor into the project's own lake (.lake/): a test that forgets lake_settings lands here.

@@ -116,7 +116,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
         AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX="regexp",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
         AIRFLOW__API__HOST="127.0.0.1",
         AIRFLOW__API__PORT=str(port),
