@@ -6,9 +6,10 @@
 * ``conn_type`` ``aws`` with extra ``{"target_arn": "<SNS topic ARN>", "region_name": ...}``:
   the Amazon provider's ``SnsNotifier`` publishes it (the connection also carries the AWS
   credentials/role, like any ``aws`` connection);
-* anything else, or no such connection (the ``local`` backend sets a ``generic`` one in
-  ``config/local.env``): an incident in the lake home, shown on the dashboard's
-  Incidents page (``iot_lake.incidents``).
+* anything else (the ``local`` backend sets a ``generic`` one in ``config/local.env``),
+  or no such connection on ``local``: an incident in the lake home, shown on the
+  dashboard's Incidents page (``iot_lake.incidents``). On ``aws`` without the
+  connection the failure is logged as an error (a worker's local disk reaches no one).
 """
 
 from __future__ import annotations
@@ -55,10 +56,15 @@ class FailureNotifier(BaseNotifier):
         from airflow.sdk.exceptions import AirflowNotFoundException
 
         incident = incident_from(context)
+        from iot_lake.config import settings
+
         try:
             conn = Connection.get(self.conn_id)
-        except AirflowNotFoundException as err:
-            log.warning("no connection %s (%s): recording the incident locally", self.conn_id, err)
+        except AirflowNotFoundException:
+            if not settings().is_local:
+                log.error("no connection %s: nobody is told of %s", self.conn_id, incident)
+                return
+            log.warning("no connection %s: the incident goes to the dashboard", self.conn_id)
             conn = None
         if conn is not None and conn.conn_type == "aws":
             from airflow.providers.amazon.aws.notifications.sns import SnsNotifier

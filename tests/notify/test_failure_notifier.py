@@ -28,9 +28,7 @@ def _failing_run():
     from tests.conftest import ROOT
 
     rng = random.Random(3)
-    messages = [
-        synthetic.message("722540-13904", DAY + timedelta(hours=h), rng) for h in range(6)
-    ]
+    messages = [synthetic.message("722540-13904", DAY + timedelta(hours=h), rng) for h in range(6)]
     messages[2]["air_temperature"]["value"] = 75.0  # impossible on Earth: the range check
     synthetic.write_raw(settings().uri("raw"), messages)
     bag = DagBag(dag_folder=str(ROOT / "dags" / "weather_lake.py"))
@@ -73,9 +71,9 @@ def test_on_aws_the_failure_is_published_to_sns(
     sqs = boto3.client("sqs", region_name="us-east-1")
     topic = sns.create_topic(Name="iot-lake-alerts")["TopicArn"]
     queue = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     monkeypatch.setenv(
         "AIRFLOW_CONN_IOT_LAKE_ALERTS",
