@@ -37,11 +37,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import Asset, chain, dag, task
 
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, day_bounds, run_day
 from iot_lake.operators.checks import LakeColumnCheckOperator, LakeSQLCheckOperator
 from iot_lake.operators.macros import LAKE
+from iot_lake.timetables import DailyTimetable
 
 # Named <database>.<table> like weather_lake's assets (no URI: no provider loads at parse).
 COFFEES_ASSET = Asset(name="iot_lake.coffees")
@@ -54,7 +55,7 @@ FLAGS = ("has_face", "smile", "beard", "mustache", "glasses")
 
 @dag(
     dag_id="coffee_lake",
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    schedule=DailyTimetable(),
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=True,
     max_active_runs=2,

@@ -40,7 +40,6 @@ from typing import Any
 
 from airflow.sdk import (
     Asset,
-    CronDataIntervalTimetable,
     Param,
     chain_linear,
     dag,
@@ -56,6 +55,7 @@ from iot_lake.operators.checks import (
 )
 from iot_lake.operators.crawl import LakeCrawlOperator
 from iot_lake.operators.macros import LAKE
+from iot_lake.timetables import DailyTimetable
 
 # Assets are named <database>.<table>; a URI with a scheme would make Airflow load every
 # provider's URI handlers (boto3 included) while parsing this file.
@@ -71,7 +71,7 @@ DAY = "dt = '{{ ds }}'"
 
 @dag(
     dag_id="weather_lake",
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    schedule=DailyTimetable(),
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=True,
     max_active_runs=1,

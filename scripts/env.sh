@@ -1,6 +1,7 @@
 # Environment shared by every project script: source it, don't run it.
-# Airflow lives inside the project (.airflow/, git-ignored) with a SQLite metadata DB,
-# the project's dags/ and plugins/, and no example DAGs.
+# Airflow lives inside the project (.airflow/, git-ignored: logs, config) with its metadata
+# in PostgreSQL (database iot_lake_airflow, made by scripts/services.sh), the project's
+# dags/ and plugins/, no example DAGs, and a LocalExecutor sized for a small machine.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 # The project venv first: .tools/ holds only uv, but its venv has a python of its own.
@@ -10,7 +11,18 @@ export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
+# A local-only role on 127.0.0.1; the password is not a secret (the DB holds run metadata).
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://iot_lake_airflow:iot_lake_airflow@127.0.0.1:5432/iot_lake_airflow}"
+export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
+# LocalExecutor starts `parallelism` worker processes: 32 by default, 2 per core here.
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-$(( $(nproc) * 2 ))}"
+export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="${AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES:-1}"
+export AIRFLOW__API__WORKERS="${AIRFLOW__API__WORKERS:-1}"
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+# Where task workers report (the Execution API of the API server above).
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT/execution/}"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
 export UV_PROJECT_ENVIRONMENT="$ROOT/.venv"
 mkdir -p "$AIRFLOW_HOME" "$ROOT/.run"
 

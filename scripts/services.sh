@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the machine-wide services the local backend and the tests use, when not running.
-# (MariaDB standing in for Aurora MySQL; the project's own Mosquitto is started by
-# scripts/stack.sh with the project's TLS config, and tests start their own brokers.)
+# (PostgreSQL for Airflow's metadata, MariaDB standing in for Aurora MySQL; the project's
+# own Mosquitto is started by scripts/stack.sh with the project's TLS config, and tests
+# start their own brokers.)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -29,3 +30,29 @@ MSG
   exit 1
 fi
 echo "services: MariaDB on 127.0.0.1:3306 ready"
+
+# PostgreSQL: Airflow's metadata DB (the Debian cluster, started with pg_ctlcluster) and
+# the project's role/database iot_lake_airflow (also what the scheduling tests use).
+if ! port_open 127.0.0.1 5432; then
+  echo "services: starting PostgreSQL"
+  cluster="$(pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1, $2}')"
+  if [ -z "$cluster" ]; then
+    echo "services: no PostgreSQL cluster (Debian package postgresql; ./lake setup installs it)" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC2086  # "version name"
+  pg_ctlcluster $cluster start
+  wait_port 127.0.0.1 5432 PostgreSQL 60
+fi
+psql_admin() {  # as the cluster's superuser over its socket (peer auth on Debian)
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- psql -qtAX "$@"
+  elif [ "$(id -un)" = postgres ]; then psql -qtAX "$@"
+  else sudo -u postgres psql -qtAX "$@"; fi
+}
+if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'iot_lake_airflow'")" != 1 ]; then
+  psql_admin -c "CREATE ROLE iot_lake_airflow LOGIN CREATEDB PASSWORD 'iot_lake_airflow'"
+fi
+if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'iot_lake_airflow'")" != 1 ]; then
+  psql_admin -c "CREATE DATABASE iot_lake_airflow OWNER iot_lake_airflow"
+fi
+echo "services: PostgreSQL on 127.0.0.1:5432 ready (database iot_lake_airflow)"

@@ -4,9 +4,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/bootstrap.sh"
 "$ROOT/scripts/services.sh"
-export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
-export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
-export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
 passwords="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 airflow db migrate >/dev/null
 cat <<MSG

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from iot_lake.config import SQL_DIR
+from iot_lake.notifier import FailureNotifier
 
 OWNER = "iot-lake"
 
@@ -14,6 +15,9 @@ DEFAULT_ARGS: dict[str, object] = {
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
+    # A task that fails for good (checks fail at once, others after their retries) tells
+    # people: SNS or the dashboard's Incidents page, per the iot_lake_alerts connection.
+    "on_failure_callback": [FailureNotifier()],
 }
 
 ALLOWED_TAGS = frozenset({"iot-lake", "weather", "coffee", "setup", "quality", "ingest"})
@@ -28,7 +32,9 @@ def run_day(ds: str | None) -> str:
     With daily data intervals a scheduled or backfill run's logical date is the start of
     the day it covers (the nightly run for D starts once D has ended), and a manual run
     (``airflow dags test DAG D``, a trigger with logical date D) names D itself, so one
-    day is always one logical date: reruns, clears and backfills all find it.
+    day is always one logical date: reruns, clears and backfills all find it. The DAGs'
+    ``iot_lake.timetables.DailyTimetable`` gives the scheduler the same view: a manual run
+    of D covers [D, D+1) and counts as D's run, so the schedule moves on to D+1.
     """
     if not ds:
         raise ValueError("this run has no logical date: trigger it with the day to process")

@@ -82,13 +82,31 @@ def test_dag_file_does_no_io_and_no_heavy_import_at_top_level(path: Path) -> Non
     assert report["connects"] == [], f"{path.name} connects to {report['connects']}"
 
 
-def test_the_plugin_loader_sees_only_the_ui_plugin() -> None:
+# Either syntax reads plugins/.airflowignore the same way.
+@pytest.mark.parametrize("syntax", ["glob", "regexp"])
+def test_the_plugin_loader_sees_only_the_ui_plugin(syntax: str) -> None:
     """The library under plugins/iot_lake/ is imported by path, never as plugin files."""
     from airflow._shared.module_loading import find_path_from_directory
 
     found = sorted(
         Path(p).relative_to(ROOT / "plugins").as_posix()
-        for p in find_path_from_directory(str(ROOT / "plugins"), ".airflowignore")
+        for p in find_path_from_directory(str(ROOT / "plugins"), ".airflowignore", syntax)
         if p.endswith(".py")
     )
     assert found == ["iot_lake_dashboard.py"]
+
+
+def test_loading_the_plugins_warns_about_nothing() -> None:
+    """Every CLI call and task log loads the plugins: no deprecation printed each time.
+
+    (Airflow 3.3 builds pathspec's ``GitWildMatchPattern`` for .airflowignore globs, which
+    pathspec 1.x deprecates; the lock keeps pathspec 0.12.)
+    """
+    import warnings
+
+    from airflow._shared.module_loading import find_path_from_directory
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        list(find_path_from_directory(str(ROOT / "plugins"), ".airflowignore", "glob"))
+    assert [str(w.message) for w in caught] == []

@@ -7,6 +7,7 @@ browser logs in by visiting ``/auth/token/login`` and gets the UI's session cook
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -51,11 +52,13 @@ def api_server(
     log_dir: Path,
     timeout: float = 120,
     while_starting: Callable[[], object] | None = None,
+    users: dict[str, str] | None = None,
 ) -> Iterator[ApiServer]:
     """Start ``airflow api-server`` (core API + UI + plugins), wait until healthy, stop it.
 
     ``while_starting`` runs after the process is launched and before waiting for it
-    (the server takes seconds to import Airflow: build fixtures meanwhile).
+    (the server takes seconds to import Airflow: build fixtures meanwhile). ``users``
+    (name -> password, all admins) turns off "everyone is admin": pages need a login.
     """
     port = free_port()
     env = os.environ.copy()
@@ -70,6 +73,14 @@ def api_server(
         AIRFLOW__CORE__LAZY_LOAD_PLUGINS="False",
         PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), str(ROOT), env.get("PYTHONPATH", "")]),
     )
+    if users:
+        passwords = log_dir / "passwords.json"
+        passwords.write_text(json.dumps(users))
+        env.update(
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=",".join(f"{u}:admin" for u in users),
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        )
     log = log_dir / "api-server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -44,6 +44,10 @@ def station_rows(day_index: int) -> list[dict]:
                 "air_temperature_min": round(base - 6.3 - s, 1),
                 "air_temperature_avg": round(base + 0.25 * s, 2),
                 "air_temperature_max": round(base + 7.1 + (day_index % 3), 1),
+                # Rain on some days, none reported (null) on others.
+                "precipitation_mm": round(0.7 * (s + 1) * day_index, 1)
+                if (s + day_index) % 3
+                else None,
             }
         )
     return out

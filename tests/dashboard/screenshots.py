@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins"))  # the iot_lake package, as pytest's pythonpath
 
-PAGES = ("weather", "coffee", "quality", "profiles")
+PAGES = ("weather", "coffee", "quality", "profiles", "incidents")
 FIRST_WEATHER_DAY = date(2026, 11, 2)
 
 
@@ -145,12 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with api_server(plugins, work, while_starting=build) as server, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1600, "height": 900})
             page.goto(server.login_url("/iot-lake/weather"))
             for name in PAGES:
                 page.goto(f"{server.url}/iot-lake/{name}")
                 page.screenshot(path=args.out / f"dashboard_{name}.png", full_page=True)
-            page.goto(f"{server.url}/plugin/iot-lake")
+            # The narrow layout (one chart per row) at 1,000 px.
+            page.set_viewport_size({"width": 1000, "height": 900})
+            page.goto(f"{server.url}/iot-lake/weather")
+            page.screenshot(path=args.out / "dashboard_weather_1000px.png", full_page=True)
+            page.set_viewport_size({"width": 1600, "height": 900})
+            page.goto(f"{server.url}/plugin/dashboard")
             page.frame_locator("iframe").locator("h1").wait_for(timeout=30_000)
             page.screenshot(path=args.out / "airflow_ui_dashboard.png")
             if args.weather_days or args.from_demo:
@@ -162,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 page.screenshot(path=args.out / "airflow_ui_weather_lake_runs.png")
             browser.close()
             if args.serve:
-                print(f"open {server.login_url('/plugin/iot-lake')}  (Ctrl-C stops)", flush=True)
+                print(f"open {server.login_url('/plugin/dashboard')}  (Ctrl-C stops)", flush=True)
                 with contextlib.suppress(KeyboardInterrupt):
                     threading.Event().wait()
     finally:

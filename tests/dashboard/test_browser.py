@@ -6,6 +6,8 @@ screenshot of every page is saved under the test's temporary directory.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -90,8 +92,8 @@ def test_dashboard_pages_in_chromium_show_the_lakes_numbers(server, fixture_lake
             # The Airflow UI lists the plugin's view and embeds the dashboard.
             plugins = page.request.get(f"{server.url}/api/v2/plugins?limit=100").json()
             views = [v for p in plugins["plugins"] for v in p.get("external_views", [])]
-            assert any(v["name"] == "iot-lake" and v["url_route"] == "iot-lake" for v in views)
-            page.goto(f"{server.url}/plugin/iot-lake")
+            assert any(v["name"] == "iot-lake" and v["url_route"] == "dashboard" for v in views)
+            page.goto(f"{server.url}/plugin/dashboard")
             frame = page.frame_locator("iframe")
             frame.locator('[data-testid="station-summary"]').wait_for(timeout=30_000)
             page.screenshot(path=tmp_path / "airflow_ui.png")
@@ -100,3 +102,128 @@ def test_dashboard_pages_in_chromium_show_the_lakes_numbers(server, fixture_lake
     for name in ("weather", "coffee", "quality", "profiles", "airflow_ui"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
     assert sorted(expected) == sorted(lake_fixture.STATIONS)
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def logged_in(browser, server, width: int = 1600):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server.login_url("/iot-lake/weather"))
+    assert page.url.endswith("/iot-lake/weather")
+    return page
+
+
+@pytest.mark.timeout(300)
+def test_a_logged_out_visit_goes_to_the_login_page_and_back(
+    airflow_db, fixture_lake, browser, tmp_path_factory
+) -> None:
+    # A server where not everyone is admin: a visitor without a session must log in.
+    with api_server(
+        ROOT / "plugins", tmp_path_factory.mktemp("login-server"), users={"ada": "lovelace-42"}
+    ) as secured:
+        page = browser.new_page()
+        target = f"{secured.url}/iot-lake/quality?only_failed=true"
+        page.goto(target)
+        assert "/auth/login" in page.url and "next=" in page.url, page.url  # the login page
+        page.get_by_label("Username").fill("ada")
+        page.get_by_label("Password").fill("lovelace-42")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(target, timeout=30_000)  # and back where the visitor was going
+        page.get_by_test_id("check-history").wait_for()
+        # A script (no text/html in Accept) still gets the plain 401, not a login page.
+        api = browser.new_page().request.get(
+            f"{secured.url}/iot-lake/quality", headers={"Accept": "application/json"}
+        )
+        assert api.status == 401
+        assert api.json()["detail"]
+
+
+@pytest.mark.timeout(240)
+def test_a_bad_parameter_shows_a_400_page_that_says_what_was_wrong(
+    server, fixture_lake, browser
+) -> None:
+    page = logged_in(browser, server)
+    response = page.goto(f"{server.url}/iot-lake/weather?start=bogus")
+    assert response is not None and response.status == 400
+    assert (
+        page.get_by_test_id("bad-request")
+        .inner_text()
+        .startswith("start='bogus' is not a day (expected YYYY-MM-DD)")
+    )
+    page.get_by_role("link", name="weather").last.click()  # the page with its defaults
+    page.get_by_test_id("station-summary").wait_for()
+
+
+@pytest.mark.timeout(240)
+def test_the_profiles_page_opens_again_within_the_cache_time(server, fixture_lake, browser) -> None:
+    page = logged_in(browser, server)
+    for _ in range(3):  # issue 13: the 2nd visit within 30 s was a 500
+        response = page.goto(f"{server.url}/iot-lake/profiles")
+        assert response is not None and response.status == 200
+        assert page.locator('[data-testid="profile"] .pill').count() > 0
+
+
+@pytest.mark.timeout(240)
+def test_the_embedded_dashboard_has_clean_urls(server, fixture_lake, browser) -> None:
+    page = logged_in(browser, server)
+    page.goto(f"{server.url}/plugin/dashboard")
+    frame = page.frame_locator("iframe")
+    frame.locator('[data-testid="station-summary"]').wait_for(timeout=30_000)
+    frame.locator("nav.top >> text=Quality").click()
+    frame.get_by_test_id("check-history").wait_for(timeout=30_000)
+    page.wait_for_url(f"{server.url}/plugin/dashboard/iot-lake/quality", timeout=10_000)
+    assert "iot-lake/iot-lake" not in page.url
+    # The address is a real one: opened directly it shows the same page.
+    page.goto(page.url)
+    page.frame_locator("iframe").get_by_test_id("check-history").wait_for(timeout=30_000)
+
+
+def _boxes(page, selector: str) -> list[dict]:
+    return page.eval_on_selector_all(
+        selector,
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, w: r.width, h: r.height, text: e.textContent}; })",
+    )
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
+        or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"]
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("width", [1600, 1000])
+def test_charts_and_tables_are_readable_at_common_widths(
+    server, fixture_lake, browser, width: int, tmp_path
+) -> None:
+    page = logged_in(browser, server, width)
+    page.goto(f"{server.url}/iot-lake/weather")
+    figures = page.locator("figure.chart-box")
+    assert figures.count() >= 4
+    for index in range(figures.count()):
+        figure = figures.nth(index)
+        box = figure.bounding_box()
+        assert box is not None and box["width"] >= 560, (width, box)  # never squeezed
+        ticks = _boxes(page, f"figure.chart-box >> nth={index} >> svg text.tick")
+        assert all(t["h"] >= 9 for t in ticks), ticks  # 11 px labels drawn >= 9 px
+        x_labels = [t for t in ticks if t["y"] > box["y"] + box["height"] * 0.6]
+        for a, b in itertools.combinations(x_labels, 2):
+            assert not _overlap(a, b), (width, a, b)
+    page.screenshot(path=tmp_path / f"weather_{width}.png", full_page=True)
+
+    page.goto(f"{server.url}/iot-lake/quality")
+    ticks = page.locator("figure.chart-box svg text.tick[text-anchor=end]").all_text_contents()
+    assert ticks[0] == "0" and not any(t.startswith("-") for t in ticks)  # counts from 0
+    rows = _boxes(page, '[data-testid="check-history"] tbody tr')
+    assert rows and max(r["h"] for r in rows) <= 48, max(r["h"] for r in rows)  # 1-2 lines
+    page.screenshot(path=tmp_path / f"quality_{width}.png", full_page=True)

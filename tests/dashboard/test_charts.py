@@ -54,3 +54,55 @@ def test_unknown_shares_are_not_drawn_as_zero() -> None:
 def test_no_values_gives_a_sentence_instead_of_an_empty_chart() -> None:
     assert "no values" in str(charts.line_chart("t", [charts.Series("a", [("x", None)])]))
     assert "no values" in str(charts.bar_chart("t", {}))
+
+
+def _y_ticks(svg: str) -> list[str]:
+    return re.findall(
+        r'<text class="tick" x="\d+(?:\.\d+)?" y="[\d.]+" text-anchor="end">([^<]+)<', svg
+    )
+
+
+def test_a_count_axis_starts_at_zero_even_when_every_count_is_zero() -> None:
+    """Issue 13: "Failed checks per day" with no failures drew its axis from -1 to 1."""
+    svg = str(charts.bar_chart("Failed checks per day", {"2024-06-01": 0.0, "2024-06-02": 0.0}))
+    assert _y_ticks(svg) == ["0", "1"]
+    assert _y_ticks(str(charts.bar_chart("c", {"a": 3.0, "b": 7.0})))[0] == "0"
+
+
+def test_long_labels_are_rotated_and_each_one_is_drawn() -> None:
+    """Issue 13: the present-weather labels overlapped into a smear."""
+    labels = [f"Rain, slight, intermittent type {i}" for i in range(15)]
+    svg = str(
+        charts.bar_chart("Observations per present weather condition", dict.fromkeys(labels, 2.0))
+    )
+    assert svg.count('transform="rotate(-40') == 15
+    for label in labels:  # cut at 28 characters, the whole label in the tooltip
+        assert f"<title>{label}</title>" in svg
+    height = int(re.search(r'viewBox="0 0 \d+ (\d+)"', svg).group(1))
+    assert height > charts.HEIGHT  # room below the axis for the rotated labels
+
+
+def test_short_labels_stay_horizontal() -> None:
+    svg = str(charts.bar_chart("Coffees per hour", {f"{h:02d}h": 1.0 for h in range(24)}))
+    assert "rotate(" not in svg
+    assert f'viewBox="0 0 {charts.WIDTH} {charts.HEIGHT}"' in svg
+
+
+def test_precipitation_bars_per_station_and_day_skip_days_without_a_report() -> None:
+    from iot_lake.dashboard.app import _precipitation_chart
+
+    rows = [
+        {"weather_station": "A", "dt": "2024-06-01", "precipitation_mm": 2.5},
+        {"weather_station": "B", "dt": "2024-06-01", "precipitation_mm": None},
+        {"weather_station": "A", "dt": "2024-06-02", "precipitation_mm": 0.0},
+        {"weather_station": "B", "dt": "2024-06-02", "precipitation_mm": 11.0},
+    ]
+    svg = str(_precipitation_chart(rows))
+    bars = re.findall(r'data-series="(\w)" data-x="([^"]+)" data-y="([^"]+)"', svg)
+    assert bars == [
+        ("A", "2024-06-01", "2.5"),
+        ("A", "2024-06-02", "0.0"),
+        ("B", "2024-06-02", "11.0"),
+    ]
+    assert _y_ticks(svg)[0] == "0"
+    assert 'class="legend-item"' in svg and ">A<" in svg.replace("</i>", ">")

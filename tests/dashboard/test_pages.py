@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -38,9 +39,36 @@ def test_weather_page_shows_each_stations_range_statistics(client, fixture_lake)
         assert row["min"] == f"{r['min_c']:.1f}"
         assert row["avg"] == f"{r['avg_c']:.1f}"
         assert row["max"] == f"{r['max_c']:.1f}"
-    # One line chart per measure, one point per station and day.
-    assert page.text.count('<svg class="chart"') == 4  # 3 temperature + 1 conditions
+    # One line chart per measure, one point per station and day (+ conditions, rain).
+    assert page.text.count('<svg class="chart"') == 4 + precipitation_declared()
     assert page.text.count('data-series="725030-14732"') == 3 * 5
+
+
+def precipitation_declared() -> bool:
+    """Whether weather_stats_by_station_day has precipitation_mm yet (branch h12-fields)."""
+    from iot_lake.weather import tables
+
+    return "precipitation_mm" in dict(lake_fixture.glue_columns(tables.STATS_BY_STATION))
+
+
+def test_weather_page_shows_daily_precipitation_or_says_why_not(client, fixture_lake) -> None:
+    page = client.get("/weather", params={"start": "2024-06-02", "end": "2024-06-04"})
+    assert page.status_code == 200
+    if precipitation_declared():
+        bars = re.findall(
+            r'<rect [^>]*data-series="([^"]+)" data-x="([^"]+)" data-y="([^"]+)"', page.text
+        )
+        expected = {
+            (r["weather_station"], day, float(r["precipitation_mm"]))
+            for i, day in enumerate(lake_fixture.days())
+            if "2024-06-02" <= day <= "2024-06-04"
+            for r in lake_fixture.station_rows(i)
+            if r.get("precipitation_mm") is not None
+        }
+        assert expected and {(s, d, float(v)) for s, d, v in bars} >= expected
+    else:  # tables written before the column existed: said, not a 500
+        assert 'data-testid="precipitation-empty"' in page.text
+        assert "before weather_lake computed precipitation_mm" in page.text
 
 
 def test_weather_page_defaults_to_the_latest_days_in_the_lake(client, fixture_lake) -> None:
@@ -92,9 +120,43 @@ def test_quality_page_filters_failing_checks(client) -> None:
     assert history and all(r["@class"] == "failed" for r in history)
 
 
-def test_quality_page_refuses_a_table_filter_that_is_not_a_name(client) -> None:
-    with pytest.raises(ValueError, match="not a table name"):
-        client.get("/quality", params={"table": "x' OR 1=1 --"})
+@pytest.mark.parametrize(
+    ("path", "params", "said"),
+    [
+        (
+            "/quality",
+            {"table": "x' OR 1=1 --"},
+            "table=&#34;x&#39; OR 1=1 --&#34; is not a table name",
+        ),
+        (
+            "/weather",
+            {"start": "bogus"},
+            "start=&#39;bogus&#39; is not a day (expected YYYY-MM-DD)",
+        ),
+        ("/coffee", {"end": "2024-13-01"}, "end=&#39;2024-13-01&#39; is not a day"),
+        ("/profiles", {"day": "yesterday"}, "day=&#39;yesterday&#39; is not a day"),
+        ("/profiles", {"table": "coffees; drop"}, "is not a database.table name"),
+    ],
+)
+def test_a_bad_parameter_gets_a_400_page_that_says_what_was_wrong(
+    client, path: str, params: dict, said: str
+) -> None:
+    page = client.get(path, params=params)
+    assert page.status_code == 400
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'data-testid="bad-request"' in page.text
+    assert said in page.text
+
+
+def test_cached_rows_are_never_changed_by_a_page(client, fixture_lake) -> None:
+    """Issue 13: the profiles page parsed top_values inside the cached rows (500 the 2nd time)."""
+    day = fixture_lake["coffee"][-1]
+    params = {"table": "iot_lake.coffees", "day": day}
+    first = client.get("/profiles", params=params)
+    second = client.get("/profiles", params=params)  # within the cache's 30 s
+    assert first.status_code == second.status_code == 200
+    assert first.text == second.text
+    assert 'class="pill"' in second.text
 
 
 def test_profiles_page_shows_the_column_profile(client, fixture_lake) -> None:
@@ -134,7 +196,7 @@ def test_every_page_has_an_empty_state_on_an_empty_lake(
                 ("coffee", "coffees"),
                 ("quality", "quality_results"),
                 ("profiles", "column_profiles"),
-            ):
+            ):  # (incidents: an empty list is its honest empty state)
                 response = empty.get(f"/{page}")
                 assert response.status_code == 200, page
                 assert 'data-testid="empty-state"' in response.text, page

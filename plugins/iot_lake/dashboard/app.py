@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -28,6 +29,7 @@ PAGES = (
     ("coffee", "Coffee"),
     ("quality", "Quality"),
     ("profiles", "Profiles"),
+    ("incidents", "Incidents"),
 )
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -49,8 +51,14 @@ def _fmt(value: Any, digits: int = 1) -> str:
 templates.env.filters["num"] = _fmt
 
 
-def create_app(dependencies: Sequence[Any] = ()) -> FastAPI:
-    """The dashboard app; ``dependencies`` guard every page (Airflow's auth in the plugin)."""
+def create_app(
+    dependencies: Sequence[Any] = (), login_url: Callable[[str], str] | None = None
+) -> FastAPI:
+    """The dashboard app; ``dependencies`` guard every page (Airflow's auth in the plugin).
+
+    ``login_url(next_url)`` is where a logged-out browser is sent (Airflow's login page,
+    which comes back to ``next_url``); API clients keep the plain 401.
+    """
     app = FastAPI(
         title="iot-lake dashboard",
         dependencies=list(dependencies),
@@ -60,10 +68,27 @@ def create_app(dependencies: Sequence[Any] = ()) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    def render(request: Request, page: str, context: dict[str, Any]) -> HTMLResponse:
+    def render(
+        request: Request, page: str, context: dict[str, Any], status_code: int = 200
+    ) -> HTMLResponse:
         return templates.TemplateResponse(
-            request, f"{page}.html", {"pages": PAGES, "page": page, **context}
+            request,
+            f"{page}.html",
+            {"pages": PAGES, "page": page, **context},
+            status_code=status_code,
         )
+
+    @app.exception_handler(data.BadRequest)
+    def bad_request(request: Request, exc: data.BadRequest) -> HTMLResponse:
+        page = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        return render(request, "error", {"error": str(exc), "asked": page}, status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def logged_out(request: Request, exc: HTTPException) -> Response:
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if exc.status_code == 401 and wants_html and login_url is not None:
+            return RedirectResponse(login_url(str(request.url)), status_code=303)
+        return await http_exception_handler(request, exc)
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:
@@ -86,6 +111,8 @@ def create_app(dependencies: Sequence[Any] = ()) -> FastAPI:
                     },
                     unit="obs",
                 )
+            if isinstance(page["precipitation"], list):
+                page["precipitation_chart"] = _precipitation_chart(page["precipitation"])
             stations = sorted({r["weather_station"] for r in page["stations"]})
         else:
             stations = []
@@ -141,6 +168,12 @@ def create_app(dependencies: Sequence[Any] = ()) -> FastAPI:
     def profiles(request: Request, table: str | None = None, day: str | None = None):
         return render(request, "profiles", data.profiles(table or None, day or None))
 
+    @app.get("/incidents", response_class=HTMLResponse)
+    def incidents(request: Request):
+        from iot_lake import incidents as store
+
+        return render(request, "incidents", {"incidents": store.recent(), "path": store.path()})
+
     return app
 
 
@@ -163,6 +196,19 @@ def _weather_charts(rows: list[dict[str, Any]]) -> list[Any]:
             charts.line_chart(f"{label} air temperature per station and day", series, unit="°C")
         )
     return out
+
+
+def _precipitation_chart(rows: list[dict[str, Any]]) -> Any:
+    """Grouped bars: per day one bar per station (no bar where a station reported none)."""
+    days = sorted({r["dt"] for r in rows})
+    stations = sorted({r["weather_station"] for r in rows})
+    value = {(r["weather_station"], r["dt"]): _num(r["precipitation_mm"]) for r in rows}
+    return charts.grouped_bar_chart(
+        "Daily precipitation per station",
+        days,
+        {s: [value.get((s, d)) for d in days] for s in stations},
+        unit="mm",
+    )
 
 
 def _station_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

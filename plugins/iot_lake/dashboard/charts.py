@@ -37,7 +37,8 @@ class Series:
 def nice_ticks(low: float, high: float, count: int = 5, integer: bool = False) -> list[float]:
     """Round tick values covering [low, high] (the usual 1-2-5 steps; whole for counts)."""
     if math.isclose(low, high):
-        low, high = low - 1, high + 1
+        # A flat series: counts (and other non-negative values) keep 0 as the baseline.
+        low, high = (0.0, max(high, 1.0)) if low >= 0 else (low - 1, high + 1)
     raw = (high - low) / max(count, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
@@ -55,13 +56,15 @@ def _fmt(value: float) -> str:
     return f"{value:.1f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def _frame(title: str, body: list[str], legend: list[tuple[str, str]]) -> Markup:
+def _frame(
+    title: str, body: list[str], legend: list[tuple[str, str]], height: int = HEIGHT
+) -> Markup:
     items = "".join(
         f'<span class="legend-item"><i style="background:{color}"></i>{escape(name)}</span>'
         for name, color in legend
     )
     svg = (
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
         + "".join(body)
         + "</svg>"
@@ -72,7 +75,31 @@ def _frame(title: str, body: list[str], legend: list[tuple[str, str]]) -> Markup
     )
 
 
-def _axes(y_ticks: list[float], y_of, x_labels: Sequence[str], x_of, unit: str) -> list[str]:
+CHAR_W = 6.2  # px per character of an 11 px tick label, for the fit checks below
+MAX_ROTATED = 40  # labels drawn one by one when rotated; more are thinned
+
+
+def _label_layout(x_labels: Sequence[str], slot: float) -> tuple[bool, int]:
+    """(rotate?, extra bottom margin): long labels that would overlap are drawn at -40°."""
+    shown = [x[5:] if _ISO_DAY.match(x) else x for x in x_labels]
+    longest = max((len(x) for x in shown), default=0)
+    if len(shown) <= 8 and longest * CHAR_W <= slot * 0.9:
+        return False, 0
+    if len(shown) > 8 and longest <= 5:  # short labels (days, hours): thinned, not rotated
+        return False, 0
+    return True, int(min(longest, 28) * CHAR_W * 0.65)
+
+
+def _axes(
+    y_ticks: list[float],
+    y_of,
+    x_labels: Sequence[str],
+    x_of,
+    unit: str,
+    rotate: bool = False,
+    height: int = HEIGHT,
+    bottom: int = BOTTOM,
+) -> list[str]:
     parts = []
     for tick in y_ticks:
         y = y_of(tick)
@@ -86,19 +113,27 @@ def _axes(y_ticks: list[float], y_of, x_labels: Sequence[str], x_of, unit: str) 
             f'<text class="unit" x="{LEFT - 6}" y="{TOP - 10}" text-anchor="end">'
             f"{escape(unit)}</text>"
         )
-    # At most ~8 x labels so they never overlap; ISO days shown as MM-DD.
-    every = max(1, math.ceil(len(x_labels) / 8))
+    # Unrotated: at most ~8 x labels so they never overlap; rotated: each label (up to
+    # MAX_ROTATED), cut at 28 characters with the full text in a tooltip. ISO days as MM-DD.
+    every = max(1, math.ceil(len(x_labels) / (MAX_ROTATED if rotate else 8)))
     shown = [x[5:] if _ISO_DAY.match(x) else x for x in x_labels]
+    base = height - bottom
     for index, label in enumerate(shown):
         if index % every == 0 or index == len(x_labels) - 1:
-            parts.append(
-                f'<text class="tick" x="{x_of(index):.1f}" y="{HEIGHT - BOTTOM + 18}" '
-                f'text-anchor="middle">{escape(label)}</text>'
-            )
-    parts.append(
-        f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{HEIGHT - BOTTOM}" '
-        f'y2="{HEIGHT - BOTTOM}"/>'
-    )
+            text = label if len(label) <= 28 else label[:27] + "…"
+            if rotate:
+                x, y = x_of(index), base + 12
+                parts.append(
+                    f'<text class="tick" x="{x:.1f}" y="{y}" text-anchor="end" '
+                    f'transform="rotate(-40 {x:.1f} {y})"><title>{escape(label)}</title>'
+                    f"{escape(text)}</text>"
+                )
+            else:
+                parts.append(
+                    f'<text class="tick" x="{x_of(index):.1f}" y="{base + 18}" '
+                    f'text-anchor="middle">{escape(text)}</text>'
+                )
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}"/>')
     return parts
 
 
@@ -154,15 +189,34 @@ def line_chart(title: str, series: Sequence[Series], unit: str = "") -> Markup:
 def bar_chart(
     title: str, bars: Mapping[str, float], unit: str = "", color: str = PALETTE[0]
 ) -> Markup:
-    """Vertical bars, one per label, in the order given."""
+    """Vertical bars from 0, one per label, in the order given (long labels rotated)."""
     if not bars:
         return Markup(f'<p class="empty">{escape(title)}: no values to draw.</p>')
-    labels = list(bars)
-    whole = all(float(v).is_integer() for v in bars.values())
-    ticks = nice_ticks(min(0.0, *bars.values()), max(0.0, *bars.values()), integer=whole)
+    return grouped_bar_chart(title, list(bars), {"": [bars[k] for k in bars]}, unit, [color])
+
+
+def grouped_bar_chart(
+    title: str,
+    labels: Sequence[str],
+    groups: Mapping[str, Sequence[float | None]],
+    unit: str = "",
+    colors: Sequence[str] = PALETTE,
+) -> Markup:
+    """Bars from 0: for each x label one bar per group (a legend names the groups).
+
+    ``groups`` maps a group name to one value per label (None = no bar, e.g. no report).
+    """
+    values = [v for vs in groups.values() for v in vs if v is not None]
+    if not labels or not values:
+        return Markup(f'<p class="empty">{escape(title)}: no values to draw.</p>')
+    whole = all(float(v).is_integer() for v in values)
+    ticks = nice_ticks(min(0.0, *values), max(0.0, *values), integer=whole)
     low, high = ticks[0], ticks[-1]
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w = WIDTH - LEFT - RIGHT
     slot = plot_w / len(labels)
+    rotate, extra = _label_layout(labels, slot)
+    height, bottom = HEIGHT + extra, BOTTOM + extra
+    plot_h = height - TOP - bottom
 
     def x_of(index: int) -> float:
         return LEFT + slot * (index + 0.5)
@@ -170,17 +224,29 @@ def bar_chart(
     def y_of(value: float) -> float:
         return TOP + plot_h * (1 - (value - low) / (high - low))
 
-    body = _axes(ticks, y_of, labels, x_of, unit)
-    width = max(1.0, slot * 0.7)
-    for index, label in enumerate(labels):
-        value = bars[label]
-        top, base = y_of(max(value, 0.0)), y_of(min(value, 0.0))
-        body.append(
-            f'<rect x="{x_of(index) - width / 2:.1f}" y="{top:.1f}" width="{width:.1f}" '
-            f'height="{max(base - top, 0.5):.1f}" fill="{color}" data-x="{escape(label)}" '
-            f'data-y="{value}"><title>{escape(label)}: {_fmt(value)}</title></rect>'
-        )
-    return _frame(title, body, [])
+    body = _axes(ticks, y_of, labels, x_of, unit, rotate=rotate, height=height, bottom=bottom)
+    names = list(groups)
+    width = max(1.0, slot * 0.7 / len(names))
+    legend = []
+    for g, name in enumerate(names):
+        color = colors[g % len(colors)]
+        if name:
+            legend.append((name, color))
+        for index, label in enumerate(labels):
+            value = groups[name][index]
+            if value is None:
+                continue
+            left = x_of(index) - slot * 0.35 + g * width
+            top, base = y_of(max(value, 0.0)), y_of(min(value, 0.0))
+            series = f' data-series="{escape(name)}"' if name else ""
+            tip = f"{name} {label}" if name else label
+            body.append(
+                f'<rect x="{left:.1f}" y="{top:.1f}" width="{width:.1f}" '
+                f'height="{max(base - top, 0.5):.1f}" fill="{color}"{series} '
+                f'data-x="{escape(label)}" data-y="{value}">'
+                f"<title>{escape(tip)}: {_fmt(value)}</title></rect>"
+            )
+    return _frame(title, body, legend, height)
 
 
 def share_bars(title: str, shares: Mapping[str, tuple[int, int]]) -> Markup:

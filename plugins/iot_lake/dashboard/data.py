@@ -7,6 +7,7 @@ are cached for a few seconds: on ``aws`` every query is an Athena query.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -33,6 +34,20 @@ COLD_READINGS_LIMIT = 20
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class BadRequest(ValueError):
+    """A request parameter the page cannot use; the app answers 400 with this message."""
+
+
+def parse_day(name: str, value: str | None) -> date | None:
+    """``YYYY-MM-DD`` or nothing; anything else is the caller's error, said plainly."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{name}={value!r} is not a day (expected YYYY-MM-DD)") from None
+
+
 @dataclass(frozen=True)
 class Missing:
     """A table the page needs is not in the catalog (or has no partitions) yet."""
@@ -57,16 +72,17 @@ _cache_lock = threading.Lock()
 
 
 def _cached(key: str, compute):
+    """The cached value for ``key``, as a deep copy: callers may change what they get."""
     ttl = _cache_seconds()
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
         if hit and now - hit[0] < ttl:
-            return hit[1]
+            return copy.deepcopy(hit[1])
     value = compute()
     with _cache_lock:
         _cache[key] = (now, value)
-    return value
+    return copy.deepcopy(value)
 
 
 def clear_cache() -> None:
@@ -96,12 +112,13 @@ def day_range(
     table: str, start: str | None, end: str | None, days: int = DEFAULT_DAYS, hint: str = ""
 ) -> DayRange | Missing:
     """The requested range, defaulting to the last ``days`` days that the table holds."""
+    first_asked, last_asked = parse_day("start", start), parse_day("end", end)
     available = partition_days(table)
     if not available:
         return Missing(table, hint)
-    last = date.fromisoformat(end) if end else date.fromisoformat(available[-1])
+    last = last_asked or date.fromisoformat(available[-1])
     earliest = date.fromisoformat(available[0])
-    first = date.fromisoformat(start) if start else max(earliest, last - timedelta(days=days - 1))
+    first = first_asked or max(earliest, last - timedelta(days=days - 1))
     if first > last:
         first, last = last, first
     return DayRange(first.isoformat(), last.isoformat(), available)
@@ -119,7 +136,29 @@ def weather(start: str | None, end: str | None) -> dict[str, Any]:
         conditions = query("weather_stats_by_condition", **params)
     else:
         conditions = Missing(CONDITION_STATS_TABLE, hint)
-    return {"range": rng, "stations": stations, "conditions": conditions}
+    return {
+        "range": rng,
+        "stations": stations,
+        "conditions": conditions,
+        "precipitation": precipitation(params),
+    }
+
+
+def precipitation(params: dict[str, str]) -> list[dict[str, Any]] | str:
+    """Daily precipitation per station, or why there is none to show.
+
+    ``precipitation_mm`` came with the liquid-precipitation fields; a lake whose tables
+    or partitions predate it has no such column, which is a state to explain, not a 500.
+    """
+    try:
+        rows = query("weather_precipitation_by_station_day", **params)
+    except Exception as err:  # engine-specific "column not found" errors
+        if "precipitation_mm" not in str(err):
+            raise
+        return "these days were written before weather_lake computed precipitation_mm"
+    if all(r["precipitation_mm"] is None for r in rows):
+        return "no station reported precipitation on these days"
+    return rows
 
 
 def coffee(start: str | None, end: str | None) -> dict[str, Any]:
@@ -155,7 +194,7 @@ def quality_history(
     if isinstance(rng, Missing):
         return {"missing": rng}
     if table and not _NAME.match(table):
-        raise ValueError(f"table filter {table!r} is not a table name")
+        raise BadRequest(f"table={table!r} is not a table name")
     params = {"start": rng.start, "end": rng.end}
     return {
         "range": rng,
@@ -175,6 +214,9 @@ def quality_history(
 def profiles(table: str | None, day: str | None) -> dict[str, Any]:
     from iot_lake.profiles import PROFILE_TABLE
 
+    parse_day("day", day)
+    if table and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$", table):
+        raise BadRequest(f"table={table!r} is not a database.table name")
     if not partition_days(PROFILE_TABLE):
         return {"missing": Missing(PROFILE_TABLE, "run a DAG with a profile task")}
     available = query("profiles_available")
@@ -185,14 +227,15 @@ def profiles(table: str | None, day: str | None) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     if chosen and chosen_day:
         database, name = chosen.split(".", 1)
-        rows = query(
-            "profiles_for_table_day",
-            day=chosen_day,
-            profiled_database=database,
-            profiled_table=name,
-        )
-        for row in rows:
-            row["top_values"] = json.loads(row["top_values"] or "[]")
+        rows = [
+            {**row, "top_values": json.loads(row["top_values"] or "[]")}
+            for row in query(
+                "profiles_for_table_day",
+                day=chosen_day,
+                profiled_database=database,
+                profiled_table=name,
+            )
+        ]
     return {"tables": tables, "table": chosen, "days": days, "day": chosen_day, "rows": rows}
 
 
