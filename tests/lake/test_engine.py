@@ -195,7 +195,7 @@ def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(a
     catalog.put_partition(
         "iot_lake", "readings", ["2024-01-01"], "s3://lake-curated/readings/dt=2024-01-01/run=old/"
     )
-    select = "SELECT station FROM iot_lake_raw.weather WHERE partition_0 = '2024'"
+    select = "SELECT station FROM iot_lake_raw.weather WHERE day = '2024-01-01'"
     result = engine.write_partition(select, "iot_lake", "readings", ["2024-01-01"], aws_lake)
 
     location = result["location"]
@@ -224,7 +224,7 @@ def test_aws_run_query_uses_the_workgroup_and_results_location(aws_lake) -> None
     import boto3
 
     rows = engine.run_query(
-        "SELECT count(*) FROM {{ lake.raw_database }}.weather WHERE partition_0 = '{{ ds[:4] }}'",
+        "SELECT count(*) FROM {{ lake.raw_database }}.weather WHERE day = '{{ ds }}'",
         ds="2024-01-01",
         settings=aws_lake,
         database="iot_lake_raw",
@@ -234,7 +234,7 @@ def test_aws_run_query_uses_the_workgroup_and_results_location(aws_lake) -> None
     [execution_id] = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]
     execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
     assert execution["Query"] == (
-        "SELECT count(*) FROM iot_lake_raw.weather WHERE partition_0 = '2024'"
+        "SELECT count(*) FROM iot_lake_raw.weather WHERE day = '2024-01-01'"
     )
     assert execution["QueryExecutionContext"]["Database"] == "iot_lake_raw"
     # Athena (and moto) append <execution id>.csv to the location the query was given
