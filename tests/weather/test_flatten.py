@@ -233,3 +233,27 @@ def test_left_join_unnest_runs_as_a_plain_unnest_on_duckdb(lake_settings) -> Non
     assert sides.count("LEFT") == 2
     assert not [join for join in local.find_all(exp.Join) if join.side]
     assert local.sql(dialect="duckdb").count("ELSE [NULL] END, max_depth := 2)") == 2
+
+
+def test_write_day_to_target_locations_publishes_nothing(declared, lake_settings, tmp_path) -> None:
+    """The hook of write -> audit -> publish: a day written aside, the catalog untouched."""
+    import duckdb
+
+    from iot_lake.catalog import get_catalog
+    from iot_lake.weather.pipeline import write_day
+
+    targets = {
+        "weather_observations": f"file://{tmp_path}/stage/observations",
+        "weather_rejects": f"file://{tmp_path}/stage/rejects",
+    }
+    written = write_day("2026-11-03", targets=targets)
+    assert written["weather_observations"]["rows"] == _expected_rows(declared["2026-11-03"])
+    assert written["weather_rejects"]["rows"] == 0
+    [(observations,)] = duckdb.sql(
+        f"SELECT count(DISTINCT (weather_station, observed_at)) "
+        f"FROM read_parquet('{tmp_path}/stage/observations/*.parquet')"
+    ).fetchall()
+    assert observations == 120
+    catalog = get_catalog(lake_settings)
+    assert catalog.get_partitions("iot_lake", "weather_observations") == []
+    assert catalog.get_partitions("iot_lake", "weather_rejects") == []

@@ -19,9 +19,8 @@ class Measure:
     """One measured column: where it is in a message and what values are plausible."""
 
     column: str
-    """Column of ``weather_observations``."""
-    json_path: str
-    """Path of the number in a raw message."""
+    """Column of ``weather_observations`` (and, for the per-message measures, the field
+    of the raw message whose ``value`` it is)."""
     minimum: float
     maximum: float
     unit: str
@@ -29,15 +28,15 @@ class Measure:
 
 # ISD format document (fixed-width "mandatory" and GA1 sections), MIN/MAX per field.
 MEASURES: tuple[Measure, ...] = (
-    Measure("air_temperature", "$.air_temperature.value", -93.2, 61.8, "°C"),
-    Measure("dew_point", "$.dew_point.value", -98.2, 36.8, "°C"),
-    Measure("wind_speed", "$.wind_speed.value", 0.0, 90.0, "m/s"),
-    Measure("wind_direction", "$.wind_direction.value", 0.0, 360.0, "degrees"),
-    Measure("sea_level_pressure", "$.sea_level_pressure.value", 860.0, 1090.0, "hPa"),
-    Measure("visibility_distance", "$.visibility_distance.value", 0.0, 160000.0, "m"),
-    Measure("sky_ceiling", "$.sky_ceiling.value", 0.0, 22000.0, "m"),
+    Measure("air_temperature", -93.2, 61.8, "°C"),
+    Measure("dew_point", -98.2, 36.8, "°C"),
+    Measure("wind_speed", 0.0, 90.0, "m/s"),
+    Measure("wind_direction", 0.0, 360.0, "degrees"),
+    Measure("sea_level_pressure", 860.0, 1090.0, "hPa"),
+    Measure("visibility_distance", 0.0, 160000.0, "m"),
+    Measure("sky_ceiling", 0.0, 22000.0, "m"),
 )
-CLOUD_BASE = Measure("base_height", "$.sky_cover_condition[*].base_height", -400.0, 35000.0, "m")
+CLOUD_BASE = Measure("base_height", -400.0, 35000.0, "m")
 """Cloud layer base (one per sky cover layer, so checked per layer, not per message)."""
 
 ALL: tuple[Measure, ...] = (*MEASURES, CLOUD_BASE)
