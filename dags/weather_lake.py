@@ -118,10 +118,10 @@ def weather_lake() -> None:
     )
 
     @task  # a mismatch raises AirflowFailException (no retry); listing errors retry
-    def check_reconciliation(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.reconcile import reconcile_day
+    def check_reconciliation(ds: str | None = None, task: Any = None) -> dict[str, Any]:
+        from iot_lake.weather.reconcile import reconcile_task
 
-        return reconcile_day(run_day(ds))
+        return reconcile_task(run_day(ds), task)
 
     reconciliation = check_reconciliation()
 

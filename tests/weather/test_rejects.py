@@ -156,3 +156,26 @@ def test_a_rerun_writes_identical_rejects(lake_settings, hostile_day) -> None:
     first = sorted(engine.run_query("SELECT * FROM weather_rejects"), key=repr)
     flatten_day(DAY)
     assert sorted(engine.run_query("SELECT * FROM weather_rejects"), key=repr) == first
+
+
+def test_the_reconciliation_reports_its_figures_as_check_results(
+    lake_settings, hostile_day
+) -> None:
+    """What the quality listener records for the dashboard, on success and on failure."""
+    from types import SimpleNamespace
+
+    from iot_lake.weather.reconcile import reconcile_task
+
+    flatten_day(DAY)
+    task = SimpleNamespace()
+    figures = reconcile_task(DAY, task)
+    assert [(r.name, r.success, r.actual) for r in task.check_results] == [
+        ("raw_records_accounted_for", True, str(figures["raw_records"])),
+        ("every_raw_record_read", True, str(figures["raw_records"])),
+    ]
+    table = raw_table_input(RAW_LINES, lake_settings)
+    table["Parameters"]["storage.location.template"] = "file:///nowhere/day=${day}/"
+    get_catalog(lake_settings).upsert_table(lake_settings.raw_database, table)
+    with pytest.raises(ReconciliationError):
+        reconcile_task(DAY, task)
+    assert [r.success for r in task.check_results] == [False, False]

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 class ReconciliationError(AirflowFailException):
     """Raw records and what the day wrote do not add up (a data error: no retry helps)."""
 
+    def __init__(self, message: str, figures: Mapping[str, int]) -> None:
+        super().__init__(message)
+        self.figures = dict(figures)
+
 
 def _visible(base: str, path: str) -> bool:
     """Athena and Hive skip objects whose name (or folder) starts with '_' or '.'."""
@@ -122,7 +126,51 @@ def reconcile_day(
             f"{figures['duplicates_removed']} = {accounted}"
         )
     if problems:
-        raise ReconciliationError(f"weather day {ds} does not reconcile: " + "; ".join(problems)
-                                  + f" (figures: {figures})")
+        raise ReconciliationError(
+            f"weather day {ds} does not reconcile: " + "; ".join(problems)
+            + f" (figures: {figures})",
+            figures,
+        )
     log.info("weather day %s reconciles: %s", ds, figures)
+    return figures
+
+
+def check_results(figures: Mapping[str, int], table: str) -> list[Any]:
+    """The reconciliation as common.sql check results (what the quality listener records)."""
+    from airflow.providers.common.sql.operators.sql import SQLCheckResult
+
+    accounted = figures["observations"] + figures["rejects"] + figures["duplicates_removed"]
+    return [
+        SQLCheckResult(
+            name="raw_records_accounted_for",
+            check_type="reconciliation",
+            success=accounted == figures["raw_records"],
+            table=table,
+            expected=str(figures["raw_records"]),
+            actual=str(accounted),
+            description="raw records = observations + rejects + duplicates removed",
+            params=dict(figures),
+        ),
+        SQLCheckResult(
+            name="every_raw_record_read",
+            check_type="reconciliation",
+            success=figures["lines_read"] == figures["raw_records"],
+            table=table,
+            expected=str(figures["raw_records"]),
+            actual=str(figures["lines_read"]),
+            description="the flatten's query reads every record of the raw objects",
+        ),
+    ]
+
+
+def reconcile_task(ds: str, task: Any, settings: LakeSettings | None = None) -> dict[str, Any]:
+    """:func:`reconcile_day` for a task: its outcome also lands in ``task.check_results``."""
+    lake = settings or config.settings()
+    table = f"{lake.curated_database}.weather_observations"
+    try:
+        figures = reconcile_day(ds, lake)
+    except ReconciliationError as err:
+        task.check_results = check_results(err.figures, table)
+        raise
+    task.check_results = check_results(figures, table)
     return figures
