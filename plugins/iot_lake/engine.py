@@ -320,6 +320,41 @@ def _literal_values(predicate: exp.Expression, key: str) -> list[str] | None:
     return values if found else None
 
 
+def _check_injected_conditions(
+    tree: exp.Expression, db: str, name: str, keys: list[str], default_db: str
+) -> None:
+    """Refuse what Athena refuses: an injected key in a WHERE condition that is not a
+    static equality (``key = 'x'``, ``key IN ('x', 'y')``), e.g. ``key > 'x'`` or
+    ``key = other_column``, anywhere a WHERE clause reads this table's key."""
+    lowered = {k.lower() for k in keys}
+    qualifiers = {""}
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() == name and (table.db or default_db).lower() == db:
+            qualifiers |= {table.alias_or_name.lower(), name}
+    for where in tree.find_all(exp.Where):
+        for column in where.find_all(exp.Column):
+            if column.name.lower() not in lowered or column.table.lower() not in qualifiers:
+                continue
+            parent = column.parent
+            while isinstance(parent, exp.Paren):
+                parent = parent.parent
+            static = (
+                isinstance(parent, exp.EQ)
+                and any(isinstance(side, exp.Literal) for side in (parent.this, parent.expression))
+            ) or (
+                isinstance(parent, exp.In)
+                and parent.this is column
+                and parent.expressions
+                and all(isinstance(v, exp.Literal) for v in parent.expressions)
+            )
+            if not static:
+                raise QueryError(
+                    f"CONSTRAINT_VIOLATION: For the injected projected partition column "
+                    f"{column.name} of table {name}, the WHERE clause must contain only static "
+                    f"equality conditions (as on Athena); got {parent.sql(dialect=READ_DIALECT)}"
+                )
+
+
 def projected_partitions(
     table: dict[str, Any], predicate: exp.Expression | None
 ) -> list[dict[str, Any]]:
@@ -524,6 +559,10 @@ def attach_views(
             else None
         )
         if keys and projection(table) is not None:
+            params = projection(table) or {}
+            injected = [k for k in keys if params.get(f"projection.{k}.type") == "injected"]
+            if tree is not None and injected:
+                _check_injected_conditions(tree, db, name, injected, default_db)
             partitions = (
                 projected_partitions(table, predicate)
                 if tree is not None

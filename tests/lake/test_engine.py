@@ -101,6 +101,12 @@ def test_projected_partitions_come_from_the_where_clause_and_the_template(lake_s
         engine.run_query("SELECT count(*) FROM iot_lake_raw.weather_lines")
     with pytest.raises(engine.QueryError, match="CONSTRAINT_VIOLATION"):
         engine.run_query("SELECT count(*) FROM iot_lake_raw.weather_lines WHERE day > '2026'")
+    # a static condition plus a non-static use of the key in WHERE: refused too
+    with pytest.raises(engine.QueryError, match="only static equality"):
+        engine.run_query(
+            "SELECT count(*) FROM iot_lake_raw.weather_lines AS l "
+            "WHERE l.day IN ('2026-11-03', 'undated') AND substr(l.day, 1, 4) = '2026'"
+        )
 
 
 def test_path_is_the_object_uri_like_athenas_hidden_column(lake_settings) -> None:
