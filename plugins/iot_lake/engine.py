@@ -6,7 +6,11 @@ SQL files are written in Athena's dialect and Jinja-templated like Airflow templ
 statement names is a view (``iot_lake_raw.weather``, ``iot_lake.coffees``) over the
 objects of its registered partitions. As on Athena, only registered partitions are
 visible, and partitions the statement's WHERE clause excludes are not even listed
-(partition pruning), so a day's query reads a day's files.
+(partition pruning), so a day's query reads a day's files. Tables with partition
+projection (``projection.enabled``) have no registered partitions: their partitions
+come from the projection parameters and the query's WHERE clause, as on Athena (an
+``injected`` key must be given as literals: ``day = 'x'`` or ``day IN ('x', 'y')``).
+A statement that names the column ``"$path"`` sees, as on Athena, each row's object URI.
 
 Public API:
 - :func:`render_sql` / :func:`to_duckdb`: template and transpile a SQL file or text.
@@ -31,7 +35,7 @@ import sqlglot
 from sqlglot import exp
 
 from iot_lake import config
-from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_format
+from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.operators.macros import LakeMacros
@@ -49,6 +53,8 @@ LOCAL_DIALECT = "duckdb"
 # thread's share of the output serialise the write (1M-row groups made a 1.8M-row day
 # ~1 s slower on 2 cores and held ~400 MB more memory).
 LOCAL_ROW_GROUP_SIZE = 122_880
+PATH_COLUMN = "$path"
+"""Athena's hidden column holding the URI of the object a row was read from."""
 
 
 class QueryError(RuntimeError):
@@ -156,6 +162,18 @@ def _unnest_rows_as_columns(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+_DUCKDB_FUNCTION_NAMES = {"IS_FINITE": "ISFINITE"}
+"""Athena (Trino) functions that sqlglot passes through unchanged but DuckDB spells otherwise."""
+
+
+def _rename_functions(tree: exp.Expression) -> exp.Expression:
+    for node in list(tree.find_all(exp.Anonymous)):
+        name = _DUCKDB_FUNCTION_NAMES.get(str(node.this).upper())
+        if name:
+            node.set("this", name)
+    return tree
+
+
 def to_duckdb(sql: str) -> str:
     """Transpile one Athena statement to DuckDB's dialect."""
     return duckdb_tree(parse_one(sql)).sql(dialect=LOCAL_DIALECT)
@@ -163,7 +181,7 @@ def to_duckdb(sql: str) -> str:
 
 def duckdb_tree(tree: exp.Expression) -> exp.Expression:
     """The parsed Athena statement, rewritten where DuckDB's semantics differ."""
-    return _unnest_rows_as_columns(tree.copy())
+    return _rename_functions(_unnest_rows_as_columns(tree.copy()))
 
 
 # --------------------------------------------------------------------------- views
@@ -279,16 +297,155 @@ def _select_partitions(
     return [p for n, p in enumerate(partitions) if n in chosen]
 
 
-def _empty_select(columns: list[dict[str, str]]) -> str:
+def _literal_values(predicate: exp.Expression, key: str) -> list[str] | None:
+    """The literal values ``key`` is restricted to (``key = 'x'``, ``key IN (...)``)."""
+    values: list[str] = []
+    found = False
+    for node in predicate.find_all(exp.EQ, exp.In):
+        column, literals = None, []
+        if isinstance(node, exp.EQ):
+            left, right = node.this, node.expression
+            if isinstance(right, exp.Column) and isinstance(left, exp.Literal):
+                left, right = right, left
+            if isinstance(left, exp.Column) and isinstance(right, exp.Literal):
+                column, literals = left, [right]
+        elif isinstance(node.this, exp.Column) and not node.args.get("query"):
+            column, literals = node.this, list(node.expressions)
+        if column is None or column.name.lower() != key.lower():
+            continue
+        if not all(isinstance(v, exp.Literal) for v in literals):
+            continue
+        found = True
+        values += [v.this for v in literals if v.this not in values]
+    return values if found else None
+
+
+def _check_injected_conditions(
+    tree: exp.Expression, db: str, name: str, keys: list[str], default_db: str
+) -> None:
+    """Refuse what Athena refuses: an injected key in a WHERE condition that is not a
+    static equality (``key = 'x'``, ``key IN ('x', 'y')``), e.g. ``key > 'x'`` or
+    ``key = other_column``, anywhere a WHERE clause reads this table's key."""
+    lowered = {k.lower() for k in keys}
+    qualifiers = {""}
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() == name and (table.db or default_db).lower() == db:
+            qualifiers |= {table.alias_or_name.lower(), name}
+    for where in tree.find_all(exp.Where):
+        for column in where.find_all(exp.Column):
+            if column.name.lower() not in lowered or column.table.lower() not in qualifiers:
+                continue
+            parent = column.parent
+            while isinstance(parent, exp.Paren):
+                parent = parent.parent
+            static = (
+                isinstance(parent, exp.EQ)
+                and any(isinstance(side, exp.Literal) for side in (parent.this, parent.expression))
+            ) or (
+                isinstance(parent, exp.In)
+                and parent.this is column
+                and parent.expressions
+                and all(isinstance(v, exp.Literal) for v in parent.expressions)
+            )
+            if not static:
+                raise QueryError(
+                    f"CONSTRAINT_VIOLATION: For the injected projected partition column "
+                    f"{column.name} of table {name}, the WHERE clause must contain only static "
+                    f"equality conditions (as on Athena); got {parent.sql(dialect=READ_DIALECT)}"
+                )
+
+
+def projected_partitions(
+    table: dict[str, Any], predicate: exp.Expression | None
+) -> list[dict[str, Any]]:
+    """Partitions of a projected table for a query, as Athena computes them.
+
+    ``injected`` keys take the literals of the WHERE clause (Athena refuses a query
+    without them; so does this), ``enum`` keys their listed values. Each partition's
+    location is ``storage.location.template`` with the values filled in.
+    """
+    params = projection(table) or {}
+    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
+    template = params.get("storage.location.template") or (
+        table["StorageDescriptor"]["Location"].rstrip("/")
+        + "".join(f"/{k}=${{{k}}}" for k in keys)
+        + "/"
+    )
+    choices: list[list[str]] = []
+    for key in keys:
+        kind = params.get(f"projection.{key}.type", "")
+        if kind == "injected":
+            values = _literal_values(predicate, key) if predicate is not None else None
+            if not values:
+                raise QueryError(
+                    f"CONSTRAINT_VIOLATION: For the injected projected partition column "
+                    f"{key} of table {table.get('Name')}, the WHERE clause must contain only "
+                    "static equality conditions, and at least one such condition must be "
+                    "present (as on Athena)"
+                )
+        elif kind == "enum":
+            values = [v.strip() for v in params.get(f"projection.{key}.values", "").split(",")]
+        else:
+            raise QueryError(
+                f"table {table.get('Name')}: projection type {kind!r} of {key} is not "
+                "supported by the local engine (injected, enum)"
+            )
+        choices.append(values)
+    out: list[dict[str, Any]] = [{"Values": []}]
+    for values in choices:
+        out = [{"Values": [*p["Values"], v]} for p in out for v in values]
+    for partition in out:
+        location = template
+        for key, value in zip(keys, partition["Values"], strict=True):
+            location = location.replace("${" + key + "}", value)
+        partition["StorageDescriptor"] = {"Location": location}
+    return out
+
+
+def _discovered_partitions(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every ``k=v`` folder of a projected table (for interactive readers only)."""
+    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
+    location = table["StorageDescriptor"]["Location"]
+    fs, root = filesystem(location)
+    if len(keys) != 1 or not fs.exists(root):
+        return []
+    prefix = f"{keys[0]}="
+    out = []
+    for path in sorted(fs.ls(root, detail=False)):
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith(prefix):
+            out.append(
+                {"Values": [name[len(prefix) :]],
+                 "StorageDescriptor": {"Location": join(location, name)}}
+            )
+    return out
+
+
+def _empty_select(columns: list[dict[str, str]], with_path: bool = False) -> str:
     cols = ", ".join(
         f"CAST(NULL AS {glue_to_duckdb(c['Type'])}) AS {_ident(c['Name'])}" for c in columns
     )
+    if with_path:
+        cols += f", CAST(NULL AS VARCHAR) AS {_ident(PATH_COLUMN)}"
     return f"SELECT {cols} WHERE false"
 
 
 def _reader(table: dict[str, Any], files: list[str]) -> str:
     file_list = "[" + ", ".join(_sql_str(_duck_path(f)) for f in files) + "]"
     columns = table["StorageDescriptor"]["Columns"]
+    if table_format(table) == "text":
+        # Hive's LazySimpleSerDe over TextInputFormat: one row per line, split on the
+        # field delimiter (never present in JSON text), every line kept, blank ones too.
+        [column] = columns
+        delimiter = (
+            (table["StorageDescriptor"].get("SerdeInfo") or {}).get("Parameters") or {}
+        ).get("field.delim", "\x01")
+        return (
+            f"read_csv({file_list}, columns={{{_sql_str(column['Name'])}: 'VARCHAR'}}, "
+            f"delim={_sql_str(delimiter)}, quote='', escape='', header=false, "
+            "auto_detect=false, strict_mode=false, max_line_size=100000000, "
+            "filename=true, compression='auto')"
+        )
     if table_format(table) == "json":
         spec = ", ".join(
             f"{_sql_str(c['Name'])}: {_sql_str(glue_to_duckdb(c['Type']))}" for c in columns
@@ -307,8 +464,12 @@ def table_view_sql(
     table: dict[str, Any],
     partitions: list[dict[str, Any]] | None,
     predicate: exp.Expression | None = None,
+    with_path: bool = False,
 ) -> str:
-    """The SELECT that exposes a catalog table (its registered partitions) to DuckDB."""
+    """The SELECT that exposes a catalog table (its registered partitions) to DuckDB.
+
+    ``with_path`` adds Athena's hidden ``"$path"`` column (the object's URI).
+    """
     sd = table["StorageDescriptor"]
     columns = sd["Columns"]
     keys = table.get("PartitionKeys") or []
@@ -325,8 +486,13 @@ def table_view_sql(
     if not keys:
         files = _data_files(fs, filesystem(location)[1])
         if not files:
-            return _empty_select(columns)
-        return f"SELECT {data_cols} FROM {_reader(table, files)} AS t"
+            return _empty_select(columns, with_path)
+        path_col = (
+            f", {_sql_str(_uri_prefix(fs))} || t.filename AS {_ident(PATH_COLUMN)}"
+            if with_path
+            else ""
+        )
+        return f"SELECT {data_cols}{path_col} FROM {_reader(table, files)} AS t"
     chosen = _select_partitions(con, partitions or [], keys, predicate)
     mapping: list[tuple[str, list[str]]] = []
     for partition in chosen:
@@ -336,10 +502,15 @@ def table_view_sql(
             uri = path if is_local(part_fs) else f"{part_fs.protocol[0]}://{path}"
             mapping.append((uri, partition["Values"]))
     if not mapping:
-        return _empty_select(columns + keys)
+        return _empty_select(columns + keys, with_path)
     files = [uri for uri, _ in mapping]
     rows = ", ".join(
-        "(" + ", ".join([_sql_str(_duck_path(uri))] + [_sql_str(v) for v in values]) + ")"
+        "("
+        + ", ".join(
+            [_sql_str(_duck_path(uri)), _sql_str(_object_uri(uri))]
+            + [_sql_str(v) for v in values]
+        )
+        + ")"
         for uri, values in mapping
     )
     key_names = ", ".join(f"k{i}" for i in range(len(keys)))
@@ -347,10 +518,21 @@ def table_view_sql(
         f"CAST(m.k{i} AS {glue_to_duckdb(k['Type'])}) AS {_ident(k['Name'])}"
         for i, k in enumerate(keys)
     )
+    path_col = f", m.object_uri AS {_ident(PATH_COLUMN)}" if with_path else ""
     return (
-        f"SELECT {data_cols}, {key_cols} FROM {_reader(table, files)} AS t "
-        f"JOIN (VALUES {rows}) AS m(filename, {key_names}) ON t.filename = m.filename"
+        f"SELECT {data_cols}, {key_cols}{path_col} FROM {_reader(table, files)} AS t "
+        f"JOIN (VALUES {rows}) AS m(filename, object_uri, {key_names}) "
+        "ON t.filename = m.filename"
     )
+
+
+def _uri_prefix(fs: Any) -> str:
+    return "file://" if is_local(fs) else f"{fs.protocol[0]}://"
+
+
+def _object_uri(path_or_uri: str) -> str:
+    """What Athena's ``"$path"`` says for an object: its full URI (``s3://b/k``, ``file:///p``)."""
+    return path_or_uri if "://" in path_or_uri else "file://" + path_or_uri
 
 
 def attach_views(
@@ -371,13 +553,27 @@ def attach_views(
         if table is None:
             continue
         keys = [k["Name"] for k in table.get("PartitionKeys") or []]
-        partitions = catalog.get_partitions(db, name) if keys else None
         predicate = (
             _partition_predicate(tree, db, name, keys, default_db)
             if tree is not None and keys
             else None
         )
-        body = table_view_sql(con, table, partitions, predicate)
+        if keys and projection(table) is not None:
+            params = projection(table) or {}
+            injected = [k for k in keys if params.get(f"projection.{k}.type") == "injected"]
+            if tree is not None and injected:
+                _check_injected_conditions(tree, db, name, injected, default_db)
+            partitions = (
+                projected_partitions(table, predicate)
+                if tree is not None
+                else _discovered_partitions(table)
+            )
+        else:
+            partitions = catalog.get_partitions(db, name) if keys else None
+        with_path = tree is not None and any(
+            c.name == PATH_COLUMN for c in tree.find_all(exp.Column)
+        )
+        body = table_view_sql(con, table, partitions, predicate, with_path)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(db)}")
         con.execute(f"CREATE OR REPLACE VIEW {_ident(db)}.{_ident(name)} AS {body}")
         created.append(f"{db}.{name}")
@@ -639,3 +835,44 @@ def _delete_prefix(s3: Any, uri: str) -> None:
     keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
     if keys:
         s3.delete_objects(bucket=bucket, keys=keys)
+
+
+def export_query(
+    select_sql: str,
+    location: str,
+    settings: LakeSettings | None = None,
+    compression: str | None = None,
+    database: str | None = None,
+) -> dict[str, Any]:
+    """Write the rows of an Athena SELECT as Parquet under ``location`` (no catalog change).
+
+    The building block of write -> audit -> publish: a day is written aside with this,
+    checked there, then swapped in. `local` runs it on DuckDB (one file, COPY); `aws`
+    UNLOADs it (``location`` must be empty, as UNLOAD requires).
+    """
+    lake = settings or config.settings()
+    codec = (compression or lake.parquet_compression).upper()
+    if not lake.is_local:
+        parse_one(select_sql)
+        athena_execute(
+            unload_sql(select_sql, location.rstrip("/") + "/", codec), lake, database=database
+        )
+        return {"location": location}
+    fs, path = filesystem(location)
+    con = new_duckdb()
+    try:
+        local_sql = prepare_local(con, select_sql, lake, database)
+        fs.makedirs(path, exist_ok=True)
+        target = join(path, f"part-{uuid.uuid4().hex}.parquet")
+        if not is_local(fs):
+            con.register_filesystem(fs)
+            target = f"{fs.protocol[0]}://{target}"
+        [rows] = con.execute(
+            f"COPY ({local_sql}) TO {_sql_str(target)} (FORMAT parquet, "
+            f"COMPRESSION {codec.lower()}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
+        ).fetchone()
+    except Exception as err:
+        raise QueryError(f"writing {location} failed: {err}") from err
+    finally:
+        con.close()
+    return {"location": location, "rows": int(rows)}

@@ -1,0 +1,51 @@
+"""The weather tables and the day's writes on `aws`: Glue and Athena calls against moto."""
+
+from __future__ import annotations
+
+import boto3
+
+from iot_lake.catalog import get_catalog
+from iot_lake.weather.pipeline import write_day
+from iot_lake.weather.tables import ensure_tables
+
+
+def test_raw_tables_are_declared_in_glue_with_partition_projection(aws_lake) -> None:
+    changed = ensure_tables(aws_lake)
+    assert "iot_lake_raw.weather" in changed and "iot_lake_raw.weather_lines" in changed
+    glue = boto3.client("glue", region_name="us-east-1")
+    for name in ("weather", "weather_lines"):
+        table = glue.get_table(DatabaseName="iot_lake_raw", Name=name)["Table"]
+        assert table["Parameters"]["projection.enabled"] == "true"
+        assert table["Parameters"]["projection.day.type"] == "injected"
+        assert table["Parameters"]["storage.location.template"] == (
+            "s3://lake-raw/weather/day=${day}/"
+        )
+        assert glue.get_partitions(DatabaseName="iot_lake_raw", TableName=name)[
+            "Partitions"
+        ] == []
+    assert ensure_tables(aws_lake) == []  # a second run changes nothing
+
+
+def test_write_day_unloads_observations_and_rejects_to_the_given_locations(aws_lake) -> None:
+    ensure_tables(aws_lake)
+    targets = {
+        "weather_observations": "s3://lake-curated/_staging/weather_observations/dt=2026-11-03/",
+        "weather_rejects": "s3://lake-curated/_staging/weather_rejects/dt=2026-11-03/",
+    }
+    write_day("2026-11-03", targets=targets, settings=aws_lake)
+    athena = boto3.client("athena", region_name="us-east-1")
+    ids = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]
+    queries = [
+        athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids
+    ]
+    assert len(queries) == 2
+    for location in targets.values():
+        [query] = [q for q in queries if f"TO '{location}'" in q]
+        assert query.startswith("UNLOAD (")
+        assert "FROM iot_lake_raw.weather_lines AS l" in query
+        assert "l.day IN ('2026-11-03', 'undated')" in query
+        assert 'l."$path"' in query
+    # staged only: nothing published
+    catalog = get_catalog(aws_lake)
+    for table in targets:
+        assert catalog.get_partitions("iot_lake", table) == []
