@@ -42,7 +42,9 @@ from airflow.sdk import (
     Asset,
     CronDataIntervalTimetable,
     Param,
-    chain_linear,
+    TaskGroup,
+    TriggerRule,
+    chain,
     dag,
     get_current_context,
     task,
@@ -64,7 +66,9 @@ OBSERVATIONS = Asset(name="iot_lake.weather_observations")
 STATS_BY_STATION = Asset(name="iot_lake.weather_stats_by_station_day")
 STATS_BY_CONDITION = Asset(name="iot_lake.weather_stats_by_condition_day")
 
-OBSERVATIONS_TABLE = "{{ lake.curated_database }}.weather_observations"
+# The audit reads the staged partition (iot_lake.wap), never the published one.
+STAGED_OBSERVATIONS = "{{ lake.staging_database }}.weather_observations"
+WRITE = "write_observations"
 # The day is the run's logical date (see iot_lake.dag_defaults.run_day).
 DAY = "dt = '{{ ds }}'"
 
@@ -96,41 +100,50 @@ def weather_lake() -> None:
 
     crawl_raw = LakeCrawlOperator(task_id="crawl_raw", outlets=[RAW_WEATHER])
 
-    @task(inlets=[RAW_WEATHER], outlets=[OBSERVATIONS])
-    def flatten_observations(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import flatten_day
+    # ---- write: the day's new partition, staged (not visible in the curated table)
+    @task(inlets=[RAW_WEATHER])
+    def write_observations(ds: str | None = None) -> dict[str, Any]:
+        from iot_lake.weather.pipeline import stage_day
 
         params = get_current_context()["params"]
-        return flatten_day(run_day(ds), late_days=int(params["late_days"]))
+        return stage_day(run_day(ds), late_days=int(params["late_days"]))
 
-    @task.short_circuit(ignore_downstream_trigger_rules=True)
-    def has_observations(flattened: dict[str, Any]) -> bool:
-        return int(flattened["observations"]) > 0
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def has_observations(written: dict[str, Any]) -> bool:
+        return int(written["observations"]) > 0
 
-    # ---- checks: any failure fails the run and blocks the stats
-    keys_and_ranges = LakeColumnCheckOperator(
-        task_id="check_keys_and_ranges",
-        table=OBSERVATIONS_TABLE,
-        partition_clause=DAY,
-        column_mapping={
-            "weather_station": {"null_check": {"equal_to": 0}},
-            "observed_at": {"null_check": {"equal_to": 0}},
-            "air_temperature": {"min": {"geq_to": -90}, "max": {"leq_to": 60}},
-        },
-        retry_on_failure=False,  # bad data does not get better on retry
-    )
-    row_count = LakeTableCheckOperator(
-        task_id="check_row_count",
-        table=OBSERVATIONS_TABLE,
-        partition_clause=DAY,
-        checks={"row_count_positive": {"check_statement": "COUNT(*) > 0"}},
-        retry_on_failure=False,  # bad data does not get better on retry
-    )
-    reconciliation = LakeSQLCheckOperator(
-        task_id="check_reconciliation",
-        sql="weather/check_reconciliation.sql",
-        retry_on_failure=False,  # bad data does not get better on retry
-    )
+    # ---- audit: every check reads the staged partition; any failure stops the publish
+    with TaskGroup("audit_observations") as audit_observations:
+        keys_and_ranges = LakeColumnCheckOperator(
+            task_id="check_keys_and_ranges",
+            table=STAGED_OBSERVATIONS,
+            partition_clause=DAY,
+            column_mapping={
+                "weather_station": {"null_check": {"equal_to": 0}},
+                "observed_at": {"null_check": {"equal_to": 0}},
+                "air_temperature": {"min": {"geq_to": -90}, "max": {"leq_to": 60}},
+            },
+            staged_by=WRITE,
+        )
+        row_count = LakeTableCheckOperator(
+            task_id="check_row_count",
+            table=STAGED_OBSERVATIONS,
+            partition_clause=DAY,
+            checks={"row_count_positive": {"check_statement": "COUNT(*) > 0"}},
+            staged_by=WRITE,
+        )
+        reconciliation = LakeSQLCheckOperator(
+            task_id="check_reconciliation",
+            sql="weather/check_reconciliation.sql",
+            staged_by=WRITE,
+        )
+
+    # ---- publish: swap the audited partition in (a day without data publishes it empty)
+    @task(outlets=[OBSERVATIONS], trigger_rule=TriggerRule.NONE_FAILED)
+    def publish_observations(written: dict[str, Any]) -> list[dict[str, Any]]:
+        from iot_lake.wap import publish_all
+
+        return publish_all(written["staged"])
 
     @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_STATION])
     def stats_by_station_day(ds: str | None = None) -> dict[str, Any]:
@@ -152,15 +165,11 @@ def weather_lake() -> None:
 
         return profile_day("weather_observations", run_day(ds), str(run_id))
 
-    flattened = flatten_observations()
-    chain_linear(
-        register_tables(),
-        crawl_raw,
-        flattened,
-        has_observations(flattened),
-        [keys_and_ranges, row_count, reconciliation],
-        [stats_by_station_day(), stats_by_condition_day(), profile_observations()],
-    )
+    written = write_observations()
+    published = publish_observations(written)
+    chain(register_tables(), crawl_raw, written, has_observations(written), audit_observations)
+    audit_observations >> published
+    published >> [stats_by_station_day(), stats_by_condition_day(), profile_observations()]
 
 
 weather_lake()

@@ -68,6 +68,10 @@ class LakeSettings:
     dynamodb_endpoint: str = "http://127.0.0.1:8000"
     # Parquet compression of the curated tables (GZIP, SNAPPY or ZSTD).
     parquet_compression: str = "GZIP"
+    # Write -> audit -> publish: a partition version replaced by a publish stays readable
+    # this long (queries already planned on it keep working), then lake_setup or the next
+    # publish of the table deletes it (iot_lake.wap).
+    superseded_grace_hours: float = 24.0
 
     def uri(self, bucket: str) -> str:
         """URI of one of the lake's buckets: raw, curated, photos, query_results, catalog."""
@@ -84,6 +88,11 @@ class LakeSettings:
     @property
     def is_local(self) -> bool:
         return self.backend == "local"
+
+    @property
+    def staging_database(self) -> str:
+        """Catalog database of staged (written, not yet published) partitions."""
+        return f"{self.curated_database}_staging"
 
 
 _BUCKETS = ("raw", "curated", "photos", "query_results", "catalog")
@@ -135,6 +144,8 @@ def settings() -> LakeSettings:
             values[field.name] = extra[field.name]
     if "mqtt_port" in values:
         values["mqtt_port"] = int(str(values["mqtt_port"]))
+    if "superseded_grace_hours" in values:
+        values["superseded_grace_hours"] = float(str(values["superseded_grace_hours"]))
     backend = str(values.get("backend", "local")).lower()
     if backend not in BACKENDS:
         raise ConfigError(

@@ -1,5 +1,6 @@
 -- Every distinct raw observation of day dt = {{ ds }} (arrival hours D-1 .. D+1, observed
--- on day D) appears in weather_observations, and the table holds nothing else.
+-- on day D) appears in the staged weather_observations (audited before publishing), and
+-- the staged partition holds nothing else.
 -- Each column must be true for the check to pass (common.sql SQLCheckOperator).
 WITH raw_observations AS (
     SELECT DISTINCT r.weather_station, date_parse(r.time, '%Y-%m-%dT%H:%i:%sZ') AS observed_at
@@ -18,7 +19,7 @@ day_raw AS (
 
 flattened AS (
     SELECT DISTINCT weather_station, observed_at
-    FROM {{ lake.curated_database }}.weather_observations
+    FROM {{ lake.staging_database }}.weather_observations
     WHERE dt = '{{ ds }}'
 )
 

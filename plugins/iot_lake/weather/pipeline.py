@@ -1,8 +1,10 @@
-"""One observation day of the weather lake: flatten, then stats, each a partition swap.
+"""One observation day of the weather lake: flatten (staged, audited, published), then stats.
 
-Each step renders its SQL file for day ``ds`` and replaces the ``dt = ds`` partition of
-its table with the result (:func:`iot_lake.engine.write_partition`), so a rerun or a
-backfill of a day rewrites that day and nothing else.
+:func:`stage_day` writes the day's observations as a staged version of partition
+``dt = ds`` (:mod:`iot_lake.wap`); the DAG's checks read it in the staging database and
+:func:`iot_lake.wap.publish_all` swaps it in. The stats are derived from the published
+observations and replace their partitions at once (:func:`iot_lake.engine.write_partition`),
+so a rerun or a backfill of a day rewrites that day and nothing else.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from iot_lake import config
 from iot_lake.catalog import get_catalog
 from iot_lake.config import LakeSettings
 from iot_lake.crawler import RAW_TABLE
-from iot_lake.engine import render_sql, run_query, write_partition
+from iot_lake import wap
+from iot_lake.engine import render_sql, run_query, stage_partition, write_partition
 from iot_lake.operators.macros import LakeMacros
 from iot_lake.weather.tables import OBSERVATIONS, STATS_BY_CONDITION, STATS_BY_STATION
 
@@ -37,24 +40,38 @@ def _publish(
     return {"table": f"{lake.curated_database}.{table}", "dt": ds, **result}
 
 
-def flatten_day(
+def stage_day(
     ds: str, late_days: int = DEFAULT_LATE_DAYS, settings: LakeSettings | None = None
 ) -> dict[str, Any]:
-    """Replace partition ``dt = ds`` of weather_observations from the raw data.
+    """Write partition ``dt = ds`` of weather_observations aside, from the raw data.
 
     ``late_days`` is how many arrival days before and after ``ds`` may hold observations
-    of day ``ds`` (Firehose partitions by arrival hour).
+    of day ``ds`` (Firehose partitions by arrival hour). Returns the staged versions
+    (for the publish step) and the staged row and observation counts.
     """
     lake = settings or config.settings()
+    table = f"{lake.curated_database}.{OBSERVATIONS}"
     if get_catalog(lake).get_table(lake.raw_database, RAW_TABLE) is None:
         log.warning("no raw table %s.%s yet (nothing crawled): nothing to flatten for %s",
                     lake.raw_database, RAW_TABLE, ds)
-        return {"table": f"{lake.curated_database}.{OBSERVATIONS}", "dt": ds, "rows": 0,
-                "observations": 0}
-    result = _publish(FLATTEN_SQL, OBSERVATIONS, ds, {"late_days": int(late_days)}, lake)
+        return {"table": table, "dt": ds, "rows": 0, "observations": 0, "staged": []}
+    select = render_sql(
+        FLATTEN_SQL, params={"late_days": int(late_days)}, ds=ds, lake=LakeMacros(lake)
+    )
+    staged = stage_partition(select, lake.curated_database, OBSERVATIONS, [ds], settings=lake)
     row_count, observation_count = run_query(COUNT_SQL, ds=ds, settings=lake)[0]
-    result.update(rows=int(row_count), observations=int(observation_count))
-    return result
+    return {"table": table, "dt": ds, "rows": int(row_count),
+            "observations": int(observation_count), "staged": [staged.as_dict()]}
+
+
+def flatten_day(
+    ds: str, late_days: int = DEFAULT_LATE_DAYS, settings: LakeSettings | None = None
+) -> dict[str, Any]:
+    """Stage and publish partition ``dt = ds`` at once, unaudited (tests and benchmarks)."""
+    lake = settings or config.settings()
+    result = stage_day(ds, late_days, lake)
+    published = wap.publish_all(result["staged"], lake)
+    return {**result, "location": published[0]["location"] if published else None}
 
 
 def stats_day(table: str, ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
