@@ -114,7 +114,7 @@ def weather_lake() -> None:
 
     # ---- audit: every check reads the staged partition; any failure stops the publish
     with TaskGroup("audit_observations") as audit_observations:
-        keys_and_ranges = LakeColumnCheckOperator(
+        LakeColumnCheckOperator(
             task_id="check_keys_and_ranges",
             table=STAGED_OBSERVATIONS,
             partition_clause=DAY,
@@ -125,14 +125,14 @@ def weather_lake() -> None:
             },
             staged_by=WRITE,
         )
-        row_count = LakeTableCheckOperator(
+        LakeTableCheckOperator(
             task_id="check_row_count",
             table=STAGED_OBSERVATIONS,
             partition_clause=DAY,
             checks={"row_count_positive": {"check_statement": "COUNT(*) > 0"}},
             staged_by=WRITE,
         )
-        reconciliation = LakeSQLCheckOperator(
+        LakeSQLCheckOperator(
             task_id="check_reconciliation",
             sql="weather/check_reconciliation.sql",
             staged_by=WRITE,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from iot_lake import engine
+from iot_lake.storage import filesystem, join
 from iot_lake.weather import synthetic
 
 
@@ -50,35 +51,100 @@ def test_a_day_runs_crawl_flatten_checks_and_stats(airflow_db, lake_settings, ra
     assert profiled_rows == rows
 
 
-def test_a_failing_check_fails_the_run_and_blocks_the_stats(airflow_db, lake_settings) -> None:
+def _tree_bytes(uri: str) -> dict[str, bytes]:
+    """Every file under a local URI, by relative path, with its bytes."""
+    fs, path = filesystem(uri)
+    return {
+        name[len(path):]: fs.cat_file(name) for name in sorted(fs.find(path))
+    }
+
+
+def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
+    airflow_db, lake_settings, capsys
+) -> None:
     day = datetime(2026, 11, 6, tzinfo=UTC)
     rng = random.Random(3)
     messages = [
         synthetic.message("722540-13904", day + timedelta(hours=h), rng) for h in range(6)
     ]
-    messages[2]["air_temperature"]["value"] = 75.0  # impossible on Earth: the range check
     synthetic.write_raw(lake_settings.uri("raw"), messages)
     dag = _load_dag()
+    assert str(dag.test(logical_date=day).state) == "success"
+    published_uri = join(lake_settings.uri("curated"), "weather_observations", "dt=2026-11-06")
+    published = _tree_bytes(published_uri)
+    assert published
+
+    # A late record with an impossible temperature arrives; the rerun must not publish it.
+    bad = synthetic.message("722540-13904", day + timedelta(hours=7), rng)
+    bad["air_temperature"]["value"] = 75.0
+    synthetic.write_raw(lake_settings.uri("raw"), [bad])
     run = dag.test(logical_date=day)
+
     states = _states(run)
-    assert states["flatten_observations"] == "success"
-    assert states["check_keys_and_ranges"] == "failed"
-    assert states["check_reconciliation"] == "success"
+    assert states["write_observations"] == "success"
+    assert states["audit_observations.check_keys_and_ranges"] == "failed"
+    assert states["audit_observations.check_reconciliation"] == "success"
+    assert states["publish_observations"] == "upstream_failed"
     assert states["stats_by_station_day"] == "upstream_failed"
-    assert states["stats_by_condition_day"] == "upstream_failed"
     assert str(run.state) == "failed"
+    assert _tree_bytes(published_uri) == published, "the published partition changed"
+    assert engine.run_query(
+        "SELECT max(air_temperature) FROM weather_observations WHERE dt = '2026-11-06'"
+    ) != [(75.0,)]
+
+    # The staged version is where the failure message says, and readable as a table.
+    [written] = [
+        ti.xcom_pull(task_ids="write_observations")
+        for ti in run.get_task_instances() if ti.task_id == "write_observations"
+    ]
+    [staged] = written["staged"]
+    staged_path = filesystem(staged["location"])[1]
+    assert "/weather_observations/_staging/dt=2026-11-06/run=" in staged_path
+    assert filesystem(staged["location"])[0].find(staged_path)
+    assert engine.run_query(
+        "SELECT max(air_temperature) FROM iot_lake_staging.weather_observations "
+        "WHERE dt = '2026-11-06'"
+    ) == [(75.0,)]
+    failure = capsys.readouterr().out  # the task log of dag.test()
+    assert "data check audit_observations.check_keys_and_ranges failed" in failure
+    assert "75.0" in failure and staged["location"] in failure
 
 
-def test_a_day_without_raw_data_skips_checks_and_stats(airflow_db, lake_settings) -> None:
+def test_a_day_without_raw_data_skips_checks_and_publishes_it_empty(
+    airflow_db, lake_settings
+) -> None:
     dag = _load_dag()
     run = dag.test(logical_date=datetime(2026, 11, 12, tzinfo=UTC))
     states = _states(run)
-    assert states["flatten_observations"] == "success"
-    assert states["check_row_count"] == "skipped"
-    assert states["stats_by_station_day"] == "skipped"
+    assert states["write_observations"] == "success"
+    assert states["audit_observations.check_row_count"] == "skipped"
+    assert states["publish_observations"] == "success"
+    assert states["stats_by_station_day"] == "success"
 
 
-@pytest.mark.parametrize("task_id", ["check_keys_and_ranges", "check_row_count"])
+def test_the_graph_is_write_audit_publish() -> None:
+    dag = _load_dag()
+    audit = [t for t in dag.task_ids if t.startswith("audit_observations.")]
+    assert sorted(audit) == [
+        "audit_observations.check_keys_and_ranges",
+        "audit_observations.check_reconciliation",
+        "audit_observations.check_row_count",
+    ]
+    for task_id in audit:
+        task = dag.get_task(task_id)
+        assert "write_observations" in task.upstream_list[0].upstream_task_ids | {
+            task.upstream_list[0].task_id
+        } or "has_observations" in task.upstream_task_ids
+        assert task.downstream_task_ids == {"publish_observations"}
+        assert task.retries == 2 and task.retry_on_failure is False
+    publish = dag.get_task("publish_observations")
+    assert set(audit) <= publish.upstream_task_ids
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    ["audit_observations.check_keys_and_ranges", "audit_observations.check_row_count"],
+)
 def test_checks_are_common_sql_operators(task_id: str) -> None:
     from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.providers.common.sql.operators.sql import (
     SQLCheckOperator,

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from iot_lake import config
+from iot_lake import config, wap
 from iot_lake.catalog import get_catalog
 from iot_lake.config import LakeSettings
 from iot_lake.crawler import RAW_TABLE
-from iot_lake import wap
 from iot_lake.engine import render_sql, run_query, stage_partition, write_partition
 from iot_lake.operators.macros import LakeMacros
 from iot_lake.weather.tables import OBSERVATIONS, STATS_BY_CONDITION, STATS_BY_STATION
