@@ -113,30 +113,36 @@ def weather_lake() -> None:
         return int(written["observations"]) > 0
 
     # ---- audit: every check reads the staged partition; any failure stops the publish
+    written = write_observations()
     with TaskGroup("audit_observations") as audit_observations:
-        LakeColumnCheckOperator(
-            task_id="check_keys_and_ranges",
-            table=STAGED_OBSERVATIONS,
-            partition_clause=DAY,
-            column_mapping={
-                "weather_station": {"null_check": {"equal_to": 0}},
-                "observed_at": {"null_check": {"equal_to": 0}},
-                "air_temperature": {"min": {"geq_to": -90}, "max": {"leq_to": 60}},
-            },
-            staged_by=WRITE,
-        )
-        LakeTableCheckOperator(
-            task_id="check_row_count",
-            table=STAGED_OBSERVATIONS,
-            partition_clause=DAY,
-            checks={"row_count_positive": {"check_statement": "COUNT(*) > 0"}},
-            staged_by=WRITE,
-        )
-        LakeSQLCheckOperator(
-            task_id="check_reconciliation",
-            sql="weather/check_reconciliation.sql",
-            staged_by=WRITE,
-        )
+        # A day without observations skips the checks and publishes the empty day.
+        day_has_data = has_observations(written)
+        checks = [
+            LakeColumnCheckOperator(
+                task_id="check_keys_and_ranges",
+                table=STAGED_OBSERVATIONS,
+                partition_clause=DAY,
+                column_mapping={
+                    "weather_station": {"null_check": {"equal_to": 0}},
+                    "observed_at": {"null_check": {"equal_to": 0}},
+                    "air_temperature": {"min": {"geq_to": -90}, "max": {"leq_to": 60}},
+                },
+                staged_by=WRITE,
+            ),
+            LakeTableCheckOperator(
+                task_id="check_row_count",
+                table=STAGED_OBSERVATIONS,
+                partition_clause=DAY,
+                checks={"row_count_positive": {"check_statement": "COUNT(*) > 0"}},
+                staged_by=WRITE,
+            ),
+            LakeSQLCheckOperator(
+                task_id="check_reconciliation",
+                sql="weather/check_reconciliation.sql",
+                staged_by=WRITE,
+            ),
+        ]
+        day_has_data >> checks
 
     # ---- publish: swap the audited partition in (a day without data publishes it empty)
     @task(outlets=[OBSERVATIONS], trigger_rule=TriggerRule.NONE_FAILED)
@@ -165,10 +171,8 @@ def weather_lake() -> None:
 
         return profile_day("weather_observations", run_day(ds), str(run_id))
 
-    written = write_observations()
     published = publish_observations(written)
-    chain(register_tables(), crawl_raw, written, has_observations(written), audit_observations)
-    audit_observations >> published
+    chain(register_tables(), crawl_raw, written, audit_observations, published)
     published >> [stats_by_station_day(), stats_by_condition_day(), profile_observations()]
 
 

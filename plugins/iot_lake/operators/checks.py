@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.providers.common.sql.operators.sql import (
     SQLCheckOperator,
     SQLColumnCheckOperator,
     SQLTableCheckOperator,
 )
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from iot_lake.hooks import lake_db_hook
 
