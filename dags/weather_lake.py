@@ -58,6 +58,7 @@ from iot_lake.operators.checks import (
 )
 from iot_lake.operators.crawl import LakeCrawlOperator
 from iot_lake.operators.macros import LAKE
+from iot_lake.operators.write import LakeWritePartitionOperator
 
 # Assets are named <database>.<table>; a URI with a scheme would make Airflow load every
 # provider's URI handlers (boto3 included) while parsing this file.
@@ -151,19 +152,21 @@ def weather_lake() -> None:
 
         return publish_all(written["staged"])
 
-    @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_STATION])
-    def stats_by_station_day(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import stats_day
-        from iot_lake.weather.tables import STATS_BY_STATION as TABLE
-
-        return stats_day(TABLE, run_day(ds))
-
-    @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_CONDITION])
-    def stats_by_condition_day(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import stats_day
-        from iot_lake.weather.tables import STATS_BY_CONDITION as TABLE
-
-        return stats_day(TABLE, run_day(ds))
+    # ---- derived from the published day (deferrable Athena UNLOAD on aws)
+    stats_by_station_day = LakeWritePartitionOperator(
+        task_id="stats_by_station_day",
+        sql="weather/stats_by_station_day.sql",
+        table="weather_stats_by_station_day",
+        inlets=[OBSERVATIONS],
+        outlets=[STATS_BY_STATION],
+    )
+    stats_by_condition_day = LakeWritePartitionOperator(
+        task_id="stats_by_condition_day",
+        sql="weather/stats_by_condition_day.sql",
+        table="weather_stats_by_condition_day",
+        inlets=[OBSERVATIONS],
+        outlets=[STATS_BY_CONDITION],
+    )
 
     @task(inlets=[OBSERVATIONS])
     def profile_observations(ds: str | None = None, run_id: str | None = None) -> str:
@@ -173,7 +176,7 @@ def weather_lake() -> None:
 
     published = publish_observations(written)
     chain(register_tables(), crawl_raw, written, audit_observations, published)
-    published >> [stats_by_station_day(), stats_by_condition_day(), profile_observations()]
+    published >> [stats_by_station_day, stats_by_condition_day, profile_observations()]
 
 
 weather_lake()

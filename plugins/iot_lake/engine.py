@@ -35,6 +35,7 @@ from sqlglot import exp
 from iot_lake import config, wap
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
+from iot_lake.errors import LakeDataError, is_athena_data_error, is_data_error
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.operators.macros import LakeMacros
 from iot_lake.storage import filesystem, is_local, join
@@ -55,6 +56,15 @@ LOCAL_ROW_GROUP_SIZE = 122_880
 
 class QueryError(RuntimeError):
     """A query failed; the message names the query (file) and the backend's reason."""
+
+
+class QueryDataError(QueryError, LakeDataError):
+    """A query failed on its input (corrupt object, untypable value): never retried."""
+
+
+def _query_error(message: str, err: BaseException) -> QueryError:
+    """The error to raise for ``err``: a data error fails the task at once."""
+    return QueryDataError(message) if is_data_error(err) else QueryError(message)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -452,7 +462,7 @@ def run_query(
         except (CatalogError, QueryError):
             raise
         except Exception as err:
-            raise QueryError(f"local query {_label(sql)} failed: {err}") from err
+            raise _query_error(f"local query {_label(sql)} failed: {err}", err) from err
         finally:
             con.close()
     execution_id = athena_execute(text, lake, database=database)
@@ -504,7 +514,8 @@ def athena_execute(
         )
     if state != "SUCCEEDED":
         reason = hook.get_state_change_reason(execution_id)
-        raise QueryError(f"Athena query {execution_id} ended {state}: {reason}")
+        error = QueryDataError if is_athena_data_error(reason) else QueryError
+        raise error(f"Athena query {execution_id} ended {state}: {reason}")
     return execution_id
 
 
@@ -555,7 +566,7 @@ def partition_location(table: dict[str, Any], keys: list[str], values: list[str]
     return join(table["StorageDescriptor"]["Location"], *parts)
 
 
-def _target_table(
+def target_table(
     catalog: Catalog, db: str, table_name: str, values: list[str]
 ) -> dict[str, Any]:
     table = catalog.require_table(db, table_name)
@@ -567,7 +578,7 @@ def _target_table(
     return table
 
 
-def _compression(table: dict[str, Any], lake: LakeSettings) -> str:
+def compression_of(table: dict[str, Any], lake: LakeSettings) -> str:
     return (
         (table.get("Parameters") or {}).get("parquet.compression") or lake.parquet_compression
     ).upper()
@@ -591,9 +602,9 @@ def stage_partition(
     """
     lake = settings or config.settings()
     catalog = get_catalog(lake)
-    table = _target_table(catalog, db, table_name, values)
+    table = target_table(catalog, db, table_name, values)
     location = wap.stage_location(lake, table, values, run_id or wap.new_run_id())
-    compression = _compression(table, lake)
+    compression = compression_of(table, lake)
     if lake.is_local:
         rows = _write_local(select_sql, db, table, values, location, compression, lake, database)
     else:
@@ -666,9 +677,10 @@ def _write_local(
             fs.rm(staging_path, recursive=True)
         if is_local(fs):
             wap.remove_empty_parents(staging_path, stop=wap.STAGING_DIR)
-        raise QueryError(
+        raise _query_error(
             f"writing {db}.{table['Name']} partition {values} failed; the published "
-            f"partition is unchanged: {err}"
+            f"partition is unchanged: {err}",
+            err,
         ) from err
     finally:
         con.close()

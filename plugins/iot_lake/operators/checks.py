@@ -24,12 +24,13 @@ from airflow.providers.common.sql.operators.sql import (
     SQLColumnCheckOperator,
     SQLTableCheckOperator,
 )
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
 
+from iot_lake.errors import LakeDataError
 from iot_lake.hooks import lake_db_hook
 
 
-class DataCheckFailed(AirflowFailException):
+class DataCheckFailed(LakeDataError):
     """A check failed on staged data: bad data does not get better on retry."""
 
 
