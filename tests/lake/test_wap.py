@@ -267,3 +267,25 @@ def test_the_write_runs_in_the_task_on_local(lake_settings) -> None:
     assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
     wap.publish_all(result["staged"])
     assert engine.run_query("SELECT station FROM readings") == [("a",)]
+
+
+def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None:
+    """Airflow's execution_timeout raises AirflowTaskTimeout from SIGALRM inside the wait."""
+    import signal
+
+    from airflow.sdk.exceptions import AirflowTaskTimeout
+
+    from iot_lake.hooks.lake_athena import LakeAthenaSQLHook
+
+    def timeout(*_args: Any) -> None:
+        raise AirflowTaskTimeout("Timeout, PID: test")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.setitimer(signal.ITIMER_REAL, 1.5)
+    try:
+        with pytest.raises(AirflowTaskTimeout):
+            LakeAthenaSQLHook(settings=long_queries).get_first("SELECT 1")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert _state(_started()) == "CANCELLED"
