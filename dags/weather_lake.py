@@ -11,19 +11,26 @@ else):
 2. **crawl_raw**: new `weather/YYYY/MM/DD/HH/` folders of the raw bucket become partitions
    of `iot_lake_raw.weather` (Glue crawler on `aws`, deferrable; DuckDB-based crawler on
    `local`, same settings from `include/glue/crawler_raw_weather.json`).
-3. **flatten_observations**: `include/sql/weather/flatten_observations.sql` reads the
+3. **write_observations**: `include/sql/weather/flatten_observations.sql` reads the
    arrival hours `D-late_days .. D+late_days`, keeps observations timed on day `D`,
    removes duplicates by `(weather_station, observed_at)`, unnests sky-cover layers and
-   present-weather groups with `LEFT JOIN UNNEST ... ON TRUE` and replaces partition
-   `dt=D` of `iot_lake.weather_observations` (Parquet, GZIP by default). Athena UNLOAD to
-   a fresh prefix + Glue partition swap on `aws`; DuckDB + directory swap on `local`.
-4. **has_observations**: a day without raw observations stops here (checks and stats
-   are skipped, the empty partition says "no data").
-5. **checks** (common.sql operators over Athena / DuckDB): keys not null, air temperature
-   within [-90, 60] °C, row count > 0, and raw-to-flat reconciliation. Any failure fails
-   the run and blocks the stats.
+   present-weather groups with `LEFT JOIN UNNEST ... ON TRUE` and writes partition
+   `dt=D` of `weather_observations` **aside** (Parquet, GZIP by default): a staged
+   version, registered as partition `dt=D` of `<curated_database>_staging.weather_observations`
+   (`plugins/iot_lake/wap.py`). Readers of the curated table still see the old day.
+4. **audit_observations**: a day without raw observations skips the checks (the empty
+   day is published as such). Otherwise every check reads the *staged* day
+   (common.sql operators over Athena / DuckDB): keys not null, air temperature within
+   [-90, 60] °C, row count > 0, and raw-to-flat reconciliation. A failure is a data
+   error (no retry); its message names the check, the offending values and where the
+   staged data is kept; the published day is untouched.
+5. **publish_observations**: the audited version is swapped in (directory swap on
+   `local`, Glue partition swap on `aws`); the replaced version stays readable for
+   `superseded_grace_hours` (default 24) for queries still running on it, then
+   `lake_setup` or the next publish deletes it.
 6. **stats_by_station_day / stats_by_condition_day**: min/avg/max air temperature and
-   counts per station and per present weather condition, partition `dt=D`;
+   counts per station and per present weather condition, partition `dt=D`, from the
+   published day (deferrable Athena UNLOAD on `aws`: no worker slot while Athena runs);
    **profile_observations**: column statistics of the day into `column_profiles` (what
    Glue DataBrew's profile job showed; same SQL on Athena and DuckDB).
 

@@ -46,12 +46,12 @@ def failure_message(
             f"  - {result.name}{column} on {result.table or '(query)'}: observed "
             f"{result.actual!r}, expected {result.expected}"
         )
-    lines.append(f"common.sql says: {error}")
     if staged:
         from iot_lake.wap import StagedPartition
 
         lines.append("The published partitions are unchanged. Staged data kept for inspection:")
         lines += [f"  - {StagedPartition.from_dict(s).describe()}" for s in staged]
+    lines.append(f"common.sql says: {error}")
     return "\n".join(lines)
 
 
