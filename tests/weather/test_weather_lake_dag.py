@@ -124,21 +124,27 @@ def test_a_day_without_raw_data_skips_checks_and_publishes_it_empty(
 
 def test_the_graph_is_write_audit_publish() -> None:
     dag = _load_dag()
-    audit = [t for t in dag.task_ids if t.startswith("audit_observations.")]
-    assert sorted(audit) == [
+    checks = {
         "audit_observations.check_keys_and_ranges",
         "audit_observations.check_reconciliation",
         "audit_observations.check_row_count",
-    ]
-    for task_id in audit:
-        task = dag.get_task(task_id)
-        assert "write_observations" in task.upstream_list[0].upstream_task_ids | {
-            task.upstream_list[0].task_id
-        } or "has_observations" in task.upstream_task_ids
-        assert task.downstream_task_ids == {"publish_observations"}
-        assert task.retries == 2 and task.retry_on_failure is False
+    }
+    gate = "audit_observations.has_observations"
+    assert {t for t in dag.task_ids if t.startswith("audit_observations.")} == checks | {gate}
+    assert dag.get_task(gate).upstream_task_ids == {"write_observations"}
     publish = dag.get_task("publish_observations")
-    assert set(audit) <= publish.upstream_task_ids
+    assert checks <= publish.upstream_task_ids
+    for task_id in checks:
+        check = dag.get_task(task_id)
+        assert check.upstream_task_ids == {gate}
+        assert check.retry_on_failure is False  # a failed check is never retried
+    # every check reads the staged day, never the published table
+    for task_id in checks - {"audit_observations.check_reconciliation"}:
+        assert dag.get_task(task_id).table == "{{ lake.staging_database }}.weather_observations"
+    reconciliation = dag.get_task("audit_observations.check_reconciliation").sql
+    assert "FROM {{ lake.staging_database }}.weather_observations" in reconciliation
+    assert "{{ lake.curated_database }}" not in reconciliation
+    assert dag.get_task("stats_by_station_day").upstream_task_ids == {"publish_observations"}
 
 
 @pytest.mark.parametrize(
