@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ from sqlglot import exp
 from iot_lake import config, wap
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
-from iot_lake.errors import LakeDataError, is_athena_data_error, is_data_error
+from iot_lake.errors import is_athena_data_error, is_data_error
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.operators.macros import LakeMacros
 from iot_lake.storage import filesystem, is_local, join
@@ -58,13 +59,27 @@ class QueryError(RuntimeError):
     """A query failed; the message names the query (file) and the backend's reason."""
 
 
-class QueryDataError(QueryError, LakeDataError):
-    """A query failed on its input (corrupt object, untypable value): never retried."""
+@cache
+def _query_data_error() -> type[QueryError]:
+    from iot_lake.errors import LakeDataError
+
+    class QueryDataError(QueryError, LakeDataError):
+        """A query failed on its input (corrupt object, untypable value): never retried."""
+
+    QueryDataError.__module__, QueryDataError.__qualname__ = __name__, "QueryDataError"
+    return QueryDataError
+
+
+def __getattr__(name: str) -> Any:
+    """``QueryDataError`` (an ``AirflowFailException``), created on first use (PEP 562)."""
+    if name == "QueryDataError":
+        return _query_data_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _query_error(message: str, err: BaseException) -> QueryError:
     """The error to raise for ``err``: a data error fails the task at once."""
-    return QueryDataError(message) if is_data_error(err) else QueryError(message)
+    return _query_data_error()(message) if is_data_error(err) else QueryError(message)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -514,7 +529,7 @@ def athena_execute(
         )
     if state != "SUCCEEDED":
         reason = hook.get_state_change_reason(execution_id)
-        error = QueryDataError if is_athena_data_error(reason) else QueryError
+        error = _query_data_error() if is_athena_data_error(reason) else QueryError
         raise error(f"Athena query {execution_id} ended {state}: {reason}")
     return execution_id
 

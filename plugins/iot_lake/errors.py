@@ -8,16 +8,33 @@ task fails at once, with a message that names the file, line or values.
 
 from __future__ import annotations
 
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # the library used without Airflow (CLIs, simulators)
-
-    class AirflowFailException(Exception):  # type: ignore[no-redef]
-        """Stand-in when Airflow is not installed."""
+from functools import cache
+from typing import Any
 
 
-class LakeDataError(AirflowFailException):
-    """The data cannot be processed as it is; a retry would fail the same way."""
+@cache
+def _classes() -> dict[str, type[Exception]]:
+    """Built on first use: importing Airflow costs ~2.5 s and ~90 MB, which the library's
+    users outside a task (benchmarks, CLIs) should not pay just by importing the engine."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # the library used without Airflow
+
+        class AirflowFailException(Exception):  # type: ignore[no-redef]
+            """Stand-in when Airflow is not installed."""
+
+    class LakeDataError(AirflowFailException):
+        """The data cannot be processed as it is; a retry would fail the same way."""
+
+    LakeDataError.__module__, LakeDataError.__qualname__ = __name__, "LakeDataError"
+    return {"AirflowFailException": AirflowFailException, "LakeDataError": LakeDataError}
+
+
+def __getattr__(name: str) -> Any:
+    """``LakeDataError`` / ``AirflowFailException``, created lazily (PEP 562)."""
+    if name in ("LakeDataError", "AirflowFailException"):
+        return _classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Athena/Trino error names of data that cannot be read or typed (not of broken SQL).
