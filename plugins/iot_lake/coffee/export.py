@@ -8,7 +8,7 @@ Types are fixed on the way, without string copies in SQL: DATETIMEs are fetched 
 wire text and parsed by Arrow in C++ (MySQLdb's per-value ``datetime`` objects are what
 made the original export slow), TINYINT(1) flags become booleans. Rows that the lake
 cannot take (a photo_url that is not an object URL, a flag outside 0/1/NULL, an
-unparseable DATETIME) go to a rejects file with their reason; they are counted, never
+unparseable DATETIME) go to the ``coffee_rejects`` table with their reason; they are counted, never
 dropped silently.
 
 :func:`stage_day` writes the day's partition of ``coffees`` and of ``coffee_rejects`` as
@@ -205,7 +205,7 @@ def stream_to_files(
     compression: str = "GZIP",
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> StreamCounts:
-    """Stream the export query on a MySQLdb ``connection`` into a Parquet and a rejects file.
+    """Stream the export query on a MySQLdb ``connection`` into two Parquet files: rows and rejects.
 
     Both files are always written (possibly empty), so publishing them replaces a stale
     partition even when the day now has no rows. Rejects are few (bad rows of one day)
