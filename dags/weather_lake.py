@@ -12,21 +12,32 @@ found wherever and whenever it arrived; no crawl, no late-data window.
    300 s buffer); a past day passes at once.
 2. **register_tables**: the raw tables (declared with partition projection on `day`,
    `include/glue/tables/raw/`) and the curated tables exist in the catalog.
-3. **flatten_observations**: `include/sql/weather/flatten_observations.sql` and
-   `flatten_rejects.sql` read `day=D` plus the `day=undated` objects that arrived on D,
-   type every record with `try`/`try_cast` (no record can fail the day), remove
-   duplicates (earliest arrival, then object key, then record text), unnest sky-cover
-   layers and present-weather groups, and replace partition `dt=D` of
-   `iot_lake.weather_observations` and `iot_lake.weather_rejects` (every record that
-   cannot be typed or is implausible, with its reason).
-4. **has_observations**: a day without raw observations stops here.
-5. **checks**: keys not null, every measured column within its physical bounds
+3. **write_observations**: `include/sql/weather/flatten_*.sql` read `day=D` plus the
+   `day=undated` objects that arrived on D, type every record once with
+   `try`/`try_cast` (no record can fail the day), remove duplicates (earliest arrival,
+   then object key, then record text), unnest sky-cover layers and present-weather
+   groups, and write partition `dt=D` of `weather_observations` and of `weather_rejects`
+   (every record that cannot be typed or is implausible, with its reason) **aside**:
+   staged versions registered in `<curated_database>_staging` (`plugins/iot_lake/wap.py`).
+   Readers of the curated tables still see the old day.
+4. **audit_observations**: a day without raw observations skips the checks (the empty
+   day is published as such). Otherwise every check reads the *staged* day: keys not
+   null, every measured column within its physical bounds
    (`plugins/iot_lake/weather/bounds.py`, the same bounds the flatten rejects by), no
    NaN/±Infinity, row count > 0, and reconciliation against the raw objects themselves
-   (raw records = observations + rejects + duplicates removed). Data errors fail at once.
-6. **stats_by_station_day / stats_by_condition_day**, **profile_observations**.
+   (raw records = staged observations + staged rejects + duplicates removed). A failure
+   is a data error (no retry); its message names the check, the offending values and
+   where the staged data is kept; the published day is untouched.
+5. **publish_observations**: the audited rejects and observations are swapped in
+   together (directory swap on `local`, Glue partition swap on `aws`); a replaced
+   version stays readable for `superseded_grace_hours` (default 24), then `lake_setup`
+   or the next publish deletes it.
+6. **stats_by_station_day / stats_by_condition_day** from the published day (deferrable
+   Athena UNLOAD on `aws`: no worker slot while Athena runs); **profile_observations**:
+   column statistics of the day into `column_profiles`.
 
-Rerun a day: `airflow tasks clear weather_lake -s D -e D`.
+Rerun a day: `airflow tasks clear weather_lake -s D -e D`, or `airflow dags test
+weather_lake D`.
 Backfill: `airflow backfill create --dag-id weather_lake --from-date D1 --to-date D2
 --reprocess-behavior completed`. See `docs/weather_lake.md`.
 """
@@ -37,14 +48,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
-from airflow.sdk import Asset, CronDataIntervalTimetable, chain_linear, dag, task
+from airflow.sdk import (
+    Asset,
+    CronDataIntervalTimetable,
+    TaskGroup,
+    TriggerRule,
+    chain,
+    dag,
+    task,
+)
 
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, run_day
-from iot_lake.operators.checks import (
-    LakeColumnCheckOperator,
-    LakeTableCheckOperator,
-)
+from iot_lake.operators.checks import LakeColumnCheckOperator, LakeTableCheckOperator
 from iot_lake.operators.macros import LAKE
+from iot_lake.operators.write import LakeWritePartitionOperator
 from iot_lake.weather import bounds
 
 # Assets are named <database>.<table>; a URI with a scheme would make Airflow load every
@@ -55,7 +72,9 @@ REJECTS = Asset(name="iot_lake.weather_rejects")
 STATS_BY_STATION = Asset(name="iot_lake.weather_stats_by_station_day")
 STATS_BY_CONDITION = Asset(name="iot_lake.weather_stats_by_condition_day")
 
-OBSERVATIONS_TABLE = "{{ lake.curated_database }}.weather_observations"
+# The audit reads the staged partition (iot_lake.wap), never the published one.
+STAGED_OBSERVATIONS = "{{ lake.staging_database }}.weather_observations"
+WRITE = "write_observations"
 # The day is the run's logical date (see iot_lake.dag_defaults.run_day).
 DAY = "dt = '{{ ds }}'"
 
@@ -84,60 +103,79 @@ def weather_lake() -> None:
 
         return ensure_tables()
 
-    @task(inlets=[RAW_WEATHER], outlets=[OBSERVATIONS, REJECTS])
-    def flatten_observations(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import flatten_day
+    # ---- write: the day's observations and rejects, staged (not visible to readers)
+    @task(inlets=[RAW_WEATHER])
+    def write_observations(ds: str | None = None) -> dict[str, Any]:
+        from iot_lake.weather.pipeline import stage_day
 
-        return flatten_day(run_day(ds))
+        return stage_day(run_day(ds))
 
-    @task.short_circuit(ignore_downstream_trigger_rules=True)
-    def has_observations(flattened: dict[str, Any]) -> bool:
-        return int(flattened["observations"]) > 0
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def has_observations(written: dict[str, Any]) -> bool:
+        return int(written["observations"]) > 0
 
-    # ---- checks: any failure fails the run and blocks the stats
-    keys_and_ranges = LakeColumnCheckOperator(
-        task_id="check_keys_and_ranges",
-        table=OBSERVATIONS_TABLE,
-        partition_clause=DAY,
-        column_mapping={
-            "weather_station": {"null_check": {"equal_to": 0}},
-            "observed_at": {"null_check": {"equal_to": 0}},
-            **bounds.column_mapping(),
-        },
-        retry_on_failure=False,  # bad data does not get better on retry
+    # ---- audit: every check reads the staged partitions; any failure stops the publish
+    written = write_observations()
+    with TaskGroup("audit_observations") as audit_observations:
+        # A day without observations skips the checks and publishes the empty day.
+        day_has_data = has_observations(written)
+
+        @task  # a mismatch is a data error (no retry); listing errors retry
+        def check_reconciliation(
+            written: dict[str, Any], ds: str | None = None, task: Any = None
+        ) -> dict[str, Any]:
+            from iot_lake.weather.reconcile import reconcile_task
+
+            return reconcile_task(run_day(ds), task, staged=written.get("staged"))
+
+        checks = [
+            LakeColumnCheckOperator(
+                task_id="check_keys_and_ranges",
+                table=STAGED_OBSERVATIONS,
+                partition_clause=DAY,
+                column_mapping={
+                    "weather_station": {"null_check": {"equal_to": 0}},
+                    "observed_at": {"null_check": {"equal_to": 0}},
+                    **bounds.column_mapping(),
+                },
+                staged_by=WRITE,
+            ),
+            LakeTableCheckOperator(
+                task_id="check_row_count",
+                table=STAGED_OBSERVATIONS,
+                partition_clause=DAY,
+                checks={
+                    "row_count_positive": {"check_statement": "COUNT(*) > 0"},
+                    "no_nan_or_infinity": {"check_statement": bounds.non_finite_statement()},
+                },
+                staged_by=WRITE,
+            ),
+            check_reconciliation(written),
+        ]
+        day_has_data >> checks
+
+    # ---- publish: rejects and observations together (a day without data publishes empty)
+    @task(outlets=[OBSERVATIONS, REJECTS], trigger_rule=TriggerRule.NONE_FAILED)
+    def publish_observations(written: dict[str, Any]) -> list[dict[str, Any]]:
+        from iot_lake.wap import publish_all
+
+        return publish_all(written["staged"])
+
+    # ---- derived from the published day (deferrable Athena UNLOAD on aws)
+    stats_by_station_day = LakeWritePartitionOperator(
+        task_id="stats_by_station_day",
+        sql="weather/stats_by_station_day.sql",
+        table="weather_stats_by_station_day",
+        inlets=[OBSERVATIONS],
+        outlets=[STATS_BY_STATION],
     )
-    row_count = LakeTableCheckOperator(
-        task_id="check_row_count",
-        table=OBSERVATIONS_TABLE,
-        partition_clause=DAY,
-        checks={
-            "row_count_positive": {"check_statement": "COUNT(*) > 0"},
-            "no_nan_or_infinity": {"check_statement": bounds.non_finite_statement()},
-        },
-        retry_on_failure=False,  # bad data does not get better on retry
+    stats_by_condition_day = LakeWritePartitionOperator(
+        task_id="stats_by_condition_day",
+        sql="weather/stats_by_condition_day.sql",
+        table="weather_stats_by_condition_day",
+        inlets=[OBSERVATIONS],
+        outlets=[STATS_BY_CONDITION],
     )
-
-    @task  # a mismatch raises AirflowFailException (no retry); listing errors retry
-    def check_reconciliation(ds: str | None = None, task: Any = None) -> dict[str, Any]:
-        from iot_lake.weather.reconcile import reconcile_task
-
-        return reconcile_task(run_day(ds), task)
-
-    reconciliation = check_reconciliation()
-
-    @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_STATION])
-    def stats_by_station_day(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import stats_day
-        from iot_lake.weather.tables import STATS_BY_STATION as TABLE
-
-        return stats_day(TABLE, run_day(ds))
-
-    @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_CONDITION])
-    def stats_by_condition_day(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import stats_day
-        from iot_lake.weather.tables import STATS_BY_CONDITION as TABLE
-
-        return stats_day(TABLE, run_day(ds))
 
     @task(inlets=[OBSERVATIONS])
     def profile_observations(ds: str | None = None, run_id: str | None = None) -> str:
@@ -145,15 +183,9 @@ def weather_lake() -> None:
 
         return profile_day("weather_observations", run_day(ds), str(run_id))
 
-    flattened = flatten_observations()
-    chain_linear(
-        wait_for_day_end,
-        register_tables(),
-        flattened,
-        has_observations(flattened),
-        [keys_and_ranges, row_count, reconciliation],
-        [stats_by_station_day(), stats_by_condition_day(), profile_observations()],
-    )
+    published = publish_observations(written)
+    chain(wait_for_day_end, register_tables(), written, audit_observations, published)
+    published >> [stats_by_station_day, stats_by_condition_day, profile_observations()]
 
 
 weather_lake()

@@ -16,7 +16,9 @@ Public API:
 - :func:`render_sql` / :func:`to_duckdb`: template and transpile a SQL file or text.
 - :func:`run_query`: rows of a query on the configured backend.
 - :func:`connect`: a DuckDB connection with views for catalog tables (the dashboard's).
-- :func:`write_partition`: replace one partition of a Parquet table by a query's result.
+- :func:`stage_partition` / :func:`publish_partition`: write a partition's new version
+  aside (audited there), then swap it in (:mod:`iot_lake.wap`); :func:`write_partition`
+  does both at once for tables without checks.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +37,13 @@ import jinja2
 import sqlglot
 from sqlglot import exp
 
-from iot_lake import config
+from iot_lake import config, wap
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
+from iot_lake.errors import is_athena_data_error, is_data_error
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.operators.macros import LakeMacros
-from iot_lake.storage import filesystem, is_local, join, publish_prefix, staging_uri
+from iot_lake.storage import filesystem, is_local, join
 
 if TYPE_CHECKING:
     import duckdb
@@ -59,6 +63,29 @@ PATH_COLUMN = "$path"
 
 class QueryError(RuntimeError):
     """A query failed; the message names the query (file) and the backend's reason."""
+
+
+@cache
+def _query_data_error() -> type[QueryError]:
+    from iot_lake.errors import LakeDataError
+
+    class QueryDataError(QueryError, LakeDataError):
+        """A query failed on its input (corrupt object, untypable value): never retried."""
+
+    QueryDataError.__module__, QueryDataError.__qualname__ = __name__, "QueryDataError"
+    return QueryDataError
+
+
+def __getattr__(name: str) -> Any:
+    """``QueryDataError`` (an ``AirflowFailException``), created on first use (PEP 562)."""
+    if name == "QueryDataError":
+        return _query_data_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _query_error(message: str, err: BaseException) -> QueryError:
+    """The error to raise for ``err``: a data error fails the task at once."""
+    return _query_data_error()(message) if is_data_error(err) else QueryError(message)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -646,7 +673,7 @@ def run_query(
         except (CatalogError, QueryError):
             raise
         except Exception as err:
-            raise QueryError(f"local query {_label(sql)} failed: {err}") from err
+            raise _query_error(f"local query {_label(sql)} failed: {err}", err) from err
         finally:
             con.close()
     execution_id = athena_execute(text, lake, database=database)
@@ -663,26 +690,67 @@ def athena_hook(settings: LakeSettings) -> Any:
     return AthenaHook(aws_conn_id=settings.aws_conn_id, region_name=settings.region)
 
 
+ATHENA_MAX_POLLS = 720
+"""Polls of a synchronous Athena wait (x ``sleep_time``: one hour at 5 s) before it stops."""
+
+
 def athena_execute(
     sql: str,
     settings: LakeSettings,
     database: str | None = None,
     sleep_time: int = 5,
+    max_polls: int = ATHENA_MAX_POLLS,
 ) -> str:
-    """Run one statement on Athena in the lake's workgroup; wait; return its execution id."""
+    """Run one statement on Athena in the lake's workgroup; wait; return its execution id.
+
+    The query never outlives the wait: when the wait times out, or the task is killed or
+    hits its ``execution_timeout`` while waiting (Airflow raises inside the task), the
+    query is stopped (``StopQueryExecution``) before the error propagates. Tasks that
+    can give their worker slot back use :class:`iot_lake.operators.athena.LakeAthenaOperator`
+    (deferrable) instead.
+    """
     hook = athena_hook(settings)
-    execution_id = hook.run_query(
+    execution_id = athena_start(sql, settings, database, hook=hook)
+    try:
+        state = hook.poll_query_status(
+            execution_id, max_polling_attempts=max_polls, sleep_time=sleep_time
+        )
+    except BaseException:
+        stop_query(execution_id, settings, hook=hook)
+        raise
+    if state in hook.INTERMEDIATE_STATES or state is None:
+        stop_query(execution_id, settings, hook=hook)
+        raise QueryError(
+            f"Athena query {execution_id} still {state} after {max_polls * sleep_time}s: stopped"
+        )
+    if state != "SUCCEEDED":
+        reason = hook.get_state_change_reason(execution_id)
+        error = _query_data_error() if is_athena_data_error(reason) else QueryError
+        raise error(f"Athena query {execution_id} ended {state}: {reason}")
+    return execution_id
+
+
+def athena_start(
+    sql: str, settings: LakeSettings, database: str | None = None, hook: Any = None
+) -> str:
+    """Submit one statement in the lake's workgroup; its execution id (no wait)."""
+    hook = hook or athena_hook(settings)
+    return hook.run_query(
         query=sql,
         query_context={"Database": database or settings.curated_database},
         result_configuration={"OutputLocation": settings.uri("query_results")},
         client_request_token=str(uuid.uuid4()),
         workgroup=settings.athena_workgroup,
     )
-    state = hook.poll_query_status(execution_id, max_polling_attempts=720, sleep_time=sleep_time)
-    if state != "SUCCEEDED":
-        reason = hook.get_state_change_reason(execution_id)
-        raise QueryError(f"Athena query {execution_id} ended {state}: {reason}")
-    return execution_id
+
+
+def stop_query(execution_id: str, settings: LakeSettings, hook: Any = None) -> None:
+    """``StopQueryExecution`` of a query that may still run; never raises (best effort)."""
+    try:
+        (hook or athena_hook(settings)).stop_query(execution_id)
+        log.warning("stopped Athena query %s", execution_id)
+    except Exception:  # the original error matters more than a failed stop
+        log.exception("could not stop Athena query %s", execution_id)
 
 
 def athena_rows(execution_id: str, settings: LakeSettings) -> list[tuple[Any, ...]]:
@@ -709,6 +777,60 @@ def partition_location(table: dict[str, Any], keys: list[str], values: list[str]
     return join(table["StorageDescriptor"]["Location"], *parts)
 
 
+def target_table(
+    catalog: Catalog, db: str, table_name: str, values: list[str]
+) -> dict[str, Any]:
+    table = catalog.require_table(db, table_name)
+    if table_format(table) != "parquet":
+        raise CatalogError(f"{db}.{table_name} is not a Parquet table")
+    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
+    if len(keys) != len(values):
+        raise CatalogError(f"{db}.{table_name} is partitioned by {keys}; got {values}")
+    return table
+
+
+def compression_of(table: dict[str, Any], lake: LakeSettings) -> str:
+    return (
+        (table.get("Parameters") or {}).get("parquet.compression") or lake.parquet_compression
+    ).upper()
+
+
+def stage_partition(
+    select_sql: str,
+    db: str,
+    table_name: str,
+    values: list[str],
+    settings: LakeSettings | None = None,
+    database: str | None = None,
+    run_id: str | None = None,
+) -> wap.StagedPartition:
+    """Write the rows of an Athena SELECT as a new, unpublished version of a partition.
+
+    The SELECT yields the table's data columns (not its partition keys). The version is
+    registered in the staging database (``lake.staging_database``) where the audit reads
+    it; readers of ``db.table_name`` still see the published version (see
+    :mod:`iot_lake.wap`). A failed write leaves nothing staged.
+    """
+    lake = settings or config.settings()
+    catalog = get_catalog(lake)
+    table = target_table(catalog, db, table_name, values)
+    location = wap.stage_location(lake, table, values, run_id or wap.new_run_id())
+    compression = compression_of(table, lake)
+    if lake.is_local:
+        rows = _write_local(select_sql, db, table, values, location, compression, lake, database)
+    else:
+        rows = None
+        _unload(select_sql, location, compression, lake, database or db)
+    return wap.register_staged(lake, db, table, values, location, rows=rows, catalog=catalog)
+
+
+def publish_partition(
+    staged: wap.StagedPartition, settings: LakeSettings | None = None
+) -> dict[str, Any]:
+    """Swap a staged version in (directory swap on `local`, Glue partition swap on `aws`)."""
+    return wap.publish(staged, settings or config.settings())
+
+
 def write_partition(
     select_sql: str,
     db: str,
@@ -717,49 +839,37 @@ def write_partition(
     settings: LakeSettings | None = None,
     database: str | None = None,
 ) -> dict[str, Any]:
-    """Replace one partition of a Parquet table by the rows of an Athena SELECT.
+    """Replace one partition of a Parquet table by the rows of an Athena SELECT, unaudited.
 
-    The SELECT yields the table's data columns (not its partition keys). Whatever
-    fails, readers see the old partition or the new one, never a mix, and a rerun
-    replaces rather than adds: `local` writes aside and swaps directories; `aws`
-    UNLOADs to a fresh prefix, then points the Glue partition at it and deletes the
-    previous prefix.
+    :func:`stage_partition` then :func:`publish_partition` at once, for derived tables
+    without checks of their own (the daily stats). Whatever fails, readers see the old
+    partition or the new one, never a mix, and a rerun replaces rather than adds.
     """
     lake = settings or config.settings()
-    catalog = get_catalog(lake)
-    table = catalog.require_table(db, table_name)
-    if table_format(table) != "parquet":
-        raise CatalogError(f"{db}.{table_name} is not a Parquet table")
-    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
-    if len(keys) != len(values):
-        raise CatalogError(f"{db}.{table_name} is partitioned by {keys}; got {values}")
-    compression = (
-        (table.get("Parameters") or {}).get("parquet.compression") or lake.parquet_compression
-    ).upper()
-    if lake.is_local:
-        return _write_partition_local(
-            select_sql, catalog, db, table, keys, values, compression, lake, database
-        )
-    return _write_partition_athena(
-        select_sql, catalog, db, table, keys, values, compression, lake, database
-    )
+    started = time.perf_counter()
+    staged = stage_partition(select_sql, db, table_name, values, lake, database)
+    published = publish_partition(staged, lake)
+    seconds = time.perf_counter() - started
+    log.info("published %s.%s %s: %s rows in %.2fs", db, table_name, values, staged.rows, seconds)
+    return {
+        "location": published["location"],
+        "previous": published["superseded"],
+        "rows": staged.rows,
+        "seconds": round(seconds, 3),
+    }
 
 
-def _write_partition_local(
+def _write_local(
     select_sql: str,
-    catalog: Catalog,
     db: str,
     table: dict[str, Any],
-    keys: list[str],
     values: list[str],
+    location: str,
     compression: str,
     lake: LakeSettings,
     database: str | None,
-) -> dict[str, Any]:
-    final = partition_location(table, keys, values)
-    staging = staging_uri(final)
-    fs, staging_path = filesystem(staging)
-    started = time.perf_counter()
+) -> int:
+    fs, staging_path = filesystem(location)
     con = new_duckdb()
     try:
         local_sql = prepare_local(con, select_sql, lake, database)
@@ -776,17 +886,16 @@ def _write_partition_local(
     except Exception as err:
         if fs.exists(staging_path):
             fs.rm(staging_path, recursive=True)
-        raise QueryError(
+        if is_local(fs):
+            wap.remove_empty_parents(staging_path, stop=wap.STAGING_DIR)
+        raise _query_error(
             f"writing {db}.{table['Name']} partition {values} failed; the published "
-            f"partition is unchanged: {err}"
+            f"partition is unchanged: {err}",
+            err,
         ) from err
     finally:
         con.close()
-    publish_prefix(staging, final)
-    catalog.put_partition(db, table["Name"], values, final)
-    seconds = time.perf_counter() - started
-    log.info("published %s.%s %s: %d rows in %.2fs", db, table["Name"], values, rows, seconds)
-    return {"location": final, "rows": int(rows), "seconds": round(seconds, 3)}
+    return int(rows)
 
 
 def unload_sql(select_sql: str, location: str, compression: str) -> str:
@@ -797,40 +906,22 @@ def unload_sql(select_sql: str, location: str, compression: str) -> str:
     )
 
 
-def _write_partition_athena(
-    select_sql: str,
-    catalog: Catalog,
-    db: str,
-    table: dict[str, Any],
-    keys: list[str],
-    values: list[str],
-    compression: str,
-    lake: LakeSettings,
-    database: str | None,
-) -> dict[str, Any]:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
+def _unload(
+    select_sql: str, location: str, compression: str, lake: LakeSettings, database: str
+) -> None:
     parse_one(select_sql)  # fail before touching anything on a malformed statement
-    # UNLOAD needs an empty target: each run writes a fresh, versioned prefix.
-    location = join(partition_location(table, keys, values), f"run={uuid.uuid4().hex}") + "/"
-    s3 = S3Hook(aws_conn_id=lake.aws_conn_id, region_name=lake.region)
     try:
-        athena_execute(
-            unload_sql(select_sql, location, compression), lake, database=database or db
-        )
-    except Exception:
-        _delete_prefix(s3, location)
+        athena_execute(unload_sql(select_sql, location, compression), lake, database=database)
+    except BaseException:
+        delete_prefix(location, lake)
         raise
-    previous = catalog.put_partition(db, table["Name"], values, location)
-    if previous and previous.rstrip("/") != location.rstrip("/"):
-        _delete_prefix(s3, previous)
-    log.info("published %s.%s %s at %s", db, table["Name"], values, location)
-    return {"location": location, "previous": previous}
 
 
-def _delete_prefix(s3: Any, uri: str) -> None:
+def delete_prefix(uri: str, settings: LakeSettings) -> None:
+    """Delete every object under an S3 prefix (through the Airflow AWS connection)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    s3 = S3Hook(aws_conn_id=settings.aws_conn_id, region_name=settings.region)
     bucket, prefix = S3Hook.parse_s3_url(uri)
     keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
     if keys:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from iot_lake import engine
+from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
 from iot_lake.storage import atomic_open, filesystem, join
 from iot_lake.weather.synthetic import encode_records, message, object_key, write_object
@@ -137,7 +137,8 @@ def test_write_partition_replaces_a_day_and_leaves_others(lake_settings) -> None
     rows = engine.run_query("SELECT dt, station, value FROM readings ORDER BY station")
     assert rows == [("d1", "a", 1.0), ("d2", "c", 3.0), ("d2", "d", 4.0)]
     fs, path = filesystem(join(lake_settings.uri("curated"), "readings"))
-    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(path)) == ["dt=d1", "dt=d2"]
+    # The replaced d2 is kept aside for the grace period; nothing staged is left behind.
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(path)) == ["_superseded", "dt=d1", "dt=d2"]
 
 
 def test_a_failing_write_leaves_the_published_partition_untouched(lake_settings) -> None:
@@ -220,10 +221,17 @@ def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(a
     assert execution["WorkGroup"] == "iot_lake_test"
     partition = catalog.get_partition("iot_lake", "readings", ["2024-01-01"])
     assert partition["StorageDescriptor"]["Location"] == location
-    old_objects = s3.list_objects_v2(
-        Bucket="lake-curated", Prefix="readings/dt=2024-01-01/run=old/"
-    )
-    assert "Contents" not in old_objects
+    # The replaced prefix stays for queries still reading it, until the grace period ends.
+    old_prefix = "readings/dt=2024-01-01/run=old/"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="lake-curated", Prefix=old_prefix)[
+        "Contents"]] == [old]
+    assert wap.expire_superseded(aws_lake) == []
+    later = datetime.now(UTC) + timedelta(hours=aws_lake.superseded_grace_hours, minutes=1)
+    assert wap.expire_superseded(aws_lake, now=later) == [
+        "s3://lake-curated/readings/dt=2024-01-01/run=old/"
+    ]
+    assert "Contents" not in s3.list_objects_v2(Bucket="lake-curated", Prefix=old_prefix)
+    assert catalog.get_partition("iot_lake", "readings", ["2024-01-01"]) == partition
 
 
 def test_aws_run_query_uses_the_workgroup_and_results_location(aws_lake) -> None:

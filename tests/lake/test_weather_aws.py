@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 
 from iot_lake.catalog import get_catalog
-from iot_lake.weather.pipeline import write_day
+from iot_lake.weather.pipeline import stage_day
 from iot_lake.weather.tables import ensure_tables
 
 
@@ -26,26 +26,30 @@ def test_raw_tables_are_declared_in_glue_with_partition_projection(aws_lake) -> 
     assert ensure_tables(aws_lake) == []  # a second run changes nothing
 
 
-def test_write_day_unloads_observations_and_rejects_to_the_given_locations(aws_lake) -> None:
+def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(
+    aws_lake, monkeypatch
+) -> None:
+    from iot_lake.weather import pipeline
+
     ensure_tables(aws_lake)
-    targets = {
-        "weather_observations": "s3://lake-curated/_staging/weather_observations/dt=2026-11-03/",
-        "weather_rejects": "s3://lake-curated/_staging/weather_rejects/dt=2026-11-03/",
-    }
-    write_day("2026-11-03", targets=targets, settings=aws_lake)
+    # moto runs no SQL: the counts of the staged day are not what is tested here
+    monkeypatch.setattr(pipeline, "staged_counts", lambda ds, lake: dict.fromkeys(
+        ("rows", "observations", "rejects"), 0))
+    written = stage_day("2026-11-03", settings=aws_lake)
+    assert [s["table"] for s in written["staged"]] == ["weather_rejects", "weather_observations"]
     athena = boto3.client("athena", region_name="us-east-1")
     ids = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]
     queries = [
         athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids
     ]
-    assert len(queries) == 2
-    for location in targets.values():
-        [query] = [q for q in queries if f"TO '{location}'" in q]
-        assert query.startswith("UNLOAD (")
+    unloads = [q for q in queries if q.startswith("UNLOAD (")]
+    for table in ("weather_observations", "weather_rejects"):
+        [query] = [q for q in unloads if f"/{table}/dt=2026-11-03/run=" in q]
         assert "FROM iot_lake_raw.weather_lines AS l" in query
         assert "l.day IN ('2026-11-03', 'undated')" in query
         assert 'l."$path"' in query
     # staged only: nothing published
     catalog = get_catalog(aws_lake)
-    for table in targets:
+    for table in ("weather_observations", "weather_rejects"):
         assert catalog.get_partitions("iot_lake", table) == []
+        [staged] = catalog.get_partitions("iot_lake_staging", table)

@@ -235,25 +235,27 @@ def test_left_join_unnest_runs_as_a_plain_unnest_on_duckdb(lake_settings) -> Non
     assert local.sql(dialect="duckdb").count("ELSE [NULL] END, max_depth := 2)") == 2
 
 
-def test_write_day_to_target_locations_publishes_nothing(declared, lake_settings, tmp_path) -> None:
-    """The hook of write -> audit -> publish: a day written aside, the catalog untouched."""
+def test_stage_day_writes_aside_and_publishes_nothing(declared, lake_settings) -> None:
+    """The write of write -> audit -> publish: a day staged, the curated tables untouched."""
     import duckdb
 
     from iot_lake.catalog import get_catalog
-    from iot_lake.weather.pipeline import write_day
+    from iot_lake.storage import filesystem
+    from iot_lake.weather.pipeline import stage_day
 
-    targets = {
-        "weather_observations": f"file://{tmp_path}/stage/observations",
-        "weather_rejects": f"file://{tmp_path}/stage/rejects",
-    }
-    written = write_day("2026-11-03", targets=targets)
-    assert written["weather_observations"]["rows"] == _expected_rows(declared["2026-11-03"])
-    assert written["weather_rejects"]["rows"] == 0
-    [(observations,)] = duckdb.sql(
+    written = stage_day("2026-11-03")
+    rejects, observations = written["staged"]
+    assert observations["rows"] == _expected_rows(declared["2026-11-03"])
+    assert rejects["rows"] == 0 and written["rejects"] == 0
+    assert written["observations"] == 120
+    path = filesystem(observations["location"])[1]
+    assert "/weather_observations/_staging/dt=2026-11-03/run=" in path
+    [(distinct,)] = duckdb.sql(
         f"SELECT count(DISTINCT (weather_station, observed_at)) "
-        f"FROM read_parquet('{tmp_path}/stage/observations/*.parquet')"
+        f"FROM read_parquet('{path}/*.parquet')"
     ).fetchall()
-    assert observations == 120
+    assert distinct == 120
     catalog = get_catalog(lake_settings)
-    assert catalog.get_partitions("iot_lake", "weather_observations") == []
-    assert catalog.get_partitions("iot_lake", "weather_rejects") == []
+    for table in ("weather_observations", "weather_rejects"):
+        assert catalog.get_partitions("iot_lake", table) == []
+        assert len(catalog.get_partitions("iot_lake_staging", table)) == 1

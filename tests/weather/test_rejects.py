@@ -11,7 +11,7 @@ import pytest
 from iot_lake import engine
 from iot_lake.catalog import get_catalog
 from iot_lake.weather import synthetic
-from iot_lake.weather.pipeline import flatten_day
+from iot_lake.weather.pipeline import flatten_day, stage_day
 from iot_lake.weather.reconcile import ReconciliationError, reconcile_day
 from iot_lake.weather.tables import RAW_LINES, ensure_tables, raw_table_input
 
@@ -121,7 +121,7 @@ def test_rejected_values_never_reach_the_published_table(lake_settings, hostile_
 
 
 def test_a_day_with_bad_records_reconciles_from_the_raw_objects(lake_settings, hostile_day) -> None:
-    flatten_day(DAY)
+    stage_day(DAY)  # the audit reconciles the staged day
     figures = reconcile_day(DAY)
     assert figures == {
         "raw_objects": figures["raw_objects"],
@@ -134,14 +134,14 @@ def test_a_day_with_bad_records_reconciles_from_the_raw_objects(lake_settings, h
 
 
 def test_a_record_that_vanishes_fails_the_reconciliation(lake_settings, hostile_day) -> None:
-    flatten_day(DAY)
+    stage_day(DAY)  # the audit reconciles the staged day
     with pytest.raises(ReconciliationError, match=r"raw records 51 != observations 23"):
         reconcile_day(DAY, written={"observations": 23, "rejects": len(BAD_RECORDS) + 1})
 
 
 def test_objects_the_table_does_not_see_fail_the_reconciliation(lake_settings, hostile_day) -> None:
     """As an hour the catalog never registered did: the raw objects are counted directly."""
-    flatten_day(DAY)
+    stage_day(DAY)  # the audit reconciles the staged day
     table = raw_table_input(RAW_LINES, lake_settings)
     table["Parameters"]["storage.location.template"] = (
         lake_settings.uri("raw") + "/weather/wrong=${day}/"
@@ -166,7 +166,7 @@ def test_the_reconciliation_reports_its_figures_as_check_results(
 
     from iot_lake.weather.reconcile import reconcile_task
 
-    flatten_day(DAY)
+    stage_day(DAY)  # the audit reconciles the staged day
     task = SimpleNamespace()
     figures = reconcile_task(DAY, task)
     assert [(r.name, r.success, r.actual) for r in task.check_results] == [

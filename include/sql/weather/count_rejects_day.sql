@@ -1,4 +1,4 @@
--- Records of run day dt = {{ ds }} in weather_rejects.
+-- Records of the staged (not yet published) partition dt = {{ ds }} of weather_rejects.
 SELECT count(*) AS reject_count
-FROM {{ lake.curated_database }}.weather_rejects
+FROM {{ lake.staging_database }}.weather_rejects
 WHERE dt = '{{ ds }}'

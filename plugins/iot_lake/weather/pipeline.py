@@ -1,25 +1,25 @@
-"""One observation day of the weather lake: flatten (observations + rejects), then stats.
-
-Each step renders its SQL file for day ``ds`` and writes the result: either to target
-locations given by the caller (the write -> audit -> publish mechanism stages a day
-there, checks it, then swaps it in) or straight into the ``dt = ds`` partitions
-(:func:`iot_lake.engine.write_partition`), so a rerun or a backfill of a day rewrites
-that day and nothing else.
+"""One observation day of the weather lake: flatten (staged, audited, published), then stats.
 
 Which raw data a day reads needs no parameter: raw objects live under the observation
 day of their own messages (``weather/day=D/``), so day D's run reads ``day=D`` whenever
 it arrived, plus the ``day=undated`` objects that arrived on D (they become rejects).
+
+:func:`stage_day` writes the day's observations and rejects as staged versions of their
+partitions ``dt = ds`` (:mod:`iot_lake.wap`); the DAG's checks read them in the staging
+database and :func:`iot_lake.wap.publish_all` swaps both in. The stats are derived from
+the published observations and replace their partitions at once
+(:func:`iot_lake.engine.write_partition`), so a rerun or a backfill of a day rewrites that
+day and nothing else.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
-from iot_lake import config
+from iot_lake import config, wap
 from iot_lake.config import LakeSettings
-from iot_lake.engine import export_query, render_sql, run_query, write_partition
+from iot_lake.engine import render_sql, run_query, stage_partition, write_partition
 from iot_lake.operators.macros import LakeMacros
 from iot_lake.weather import bounds
 from iot_lake.weather.tables import (
@@ -59,28 +59,38 @@ def day_select(table: str, ds: str, settings: LakeSettings | None = None) -> str
     return render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
 
 
-def write_day(
-    ds: str,
-    targets: Mapping[str, str] | None = None,
-    settings: LakeSettings | None = None,
-) -> dict[str, Any]:
-    """Write day ``ds``'s observations and rejects; what was written, per table.
+def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
+    """Write partition ``dt = ds`` of weather_observations and weather_rejects aside.
 
-    ``targets`` maps ``weather_observations`` and ``weather_rejects`` to locations to
-    write Parquet files under (nothing is published: the caller audits and swaps them
-    in). Without ``targets`` both partitions ``dt = ds`` are replaced directly.
+    Returns the staged versions (rejects first, for :func:`iot_lake.wap.publish_all`)
+    and the staged row, observation and reject counts (what the DAG branches on and the
+    reconciliation adds up).
     """
     lake = settings or config.settings()
-    written: dict[str, Any] = {}
-    for table in DAY_SQL:
-        select = day_select(table, ds, lake)
-        if targets is not None:
-            written[table] = export_query(select, targets[table], settings=lake)
-        else:
-            written[table] = write_partition(
-                select, lake.curated_database, table, [ds], settings=lake
-            )
-    return written
+    staged = [
+        stage_partition(day_select(table, ds, lake), lake.curated_database, table, [ds],
+                        settings=lake)
+        for table in (REJECTS, OBSERVATIONS)
+    ]
+    counts = staged_counts(ds, lake)
+    if counts["rejects"]:
+        log.warning("day %s: %s raw records rejected (staged: %s)",
+                    ds, counts["rejects"], staged[0].describe())
+    return {
+        "table": f"{lake.curated_database}.{OBSERVATIONS}",
+        "dt": ds,
+        **counts,
+        "staged": [version.as_dict() for version in staged],
+    }
+
+
+def staged_counts(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
+    """Rows and distinct observations of the staged observations, staged rejects."""
+    lake = settings or config.settings()
+    [(row_count, observation_count)] = run_query(COUNT_SQL, ds=ds, settings=lake)
+    [(rejects,)] = run_query(COUNT_REJECTS_SQL, ds=ds, settings=lake)
+    return {"rows": int(row_count), "observations": int(observation_count),
+            "rejects": int(rejects)}
 
 
 def flatten_outcomes(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
@@ -92,26 +102,11 @@ def flatten_outcomes(ds: str, settings: LakeSettings | None = None) -> dict[str,
 
 
 def flatten_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
-    """Replace partition ``dt = ds`` of weather_observations and weather_rejects.
-
-    Returns the figures the DAG logs and branches on: rows and distinct observations
-    published, rejects written.
-    """
+    """Stage and publish partition ``dt = ds`` at once, unaudited (tests and benchmarks)."""
     lake = settings or config.settings()
-    written = write_day(ds, settings=lake)
-    row_count, observation_count = run_query(COUNT_SQL, ds=ds, settings=lake)[0]
-    [(rejects,)] = run_query(COUNT_REJECTS_SQL, ds=ds, settings=lake)
-    if int(rejects):
-        log.warning("day %s: %s raw records rejected (see %s.%s dt=%s)",
-                    ds, rejects, lake.curated_database, REJECTS, ds)
-    return {
-        "table": f"{lake.curated_database}.{OBSERVATIONS}",
-        "dt": ds,
-        "location": written[OBSERVATIONS].get("location"),
-        "rows": int(row_count),
-        "observations": int(observation_count),
-        "rejects": int(rejects),
-    }
+    result = stage_day(ds, lake)
+    published = wap.publish_all(result["staged"], lake)
+    return {**result, "location": published[-1]["location"] if published else None}
 
 
 def stats_day(table: str, ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 The raw records of day D's window (every line of the objects under ``weather/day=D/``
 and of the ``weather/day=undated/`` objects that arrived on D, counted by listing and
-reading the objects) must equal published observations + rejects + duplicates removed.
+reading the objects) must equal staged observations + rejects + duplicates removed.
 Counting from the objects, not through the catalog's view, means a record the flatten
 loses, an object the query did not see (a wrong projection template, a partition that
 is not there) or a rejected record that was not written all fail the check.
@@ -15,19 +15,17 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from airflow.exceptions import AirflowFailException
-
 from iot_lake import config
 from iot_lake.config import LakeSettings
-from iot_lake.engine import run_query
+from iot_lake.errors import LakeDataError
 from iot_lake.storage import filesystem, join
 from iot_lake.weather.layout import UNDATED, arrival_of, day_prefix
-from iot_lake.weather.pipeline import COUNT_REJECTS_SQL, COUNT_SQL, flatten_outcomes
+from iot_lake.weather.pipeline import flatten_outcomes, staged_counts
 
 log = logging.getLogger(__name__)
 
 
-class ReconciliationError(AirflowFailException):
+class ReconciliationError(LakeDataError):
     """Raw records and what the day wrote do not add up (a data error: no retry helps)."""
 
     def __init__(self, message: str, figures: Mapping[str, int]) -> None:
@@ -81,14 +79,6 @@ def raw_record_count(ds: str, settings: LakeSettings | None = None) -> dict[str,
     return {"objects": len(objects), "records": lines}
 
 
-def published_counts(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
-    """Distinct observations and rejects in the ``dt = ds`` partitions."""
-    lake = settings or config.settings()
-    [(_rows, observations)] = run_query(COUNT_SQL, ds=ds, settings=lake)
-    [(rejects,)] = run_query(COUNT_REJECTS_SQL, ds=ds, settings=lake)
-    return {"observations": int(observations), "rejects": int(rejects)}
-
-
 def reconcile_day(
     ds: str,
     settings: LakeSettings | None = None,
@@ -96,14 +86,15 @@ def reconcile_day(
 ) -> dict[str, Any]:
     """Check raw records = observations + rejects + duplicates removed for day ``ds``.
 
-    ``written`` gives the observation and reject counts of the data under audit (for
-    example a staged day); by default the published partitions are counted. Raises
+    ``written`` gives the observation and reject counts of the data under audit; by
+    default the staged partitions (``<curated>_staging``) are counted, which is what
+    the audit step checks before anything is published. Raises
     :class:`ReconciliationError` with every figure when they do not add up.
     """
     lake = settings or config.settings()
     raw = raw_record_count(ds, lake)
     outcomes = flatten_outcomes(ds, lake)
-    counts = dict(written) if written is not None else published_counts(ds, lake)
+    counts = dict(written) if written is not None else staged_counts(ds, lake)
     figures = {
         "raw_objects": raw["objects"],
         "raw_records": raw["records"],
@@ -163,14 +154,32 @@ def check_results(figures: Mapping[str, int], table: str) -> list[Any]:
     ]
 
 
-def reconcile_task(ds: str, task: Any, settings: LakeSettings | None = None) -> dict[str, Any]:
-    """:func:`reconcile_day` for a task: its outcome also lands in ``task.check_results``."""
+def reconcile_task(
+    ds: str,
+    task: Any,
+    staged: list[dict[str, Any]] | None = None,
+    settings: LakeSettings | None = None,
+) -> dict[str, Any]:
+    """:func:`reconcile_day` for a task: its outcome also lands in ``task.check_results``.
+
+    ``staged`` (the write task's staged versions) is named in the failure message: the
+    published day is unchanged and the staged data is kept there for inspection.
+    """
     lake = settings or config.settings()
-    table = f"{lake.curated_database}.weather_observations"
+    table = f"{lake.staging_database}.weather_observations"
     try:
         figures = reconcile_day(ds, lake)
     except ReconciliationError as err:
         task.check_results = check_results(err.figures, table)
+        if staged:
+            from iot_lake.wap import StagedPartition
+
+            where = "; ".join(StagedPartition.from_dict(s).describe() for s in staged)
+            raise ReconciliationError(
+                f"{err} The published partitions are unchanged. Staged data kept for "
+                f"inspection: {where}",
+                err.figures,
+            ) from err
         raise
     task.check_results = check_results(figures, table)
     return figures
