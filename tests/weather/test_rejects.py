@@ -141,12 +141,12 @@ def test_a_record_that_vanishes_fails_the_reconciliation(lake_settings, hostile_
 
 def test_objects_the_table_does_not_see_fail_the_reconciliation(lake_settings, hostile_day) -> None:
     """As an hour the catalog never registered did: the raw objects are counted directly."""
-    stage_day(DAY)  # the audit reconciles the staged day
     table = raw_table_input(RAW_LINES, lake_settings)
     table["Parameters"]["storage.location.template"] = (
         lake_settings.uri("raw") + "/weather/wrong=${day}/"
     )
     get_catalog(lake_settings).upsert_table(lake_settings.raw_database, table)
+    assert stage_day(DAY)["observations"] == 0  # the flatten's view sees nothing
     with pytest.raises(ReconciliationError, match="read 0 records but the raw objects hold 51"):
         reconcile_day(DAY)
 
@@ -176,6 +176,7 @@ def test_the_reconciliation_reports_its_figures_as_check_results(
     table = raw_table_input(RAW_LINES, lake_settings)
     table["Parameters"]["storage.location.template"] = "file:///nowhere/day=${day}/"
     get_catalog(lake_settings).upsert_table(lake_settings.raw_database, table)
+    stage_day(DAY)  # restaged through a view that sees no object
     with pytest.raises(ReconciliationError):
         reconcile_task(DAY, task)
     assert [r.success for r in task.check_results] == [False, False]

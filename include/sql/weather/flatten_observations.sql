@@ -1,20 +1,20 @@
 -- One observation day (dt = {{ ds }}) of raw weather messages as flat rows.
--- Reads folder day={{ ds }} and the day=undated objects that arrived on {{ ds }}
--- (typed_records.sql.j2: every record typed with try/try_cast, never failing the query;
--- what cannot be typed goes to weather_rejects by flatten_rejects.sql, with its reason).
--- Duplicates keep the earliest arrival (then object key, then record text), before the
--- arrays are unnested. LEFT JOIN UNNEST ... ON TRUE keeps an observation whose array is
+-- Reads the day's one typed pass (typed_records.sql, staged as partition dt = {{ ds }} of
+-- weather_typed_records: folder day={{ ds }} and the day=undated objects that arrived on
+-- {{ ds }}, every record typed once with try/try_cast, never failing the query; what
+-- cannot be typed goes to weather_rejects by flatten_rejects.sql, with its reason).
+-- Duplicates keep the earliest arrival (then object key, then record text): copy 1 only,
+-- before the arrays are unnested. LEFT JOIN UNNEST ... ON TRUE keeps an observation whose array is
 -- empty (CROSS JOIN UNNEST would drop it). One row per observation x sky cover layer x
 -- present weather group; liquid_precip and extreme_temperature stay nested arrays. The
 -- UNNEST aliases list the fields of the row types the arrays were cast to by name (same
 -- order, from the same list). The partition key dt is not a column of the files.
-WITH
-{% include "weather/typed_records.sql.j2" %},
-
-observations AS (
+WITH observations AS (
     SELECT *
-    FROM ranked
-    WHERE copy_number = 1
+    FROM {{ lake.staging_database }}.weather_typed_records
+    WHERE dt = '{{ ds }}'
+        AND reason IS NULL
+        AND copy_number = 1
 )
 
 SELECT

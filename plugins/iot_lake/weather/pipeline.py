@@ -27,17 +27,20 @@ from iot_lake.weather.tables import (
     REJECTS,
     STATS_BY_CONDITION,
     STATS_BY_STATION,
+    TYPED,
 )
 
 log = logging.getLogger(__name__)
 
+TYPED_SQL = "weather/typed_records.sql"
 FLATTEN_SQL = "weather/flatten_observations.sql"
 REJECTS_SQL = "weather/flatten_rejects.sql"
 OUTCOMES_SQL = "weather/count_flatten_outcomes.sql"
 COUNT_SQL = "weather/count_observations_day.sql"
 COUNT_REJECTS_SQL = "weather/count_rejects_day.sql"
-DAY_SQL = {OBSERVATIONS: FLATTEN_SQL, REJECTS: REJECTS_SQL}
-"""The tables one flatten writes, each from its SQL file."""
+DAY_SQL = {TYPED: TYPED_SQL, OBSERVATIONS: FLATTEN_SQL, REJECTS: REJECTS_SQL}
+"""The tables one flatten writes, in this order, each from its SQL file: the typed pass
+over the raw lines first (staged only), then the two outputs read from it."""
 STATS_SQL = {
     STATS_BY_STATION: "weather/stats_by_station_day.sql",
     STATS_BY_CONDITION: "weather/stats_by_condition_day.sql",
@@ -62,11 +65,18 @@ def day_select(table: str, ds: str, settings: LakeSettings | None = None) -> str
 def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
     """Write partition ``dt = ds`` of weather_observations and weather_rejects aside.
 
-    Returns the staged versions (rejects first, for :func:`iot_lake.wap.publish_all`)
-    and the staged row, observation and reject counts (what the DAG branches on and the
+    The raw lines are read and typed once (``weather_typed_records``, staged only); both
+    tables are written from that pass. Returns the staged versions to publish (rejects
+    first, for :func:`iot_lake.wap.publish_all`) and the staged row, observation and
+    reject counts (what the DAG branches on and the
     reconciliation adds up).
     """
     lake = settings or config.settings()
+    # One pass over the raw gzip JSON: every line read and typed once, staged as
+    # weather_typed_records; observations and rejects are then read from that Parquet.
+    typed = stage_partition(day_select(TYPED, ds, lake), lake.curated_database, TYPED, [ds],
+                            settings=lake)
+    log.info("day %s: %s raw lines typed once (%s)", ds, typed.rows, typed.describe())
     staged = [
         stage_partition(day_select(table, ds, lake), lake.curated_database, table, [ds],
                         settings=lake)

@@ -23,7 +23,9 @@ OBSERVATIONS = "weather_observations"
 REJECTS = "weather_rejects"
 STATS_BY_STATION = "weather_stats_by_station_day"
 STATS_BY_CONDITION = "weather_stats_by_condition_day"
-TABLES = (OBSERVATIONS, REJECTS, STATS_BY_STATION, STATS_BY_CONDITION)
+TYPED = "weather_typed_records"
+"""The flatten's one typed pass over a day's raw lines: staged only, never published."""
+TABLES = (OBSERVATIONS, REJECTS, STATS_BY_STATION, STATS_BY_CONDITION, TYPED)
 
 RAW = "weather"
 RAW_LINES = "weather_lines"
