@@ -180,3 +180,26 @@ def test_the_reconciliation_reports_its_figures_as_check_results(
     with pytest.raises(ReconciliationError):
         reconcile_task(DAY, task)
     assert [r.success for r in task.check_results] == [False, False]
+
+
+def test_the_whole_record_cast_types_clean_records_as_the_careful_path_does(
+    lake_settings, hostile_day, monkeypatch
+) -> None:
+    """The fast path (one cast of the whole record) and the field-by-field path that
+    suspicious lines take give the same staged rows and rejects, line for line."""
+    from iot_lake.weather import bounds, pipeline
+
+    def staged() -> tuple[list, list]:
+        stage_day(DAY)
+        return tuple(
+            sorted(engine.run_query(
+                f"SELECT * FROM iot_lake_staging.{table} WHERE dt = '{{{{ ds }}}}'", ds=DAY
+            ), key=repr)
+            for table in ("weather_observations", "weather_rejects")
+        )
+
+    fast = staged()
+    assert len(fast[0]) >= 24 and len(fast[1]) == len(BAD_RECORDS) + 1
+    every_line_careful = {**bounds.sql_params(), "careful_pattern": "."}
+    monkeypatch.setattr(pipeline, "flatten_params", lambda: every_line_careful)
+    assert staged() == fast

@@ -13,7 +13,9 @@ WITH
 SELECT
     c.source,
     c.arrived_at,
-    c.raw,
+    -- the raw text is kept for rejects only (what weather_rejects shows); the published
+    -- records' text would only make the intermediate as large as the raw data
+    CASE WHEN c.reason IS NOT NULL THEN c.raw END AS raw,
     c.reason,
     CASE WHEN c.reason IS NULL THEN row_number() OVER (
         PARTITION BY c.reason IS NULL, c.weather_station, c.observed_at
