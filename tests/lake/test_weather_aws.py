@@ -43,11 +43,18 @@ def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(
         athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids
     ]
     unloads = [q for q in queries if q.startswith("UNLOAD (")]
+    assert len(unloads) == 3
+    # one pass over the raw lines: the typed intermediate, UNLOADed with ZSTD ...
+    [typed] = [q for q in unloads if "/weather_typed_records/dt=2026-11-03/run=" in q]
+    assert "FROM iot_lake_raw.weather_lines AS l" in typed
+    assert "l.day IN ('2026-11-03', 'undated')" in typed
+    assert 'l."$path"' in typed
+    assert "compression = 'ZSTD'" in typed
+    # ... then both outputs read the staged intermediate, never the raw lines again
     for table in ("weather_observations", "weather_rejects"):
         [query] = [q for q in unloads if f"/{table}/dt=2026-11-03/run=" in q]
-        assert "FROM iot_lake_raw.weather_lines AS l" in query
-        assert "l.day IN ('2026-11-03', 'undated')" in query
-        assert 'l."$path"' in query
+        assert "FROM iot_lake_staging.weather_typed_records" in query
+        assert "weather_lines" not in query
     # staged only: nothing published
     catalog = get_catalog(aws_lake)
     for table in ("weather_observations", "weather_rejects"):

@@ -176,9 +176,13 @@ def test_the_reconciliation_reports_its_figures_as_check_results(
     table = raw_table_input(RAW_LINES, lake_settings)
     table["Parameters"]["storage.location.template"] = "file:///nowhere/day=${day}/"
     get_catalog(lake_settings).upsert_table(lake_settings.raw_database, table)
-    stage_day(DAY)  # restaged through a view that sees no object
-    with pytest.raises(ReconciliationError):
-        reconcile_task(DAY, task)
+    written = stage_day(DAY)  # restaged through a view that sees no object
+    with pytest.raises(ReconciliationError) as failed:
+        reconcile_task(DAY, task, staged=written["staged"])
+    # the failure says where the staged day is kept (nothing was published)
+    assert "The published partitions are unchanged" in str(failed.value)
+    for version in written["staged"]:
+        assert version["location"] in str(failed.value)
     assert [r.success for r in task.check_results] == [False, False]
 
 
