@@ -157,9 +157,9 @@ def weather_lake() -> None:
     # ---- publish: rejects and observations together (a day without data publishes empty)
     @task(outlets=[OBSERVATIONS, REJECTS], trigger_rule=TriggerRule.NONE_FAILED)
     def publish_observations(written: dict[str, Any]) -> list[dict[str, Any]]:
-        from iot_lake.wap import publish_all
+        from iot_lake.weather.pipeline import publish_day
 
-        return publish_all(written["staged"])
+        return publish_day(written)
 
     # ---- derived from the published day (deferrable Athena UNLOAD on aws)
     stats_by_station_day = LakeWritePartitionOperator(

@@ -348,6 +348,31 @@ def expire_superseded(
     return removed
 
 
+def retire_staged(
+    staged: dict[str, Any] | StagedPartition, lake: LakeSettings | None = None
+) -> str | None:
+    """Retire a staged version that is never published (an intermediate whose outputs
+    are): its staging partition goes and its files expire after the grace period, like a
+    superseded version. Returns the ledger entry, or None when the partition has been
+    staged again since (that write retires this version)."""
+    lake = lake or config.settings()
+    version = staged if isinstance(staged, StagedPartition) else StagedPartition.from_dict(staged)
+    catalog = get_catalog(lake)
+    current = catalog.get_partition(version.staging_database, version.table, version.values)
+    if current is None or _norm(current["StorageDescriptor"]["Location"]) != _norm(
+        version.location
+    ):
+        return None
+    table = catalog.require_table(version.database, version.table)
+    # Ledger first: a crash before the partition is dropped leaks nothing.
+    entry = _record_superseded(
+        lake, table, version.values, version.location, reason="intermediate, not published"
+    )
+    catalog.delete_partition(version.staging_database, version.table, version.values)
+    log.info("retired staged %s", version.describe())
+    return entry
+
+
 def publish_all(
     staged: list[dict[str, Any]] | list[StagedPartition], lake: LakeSettings | None = None
 ) -> list[dict[str, Any]]:

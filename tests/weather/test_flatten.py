@@ -259,3 +259,25 @@ def test_stage_day_writes_aside_and_publishes_nothing(declared, lake_settings) -
     for table in ("weather_observations", "weather_rejects"):
         assert catalog.get_partitions("iot_lake", table) == []
         assert len(catalog.get_partitions("iot_lake_staging", table)) == 1
+
+
+def test_the_typed_pass_is_retired_once_the_day_is_published(declared, lake_settings) -> None:
+    """The intermediate stays staged through the audit, then only until its grace ends."""
+    from datetime import timedelta
+
+    from iot_lake import wap
+    from iot_lake.catalog import get_catalog
+    from iot_lake.storage import filesystem
+    from iot_lake.weather.pipeline import publish_day, stage_day
+
+    catalog = get_catalog(lake_settings)
+    written = stage_day("2026-11-03")
+    typed = written["typed"]
+    assert len(catalog.get_partitions("iot_lake_staging", "weather_typed_records")) == 1
+    publish_day(written)
+    assert catalog.get_partitions("iot_lake_staging", "weather_typed_records") == []
+    assert catalog.get_partitions("iot_lake", "weather_typed_records") == []  # never published
+    fs, path = filesystem(typed["location"])
+    assert fs.exists(path)  # a query planned on it may still read it
+    removed = wap.expire_superseded(lake_settings, grace=timedelta(0))
+    assert typed["location"] in removed and not fs.exists(path)

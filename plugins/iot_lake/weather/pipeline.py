@@ -15,6 +15,7 @@ day and nothing else.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from iot_lake import config, wap
@@ -91,6 +92,7 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
         "dt": ds,
         **counts,
         "staged": [version.as_dict() for version in staged],
+        "typed": typed.as_dict(),
     }
 
 
@@ -111,11 +113,28 @@ def flatten_outcomes(ds: str, settings: LakeSettings | None = None) -> dict[str,
     return {name: int(value) for name, value in zip(names, row, strict=True)}
 
 
+def publish_day(
+    written: Mapping[str, Any], settings: LakeSettings | None = None
+) -> list[dict[str, Any]]:
+    """Publish a staged day (rejects, then observations), then retire its typed pass.
+
+    The typed intermediate stays staged while the day is audited (the reconciliation
+    reads its outcome counts; a failed audit keeps it for inspection); once the day is
+    published nothing needs it, and its files expire after the grace period.
+    """
+    lake = settings or config.settings()
+    published = wap.publish_all(list(written["staged"]), lake)
+    if written.get("typed"):
+        wap.retire_staged(written["typed"], lake)
+        wap.expire_superseded(lake, tables=[TYPED])
+    return published
+
+
 def flatten_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
     """Stage and publish partition ``dt = ds`` at once, unaudited (tests and benchmarks)."""
     lake = settings or config.settings()
     result = stage_day(ds, lake)
-    published = wap.publish_all(result["staged"], lake)
+    published = publish_day(result, lake)
     return {**result, "location": published[-1]["location"] if published else None}
 
 
