@@ -1,7 +1,8 @@
 """Flatten benchmark: raw Firehose objects of one day -> weather_observations, locally.
 
 Generates N raw records (gzip JSON lines in the Firehose layout, one observation day,
-12 stations, arrivals spread over the day's 24 hour folders), crawls them, then measures
+12 stations, all under ``weather/day=D/``, arrivals spread over the day), declares the
+tables (partition projection: nothing to crawl), then measures
 in separate processes (so peak RSS is each one's own):
 
 - ``duckdb``: the real path, ``iot_lake.weather.pipeline.flatten_day`` (flatten SQL file
@@ -81,7 +82,7 @@ def generate(home: str, records: int) -> list[str]:
     for hour, lines in lines_by_hour.items():
         for i in range(0, len(lines), RECORDS_PER_OBJECT):
             chunk = lines[i : i + RECORDS_PER_OBJECT]
-            key = object_key(start + timedelta(hours=hour, minutes=5, seconds=i % 60))
+            key = object_key(start + timedelta(hours=hour, minutes=5, seconds=i % 60), DAY)
             path = raw / key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(gzip.compress(("\n".join(chunk) + "\n").encode(), compresslevel=1))
@@ -157,13 +158,13 @@ def main() -> None:
         t0 = time.perf_counter()
         files = generate(home, args.records)
         generated = time.perf_counter() - t0
-        crawl = subprocess.run(
-            [sys.executable, "-c", "from iot_lake.crawler import crawl_raw; "
-             "from iot_lake.weather.tables import ensure_tables; ensure_tables(); crawl_raw()"],
+        declare = subprocess.run(
+            [sys.executable, "-c",
+             "from iot_lake.weather.tables import ensure_tables; ensure_tables()"],
             env=env, capture_output=True, text=True, check=False,
         )
-        if crawl.returncode:
-            raise SystemExit(crawl.stderr[-3000:])
+        if declare.returncode:
+            raise SystemExit(declare.stderr[-3000:])
         duck, duck_rss = _run(["--worker", "flatten"], env)
         sample, total = [], 0
         per_file = -(-args.records // len(files))

@@ -2,23 +2,28 @@ r"""
 ### coffee_lake: the coffee machines' presses, from Aurora MySQL to the lake, once a day
 
 ```
-export_day --> register_partition --> check_columns            --> profile_coffees
-                                  \-> check_coffee_hour_in_day  -/
-                                  \-> reconcile_with_mysql      -/
+write_coffees --> audit_coffees.check_columns             --> publish_coffees --> profile_coffees
+              \-> audit_coffees.check_coffee_hour_in_day -/
+              \-> audit_coffees.reconcile_with_mysql     -/
 ```
 
-1. **export_day**: the day's rows of `coffees` (`D <= coffee_hour < D + 1 day`, UTC) are
-   streamed from the MySQL connection (`coffee_mysql`, Aurora MySQL on `aws`, MariaDB
-   locally) through a server-side cursor into a GZIP
-   Parquet file with real `timestamp` and `boolean` columns, written to a staging prefix
-   and swapped in as `curated/coffees/dt=<ds>/`. Rows with an unusable `photo_url` (or a
-   flag outside 0/1/NULL) go to `curated/coffees_rejects/dt=<ds>/rejects.jsonl` with
-   their reason.
-2. **register_partition**: table `<curated_database>.coffees` and partition `dt=<ds>` in
-   the catalog (Glue on `aws`, the local catalog on `local`).
-3. **checks**: unique, non-null `id`; non-null `coffee_hour` inside the day; flags only
-   true/false/NULL (min >= 0, max <= 1); and the reconciliation: rows in MySQL = rows in
-   the partition + rejected rows.
+Write -> audit -> publish, as in `weather_lake` (`plugins/iot_lake/wap.py`):
+
+1. **write_coffees**: the day's rows of `coffees` (`D <= coffee_hour < D + 1 day`, UTC)
+   are streamed from the MySQL connection (`coffee_mysql`, Aurora MySQL on `aws`,
+   MariaDB locally) through a server-side cursor into a GZIP Parquet file with real
+   `timestamp` and `boolean` columns. Rows with an unusable `photo_url` (or a flag
+   outside 0/1/NULL) go to `coffee_rejects` with their reason and the raw row. Both are
+   **staged**: partition `dt=D` of `<curated_database>_staging.coffees` /
+   `.coffee_rejects`; readers of the curated tables still see the previous version.
+2. **audit_coffees** (on the staged day): unique, non-null `id`; non-null `coffee_hour`
+   inside the day; flags only true/false/NULL (min >= 0, max <= 1); and the
+   reconciliation: rows in MySQL = staged rows + staged rejects. A failure is a data
+   error (no retry); its message names the check, the values and where the staged data
+   is kept.
+3. **publish_coffees**: swaps the audited rejects, then rows, in (directory swap on
+   `local`, Glue partition swap on `aws`); the replaced version is kept for
+   `superseded_grace_hours`.
 4. **profile_coffees**: column statistics of the day (nulls, distinct values, min/max,
    quartiles, top values) into the `column_profiles` table, what Glue DataBrew's profile
    job showed in the original (same SQL on Athena and DuckDB: `include/sql/quality/`).
@@ -37,7 +42,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import Asset, chain, dag, task
+from airflow.sdk import Asset, TaskGroup, dag, task
 
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, day_bounds, run_day
 from iot_lake.operators.checks import LakeColumnCheckOperator, LakeSQLCheckOperator
@@ -46,7 +51,10 @@ from iot_lake.timetables import DailyTimetable
 
 # Named <database>.<table> like weather_lake's assets (no URI: no provider loads at parse).
 COFFEES_ASSET = Asset(name="iot_lake.coffees")
-COFFEES = "{{ lake.curated_database }}.coffees"
+REJECTS_ASSET = Asset(name="iot_lake.coffee_rejects")
+# The audit reads the staged day (iot_lake.wap), never the published one.
+STAGED_COFFEES = "{{ lake.staging_database }}.coffees"
+WRITE = "write_coffees"
 # The day is the run's logical date (see iot_lake.dag_defaults.run_day).
 DAY = "dt = '{{ ds }}'"
 BOOLEAN = {"min": {"geq_to": 0}, "max": {"leq_to": 1}}  # true/false/NULL, nothing else
@@ -67,40 +75,24 @@ FLAGS = ("has_face", "smile", "beard", "mustache", "glasses")
 )
 def coffee_lake() -> None:
     @task
-    def export_day(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.coffee.export import export_day
+    def write_coffees(ds: str | None = None) -> dict[str, Any]:
+        from iot_lake.coffee.export import stage_day
 
         day = run_day(ds)
-        return export_day(day, *day_bounds(day)).as_dict()
-
-    @task(outlets=[COFFEES_ASSET])
-    def register_partition(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.coffee.table import register_partition
-
-        return register_partition(run_day(ds))
-
-    check_columns = LakeColumnCheckOperator(
-        task_id="check_columns",
-        table=COFFEES,
-        partition_clause=DAY,
-        column_mapping={
-            "id": {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}},
-            "coffee_hour": {"null_check": {"equal_to": 0}},
-            **{flag: BOOLEAN for flag in FLAGS},
-        },
-    )
-
-    check_coffee_hour_in_day = LakeSQLCheckOperator(
-        task_id="check_coffee_hour_in_day",
-        sql="coffee/check_coffee_hour_in_day.sql",
-    )
+        return stage_day(day, *day_bounds(day)).as_dict()
 
     @task
-    def reconcile_with_mysql(ds: str | None = None) -> dict[str, Any]:
+    def reconcile_with_mysql(written: dict[str, Any], ds: str | None = None) -> dict:
         from iot_lake.coffee.reconcile import reconcile_day
 
         day = run_day(ds)
-        return reconcile_day(day, *day_bounds(day)).as_dict()
+        return reconcile_day(day, *day_bounds(day), staged=written["staged"]).as_dict()
+
+    @task(outlets=[COFFEES_ASSET, REJECTS_ASSET])
+    def publish_coffees(written: dict[str, Any]) -> list[dict[str, Any]]:
+        from iot_lake.wap import publish_all
+
+        return publish_all(written["staged"])
 
     @task(inlets=[COFFEES_ASSET])
     def profile_coffees(ds: str | None = None, run_id: str | None = None) -> str:
@@ -108,12 +100,26 @@ def coffee_lake() -> None:
 
         return profile_day("coffees", run_day(ds), str(run_id))
 
-    chain(
-        export_day(),
-        register_partition(),
-        [check_columns, check_coffee_hour_in_day, reconcile_with_mysql()],
-        profile_coffees(),
-    )
+    written = write_coffees()
+    with TaskGroup("audit_coffees") as audit_coffees:
+        LakeColumnCheckOperator(
+            task_id="check_columns",
+            table=STAGED_COFFEES,
+            partition_clause=DAY,
+            column_mapping={
+                "id": {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}},
+                "coffee_hour": {"null_check": {"equal_to": 0}},
+                **{flag: BOOLEAN for flag in FLAGS},
+            },
+            staged_by=WRITE,
+        )
+        LakeSQLCheckOperator(
+            task_id="check_coffee_hour_in_day",
+            sql="coffee/check_coffee_hour_in_day.sql",
+            staged_by=WRITE,
+        )
+        reconcile_with_mysql(written)
+    written >> audit_coffees >> publish_coffees(written) >> profile_coffees()
 
 
 coffee_lake()

@@ -2,12 +2,13 @@ r"""
 ### lake_setup: create or update everything the pipeline needs (manual trigger)
 
 ```
-permissions --> storage --> catalog
+permissions --> storage --> catalog    --> report
                         \-> query_engine
                         \-> ingestion
                         \-> devices
                         \-> relational  --> report
                         \-> coffee
+                        \-> expire_superseded
 ```
 
 Idempotent provisioning as code; the same steps run from a shell with
@@ -28,6 +29,10 @@ Steps (`aws` / `local`):
 - **relational**: database + `coffees` table through `coffee_mysql` (Aurora / MariaDB)
 - **coffee**: photo Lambda, its S3 notification and invoke permission, the coffee
   machines' IoT role alias and policy / nothing (the local notifier runs the same handler)
+- **expire_superseded**: deletes partition versions that a publish replaced more than
+  `superseded_grace_hours` (default 24) ago, and staged versions whose audit failed
+  and that a later write of the same day replaced as long ago (`iot_lake.wap`; every
+  publish also does this for its own table). Skipped in a dry run.
 
 Trigger with `{"dry_run": true}` to see the plan without changing anything. AWS
 credentials come from the connection `aws_default` (setting `aws_conn_id`); the identity
@@ -59,6 +64,16 @@ def report(results: list[list[dict[str, Any]]], params: dict[str, Any] | None = 
     return summarize(results, dry_run=bool((params or {}).get("dry_run")))
 
 
+@task
+def expire_superseded(params: dict[str, Any] | None = None) -> list[str]:
+    """Old partition versions past their grace period (queries no longer read them)."""
+    if (params or {}).get("dry_run"):
+        return []
+    from iot_lake.wap import expire_superseded as expire
+
+    return expire()
+
+
 @dag(
     dag_id="lake_setup",
     schedule=None,
@@ -80,6 +95,7 @@ def lake_setup() -> None:
     ]
     # The report covers every step: a drifted role or bucket is a change too.
     chain(permissions, storage, steps, report([permissions, storage, *steps]))
+    storage >> expire_superseded()
 
 
 lake_setup()

@@ -1,31 +1,40 @@
 """
-### weather_lake: raw station messages -> daily Parquet -> checks -> daily stats
+### weather_lake: raw station messages -> daily Parquet (+ rejects) -> checks -> daily stats
 
-Every day `D` = the run's logical date (daily data intervals in UTC: the nightly run
-for `D` starts once `D` has ended; `catchup=True` on purpose: each run owns exactly one
-observation day, so catching up or backfilling a range rebuilds those days and nothing
-else):
+Every day `D` = the run's logical date (daily data intervals in UTC; `catchup=True` on
+purpose: each run owns exactly one observation day, so catching up or backfilling a range
+rebuilds those days and nothing else). Raw objects live under the observation day of
+their own messages (`weather/day=D/`, Firehose dynamic partitioning), so a day's data is
+found wherever and whenever it arrived; no crawl, no late-data window.
 
-1. **register_tables**: the curated tables (`include/glue/tables/*.json`) exist in the
-   catalog (Glue on `aws`, JSON beside the lake on `local`).
-2. **crawl_raw**: new `weather/YYYY/MM/DD/HH/` folders of the raw bucket become partitions
-   of `iot_lake_raw.weather` (Glue crawler on `aws`, deferrable; DuckDB-based crawler on
-   `local`, same settings from `include/glue/crawler_raw_weather.json`).
-3. **flatten_observations**: `include/sql/weather/flatten_observations.sql` reads the
-   arrival hours `D-late_days .. D+late_days`, keeps observations timed on day `D`,
-   removes duplicates by `(weather_station, observed_at)`, unnests sky-cover layers and
-   present-weather groups with `LEFT JOIN UNNEST ... ON TRUE` and replaces partition
-   `dt=D` of `iot_lake.weather_observations` (Parquet, GZIP by default). Athena UNLOAD to
-   a fresh prefix + Glue partition swap on `aws`; DuckDB + directory swap on `local`.
-4. **has_observations**: a day without raw observations stops here (checks and stats
-   are skipped, the empty partition says "no data").
-5. **checks** (common.sql operators over Athena / DuckDB): keys not null, air temperature
-   within [-90, 60] °C, row count > 0, and raw-to-flat reconciliation. Any failure fails
-   the run and blocks the stats.
-6. **stats_by_station_day / stats_by_condition_day**: min/avg/max air temperature and
-   counts per station and per present weather condition, partition `dt=D`;
-   **profile_observations**: column statistics of the day into `column_profiles` (what
-   Glue DataBrew's profile job showed; same SQL on Athena and DuckDB).
+1. **wait_for_day_end**: deferrable (`DateTimeSensorAsync`, no worker slot while waiting)
+   until `D+1 00:00 UTC + arrival_grace_minutes` (default 10, longer than Firehose's
+   300 s buffer); a past day passes at once.
+2. **register_tables**: the raw tables (declared with partition projection on `day`,
+   `include/glue/tables/raw/`) and the curated tables exist in the catalog.
+3. **write_observations**: `include/sql/weather/flatten_*.sql` read `day=D` plus the
+   `day=undated` objects that arrived on D, type every record once with
+   `try`/`try_cast` (no record can fail the day), remove duplicates (earliest arrival,
+   then object key, then record text), unnest sky-cover layers and present-weather
+   groups, and write partition `dt=D` of `weather_observations` and of `weather_rejects`
+   (every record that cannot be typed or is implausible, with its reason) **aside**:
+   staged versions registered in `<curated_database>_staging` (`plugins/iot_lake/wap.py`).
+   Readers of the curated tables still see the old day.
+4. **audit_observations**: a day without raw observations skips the checks (the empty
+   day is published as such). Otherwise every check reads the *staged* day: keys not
+   null, every measured column within its physical bounds
+   (`plugins/iot_lake/weather/bounds.py`, the same bounds the flatten rejects by), no
+   NaN/±Infinity, row count > 0, and reconciliation against the raw objects themselves
+   (raw records = staged observations + staged rejects + duplicates removed). A failure
+   is a data error (no retry); its message names the check, the offending values and
+   where the staged data is kept; the published day is untouched.
+5. **publish_observations**: the audited rejects and observations are swapped in
+   together (directory swap on `local`, Glue partition swap on `aws`); a replaced
+   version stays readable for `superseded_grace_hours` (default 24), then `lake_setup`
+   or the next publish deletes it.
+6. **stats_by_station_day / stats_by_condition_day** from the published day (deferrable
+   Athena UNLOAD on `aws`: no worker slot while Athena runs); **profile_observations**:
+   column statistics of the day into `column_profiles`.
 
 Rerun a day: `airflow tasks clear weather_lake -s D -e D`, or `airflow dags test
 weather_lake D`.
@@ -38,33 +47,34 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import (
     Asset,
-    Param,
-    chain_linear,
+    TaskGroup,
+    TriggerRule,
+    chain,
     dag,
-    get_current_context,
     task,
 )
 
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, run_day
-from iot_lake.operators.checks import (
-    LakeColumnCheckOperator,
-    LakeSQLCheckOperator,
-    LakeTableCheckOperator,
-)
-from iot_lake.operators.crawl import LakeCrawlOperator
+from iot_lake.operators.checks import LakeColumnCheckOperator, LakeTableCheckOperator
 from iot_lake.operators.macros import LAKE
+from iot_lake.operators.write import LakeWritePartitionOperator
 from iot_lake.timetables import DailyTimetable
+from iot_lake.weather import bounds
 
 # Assets are named <database>.<table>; a URI with a scheme would make Airflow load every
 # provider's URI handlers (boto3 included) while parsing this file.
 RAW_WEATHER = Asset(name="iot_lake_raw.weather")
 OBSERVATIONS = Asset(name="iot_lake.weather_observations")
+REJECTS = Asset(name="iot_lake.weather_rejects")
 STATS_BY_STATION = Asset(name="iot_lake.weather_stats_by_station_day")
 STATS_BY_CONDITION = Asset(name="iot_lake.weather_stats_by_condition_day")
 
-OBSERVATIONS_TABLE = "{{ lake.curated_database }}.weather_observations"
+# The audit reads the staged partition (iot_lake.wap), never the published one.
+STAGED_OBSERVATIONS = "{{ lake.staging_database }}.weather_observations"
+WRITE = "write_observations"
 # The day is the run's logical date (see iot_lake.dag_defaults.run_day).
 DAY = "dt = '{{ ds }}'"
 
@@ -80,71 +90,92 @@ DAY = "dt = '{{ ds }}'"
     doc_md=__doc__,
     template_searchpath=TEMPLATE_SEARCHPATH,
     user_defined_macros={"lake": LAKE},
-    params={
-        "late_days": Param(
-            1, type="integer", minimum=0, maximum=30,
-            description="arrival days before/after D that may hold observations of day D",
-        )
-    },
 )
 def weather_lake() -> None:
+    # Deferred in the triggerer (no worker slot) until day D's raw data is complete.
+    wait_for_day_end = DateTimeSensorAsync(
+        task_id="wait_for_day_end", target_time="{{ lake.day_closes(ds) }}"
+    )
+
     @task
     def register_tables() -> list[str]:
         from iot_lake.weather.tables import ensure_tables
 
         return ensure_tables()
 
-    crawl_raw = LakeCrawlOperator(task_id="crawl_raw", outlets=[RAW_WEATHER])
+    # ---- write: the day's observations and rejects, staged (not visible to readers)
+    @task(inlets=[RAW_WEATHER])
+    def write_observations(ds: str | None = None) -> dict[str, Any]:
+        from iot_lake.weather.pipeline import stage_day
 
-    @task(inlets=[RAW_WEATHER], outlets=[OBSERVATIONS])
-    def flatten_observations(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import flatten_day
+        return stage_day(run_day(ds))
 
-        params = get_current_context()["params"]
-        return flatten_day(run_day(ds), late_days=int(params["late_days"]))
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def has_observations(written: dict[str, Any]) -> bool:
+        return int(written["observations"]) > 0
 
-    @task.short_circuit(ignore_downstream_trigger_rules=True)
-    def has_observations(flattened: dict[str, Any]) -> bool:
-        return int(flattened["observations"]) > 0
+    # ---- audit: every check reads the staged partitions; any failure stops the publish
+    written = write_observations()
+    with TaskGroup("audit_observations") as audit_observations:
+        # A day without observations skips the checks and publishes the empty day.
+        day_has_data = has_observations(written)
 
-    # ---- checks: any failure fails the run and blocks the stats
-    keys_and_ranges = LakeColumnCheckOperator(
-        task_id="check_keys_and_ranges",
-        table=OBSERVATIONS_TABLE,
-        partition_clause=DAY,
-        column_mapping={
-            "weather_station": {"null_check": {"equal_to": 0}},
-            "observed_at": {"null_check": {"equal_to": 0}},
-            "air_temperature": {"min": {"geq_to": -90}, "max": {"leq_to": 60}},
-        },
-        retry_on_failure=False,  # bad data does not get better on retry
+        @task  # a mismatch is a data error (no retry); listing errors retry
+        def check_reconciliation(
+            written: dict[str, Any], ds: str | None = None, task: Any = None
+        ) -> dict[str, Any]:
+            from iot_lake.weather.reconcile import reconcile_task
+
+            return reconcile_task(run_day(ds), task, staged=written.get("staged"))
+
+        checks = [
+            LakeColumnCheckOperator(
+                task_id="check_keys_and_ranges",
+                table=STAGED_OBSERVATIONS,
+                partition_clause=DAY,
+                column_mapping={
+                    "weather_station": {"null_check": {"equal_to": 0}},
+                    "observed_at": {"null_check": {"equal_to": 0}},
+                    **bounds.column_mapping(),
+                },
+                staged_by=WRITE,
+            ),
+            LakeTableCheckOperator(
+                task_id="check_row_count",
+                table=STAGED_OBSERVATIONS,
+                partition_clause=DAY,
+                checks={
+                    "row_count_positive": {"check_statement": "COUNT(*) > 0"},
+                    "no_nan_or_infinity": {"check_statement": bounds.non_finite_statement()},
+                },
+                staged_by=WRITE,
+            ),
+            check_reconciliation(written),
+        ]
+        day_has_data >> checks
+
+    # ---- publish: rejects and observations together (a day without data publishes empty)
+    @task(outlets=[OBSERVATIONS, REJECTS], trigger_rule=TriggerRule.NONE_FAILED)
+    def publish_observations(written: dict[str, Any]) -> list[dict[str, Any]]:
+        from iot_lake.weather.pipeline import publish_day
+
+        return publish_day(written)
+
+    # ---- derived from the published day (deferrable Athena UNLOAD on aws)
+    stats_by_station_day = LakeWritePartitionOperator(
+        task_id="stats_by_station_day",
+        sql="weather/stats_by_station_day.sql",
+        table="weather_stats_by_station_day",
+        inlets=[OBSERVATIONS],
+        outlets=[STATS_BY_STATION],
     )
-    row_count = LakeTableCheckOperator(
-        task_id="check_row_count",
-        table=OBSERVATIONS_TABLE,
-        partition_clause=DAY,
-        checks={"row_count_positive": {"check_statement": "COUNT(*) > 0"}},
-        retry_on_failure=False,  # bad data does not get better on retry
+    stats_by_condition_day = LakeWritePartitionOperator(
+        task_id="stats_by_condition_day",
+        sql="weather/stats_by_condition_day.sql",
+        table="weather_stats_by_condition_day",
+        inlets=[OBSERVATIONS],
+        outlets=[STATS_BY_CONDITION],
     )
-    reconciliation = LakeSQLCheckOperator(
-        task_id="check_reconciliation",
-        sql="weather/check_reconciliation.sql",
-        retry_on_failure=False,  # bad data does not get better on retry
-    )
-
-    @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_STATION])
-    def stats_by_station_day(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import stats_day
-        from iot_lake.weather.tables import STATS_BY_STATION as TABLE
-
-        return stats_day(TABLE, run_day(ds))
-
-    @task(inlets=[OBSERVATIONS], outlets=[STATS_BY_CONDITION])
-    def stats_by_condition_day(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import stats_day
-        from iot_lake.weather.tables import STATS_BY_CONDITION as TABLE
-
-        return stats_day(TABLE, run_day(ds))
 
     @task(inlets=[OBSERVATIONS])
     def profile_observations(ds: str | None = None, run_id: str | None = None) -> str:
@@ -152,15 +183,9 @@ def weather_lake() -> None:
 
         return profile_day("weather_observations", run_day(ds), str(run_id))
 
-    flattened = flatten_observations()
-    chain_linear(
-        register_tables(),
-        crawl_raw,
-        flattened,
-        has_observations(flattened),
-        [keys_and_ranges, row_count, reconciliation],
-        [stats_by_station_day(), stats_by_condition_day(), profile_observations()],
-    )
+    published = publish_observations(written)
+    chain(wait_for_day_end, register_tables(), written, audit_observations, published)
+    published >> [stats_by_station_day, stats_by_condition_day, profile_observations()]
 
 
 weather_lake()

@@ -16,9 +16,6 @@ DAY="$(date -u -d "$TODAY - 1 day" +%F)"
 FIRST="$(date -u -d "$TODAY - $DAYS day" +%F)"
 step() { printf '\n== %s\n' "$*"; }
 days_back() { for i in $(seq "$DAYS" -1 1); do date -u -d "$TODAY - $i day" +%F; done; }
-# Until weather_lake reads raw data by observation day (branch h12-lake), a replayed day
-# D-k is found only with late_days >= k: every reading arrived today. Drop at that merge.
-WEATHER_CONF="{\"late_days\": $DAYS}"
 step "install (Debian packages, uv, the locked virtualenv) and services"
 scripts/bootstrap.sh nodejs:node nodejs:npm
 scripts/services.sh
@@ -63,7 +60,9 @@ step "weather_lake + coffee_lake: a backfill of $FIRST..$DAY each, run by the sc
 # say), tasks on the LocalExecutor, logs in the UI. The DAGs are paused again afterwards:
 # unpausing one schedules its next nightly run (today's, at 00:00 UTC tomorrow).
 scripts/airflow.sh ready
-weather="$(scripts/airflow.sh backfill weather_lake "$FIRST" "$DAY" "$WEATHER_CONF")"
+# Raw objects are filed by observation day (raw/weather/day=D/), so a backfilled day finds
+# its readings however late they arrived: no arrival window to pass.
+weather="$(scripts/airflow.sh backfill weather_lake "$FIRST" "$DAY")"
 coffee="$(scripts/airflow.sh backfill coffee_lake "$FIRST" "$DAY")"
 scripts/airflow.sh wait "$weather" "$coffee"
 scripts/airflow.sh pause weather_lake coffee_lake

@@ -38,6 +38,7 @@ PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 JSON_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 JSON_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
+TEXT_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
 
 PARTITION_FILE = "partition.json"
 
@@ -59,7 +60,7 @@ class CatalogError(RuntimeError):
 
 
 def table_format(table: dict[str, Any]) -> str:
-    """``parquet`` or ``json``: how the objects of a table are stored."""
+    """``parquet``, ``json`` or ``text`` (one string column per line): how objects are stored."""
     sd = table.get("StorageDescriptor", {})
     serde = sd.get("SerdeInfo", {}).get("SerializationLibrary", "")
     classification = (table.get("Parameters") or {}).get("classification", "")
@@ -67,10 +68,25 @@ def table_format(table: dict[str, Any]) -> str:
         return "parquet"
     if "json" in serde.lower() or classification == "json":
         return "json"
+    if serde == TEXT_SERDE or classification == "text":
+        return "text"
     raise CatalogError(
         f"table {table.get('Name')}: unsupported storage (serde {serde!r}, "
-        f"classification {classification!r}); expected Parquet or JSON"
+        f"classification {classification!r}); expected Parquet, JSON or text"
     )
+
+
+def projection(table: dict[str, Any]) -> dict[str, str] | None:
+    """The table's partition projection parameters (``projection.*``, the location
+    template), or None when its partitions are registered one by one."""
+    parameters = table.get("Parameters") or {}
+    if str(parameters.get("projection.enabled", "")).lower() != "true":
+        return None
+    return {
+        k: v
+        for k, v in parameters.items()
+        if k.startswith("projection.") or k == "storage.location.template"
+    }
 
 
 def parquet_table_input(

@@ -86,6 +86,13 @@ class LakeSettings:
     dynamodb_endpoint: str = "http://127.0.0.1:8000"
     # Parquet compression of the curated tables (GZIP, SNAPPY or ZSTD).
     parquet_compression: str = "GZIP"
+    # Minutes after midnight UTC that the nightly weather run waits before reading day D:
+    # longer than Firehose's 300 s buffer, so the last objects of D have landed.
+    arrival_grace_minutes: int = 10
+    # Write -> audit -> publish: a partition version replaced by a publish stays readable
+    # this long (queries already planned on it keep working), then lake_setup or the next
+    # publish of the table deletes it (iot_lake.wap).
+    superseded_grace_hours: float = 24.0
 
     def uri(self, bucket: str) -> str:
         """URI of one of the lake's buckets: raw, curated, photos, query_results, catalog."""
@@ -102,6 +109,11 @@ class LakeSettings:
     @property
     def is_local(self) -> bool:
         return self.backend == "local"
+
+    @property
+    def staging_database(self) -> str:
+        """Catalog database of staged (written, not yet published) partitions."""
+        return f"{self.curated_database}_staging"
 
 
 _BUCKETS = ("raw", "curated", "photos", "query_results", "catalog")
@@ -181,8 +193,22 @@ def settings() -> LakeSettings:
             values[field.name] = os.environ[env_name]
         elif field.name in extra:
             values[field.name] = extra[field.name]
-    if "mqtt_port" in values:
-        values["mqtt_port"] = int(str(values["mqtt_port"]))
+    for name in ("mqtt_port", "arrival_grace_minutes"):
+        if name in values:
+            try:
+                values[name] = int(str(values[name]))
+            except ValueError as err:
+                raise ConfigError(
+                    f"IOT_LAKE_{name.upper()}={values[name]!r} is not a whole number"
+                ) from err
+    if "superseded_grace_hours" in values:
+        try:
+            values["superseded_grace_hours"] = float(str(values["superseded_grace_hours"]))
+        except ValueError as err:
+            raise ConfigError(
+                f"IOT_LAKE_SUPERSEDED_GRACE_HOURS={values['superseded_grace_hours']!r} "
+                "is not a number"
+            ) from err
     backend = str(values.get("backend", "local")).lower()
     if backend not in BACKENDS:
         raise ConfigError(

@@ -6,13 +6,19 @@ SQL files are written in Athena's dialect and Jinja-templated like Airflow templ
 statement names is a view (``iot_lake_raw.weather``, ``iot_lake.coffees``) over the
 objects of its registered partitions. As on Athena, only registered partitions are
 visible, and partitions the statement's WHERE clause excludes are not even listed
-(partition pruning), so a day's query reads a day's files.
+(partition pruning), so a day's query reads a day's files. Tables with partition
+projection (``projection.enabled``) have no registered partitions: their partitions
+come from the projection parameters and the query's WHERE clause, as on Athena (an
+``injected`` key must be given as literals: ``day = 'x'`` or ``day IN ('x', 'y')``).
+A statement that names the column ``"$path"`` sees, as on Athena, each row's object URI.
 
 Public API:
 - :func:`render_sql` / :func:`to_duckdb`: template and transpile a SQL file or text.
 - :func:`run_query`: rows of a query on the configured backend.
 - :func:`connect`: a DuckDB connection with views for catalog tables (the dashboard's).
-- :func:`write_partition`: replace one partition of a Parquet table by a query's result.
+- :func:`stage_partition` / :func:`publish_partition`: write a partition's new version
+  aside (audited there), then swap it in (:mod:`iot_lake.wap`); :func:`write_partition`
+  does both at once for tables without checks.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +37,13 @@ import jinja2
 import sqlglot
 from sqlglot import exp
 
-from iot_lake import config
-from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_format
+from iot_lake import config, wap
+from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
+from iot_lake.errors import is_athena_data_error, is_data_error
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.operators.macros import LakeMacros
-from iot_lake.storage import filesystem, is_local, join, publish_prefix, staging_uri
+from iot_lake.storage import filesystem, is_local, join
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,10 +57,35 @@ LOCAL_DIALECT = "duckdb"
 # thread's share of the output serialise the write (1M-row groups made a 1.8M-row day
 # ~1 s slower on 2 cores and held ~400 MB more memory).
 LOCAL_ROW_GROUP_SIZE = 122_880
+PATH_COLUMN = "$path"
+"""Athena's hidden column holding the URI of the object a row was read from."""
 
 
 class QueryError(RuntimeError):
     """A query failed; the message names the query (file) and the backend's reason."""
+
+
+@cache
+def _query_data_error() -> type[QueryError]:
+    from iot_lake.errors import LakeDataError
+
+    class QueryDataError(QueryError, LakeDataError):
+        """A query failed on its input (corrupt object, untypable value): never retried."""
+
+    QueryDataError.__module__, QueryDataError.__qualname__ = __name__, "QueryDataError"
+    return QueryDataError
+
+
+def __getattr__(name: str) -> Any:
+    """``QueryDataError`` (an ``AirflowFailException``), created on first use (PEP 562)."""
+    if name == "QueryDataError":
+        return _query_data_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _query_error(message: str, err: BaseException) -> QueryError:
+    """The error to raise for ``err``: a data error fails the task at once."""
+    return _query_data_error()(message) if is_data_error(err) else QueryError(message)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -156,6 +189,18 @@ def _unnest_rows_as_columns(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+_DUCKDB_FUNCTION_NAMES = {"IS_FINITE": "ISFINITE"}
+"""Athena (Trino) functions that sqlglot passes through unchanged but DuckDB spells otherwise."""
+
+
+def _rename_functions(tree: exp.Expression) -> exp.Expression:
+    for node in list(tree.find_all(exp.Anonymous)):
+        name = _DUCKDB_FUNCTION_NAMES.get(str(node.this).upper())
+        if name:
+            node.set("this", name)
+    return tree
+
+
 def to_duckdb(sql: str) -> str:
     """Transpile one Athena statement to DuckDB's dialect."""
     return duckdb_tree(parse_one(sql)).sql(dialect=LOCAL_DIALECT)
@@ -163,7 +208,7 @@ def to_duckdb(sql: str) -> str:
 
 def duckdb_tree(tree: exp.Expression) -> exp.Expression:
     """The parsed Athena statement, rewritten where DuckDB's semantics differ."""
-    return _unnest_rows_as_columns(tree.copy())
+    return _rename_functions(_unnest_rows_as_columns(tree.copy()))
 
 
 # --------------------------------------------------------------------------- views
@@ -279,16 +324,155 @@ def _select_partitions(
     return [p for n, p in enumerate(partitions) if n in chosen]
 
 
-def _empty_select(columns: list[dict[str, str]]) -> str:
+def _literal_values(predicate: exp.Expression, key: str) -> list[str] | None:
+    """The literal values ``key`` is restricted to (``key = 'x'``, ``key IN (...)``)."""
+    values: list[str] = []
+    found = False
+    for node in predicate.find_all(exp.EQ, exp.In):
+        column, literals = None, []
+        if isinstance(node, exp.EQ):
+            left, right = node.this, node.expression
+            if isinstance(right, exp.Column) and isinstance(left, exp.Literal):
+                left, right = right, left
+            if isinstance(left, exp.Column) and isinstance(right, exp.Literal):
+                column, literals = left, [right]
+        elif isinstance(node.this, exp.Column) and not node.args.get("query"):
+            column, literals = node.this, list(node.expressions)
+        if column is None or column.name.lower() != key.lower():
+            continue
+        if not all(isinstance(v, exp.Literal) for v in literals):
+            continue
+        found = True
+        values += [v.this for v in literals if v.this not in values]
+    return values if found else None
+
+
+def _check_injected_conditions(
+    tree: exp.Expression, db: str, name: str, keys: list[str], default_db: str
+) -> None:
+    """Refuse what Athena refuses: an injected key in a WHERE condition that is not a
+    static equality (``key = 'x'``, ``key IN ('x', 'y')``), e.g. ``key > 'x'`` or
+    ``key = other_column``, anywhere a WHERE clause reads this table's key."""
+    lowered = {k.lower() for k in keys}
+    qualifiers = {""}
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() == name and (table.db or default_db).lower() == db:
+            qualifiers |= {table.alias_or_name.lower(), name}
+    for where in tree.find_all(exp.Where):
+        for column in where.find_all(exp.Column):
+            if column.name.lower() not in lowered or column.table.lower() not in qualifiers:
+                continue
+            parent = column.parent
+            while isinstance(parent, exp.Paren):
+                parent = parent.parent
+            static = (
+                isinstance(parent, exp.EQ)
+                and any(isinstance(side, exp.Literal) for side in (parent.this, parent.expression))
+            ) or (
+                isinstance(parent, exp.In)
+                and parent.this is column
+                and parent.expressions
+                and all(isinstance(v, exp.Literal) for v in parent.expressions)
+            )
+            if not static:
+                raise QueryError(
+                    f"CONSTRAINT_VIOLATION: For the injected projected partition column "
+                    f"{column.name} of table {name}, the WHERE clause must contain only static "
+                    f"equality conditions (as on Athena); got {parent.sql(dialect=READ_DIALECT)}"
+                )
+
+
+def projected_partitions(
+    table: dict[str, Any], predicate: exp.Expression | None
+) -> list[dict[str, Any]]:
+    """Partitions of a projected table for a query, as Athena computes them.
+
+    ``injected`` keys take the literals of the WHERE clause (Athena refuses a query
+    without them; so does this), ``enum`` keys their listed values. Each partition's
+    location is ``storage.location.template`` with the values filled in.
+    """
+    params = projection(table) or {}
+    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
+    template = params.get("storage.location.template") or (
+        table["StorageDescriptor"]["Location"].rstrip("/")
+        + "".join(f"/{k}=${{{k}}}" for k in keys)
+        + "/"
+    )
+    choices: list[list[str]] = []
+    for key in keys:
+        kind = params.get(f"projection.{key}.type", "")
+        if kind == "injected":
+            values = _literal_values(predicate, key) if predicate is not None else None
+            if not values:
+                raise QueryError(
+                    f"CONSTRAINT_VIOLATION: For the injected projected partition column "
+                    f"{key} of table {table.get('Name')}, the WHERE clause must contain only "
+                    "static equality conditions, and at least one such condition must be "
+                    "present (as on Athena)"
+                )
+        elif kind == "enum":
+            values = [v.strip() for v in params.get(f"projection.{key}.values", "").split(",")]
+        else:
+            raise QueryError(
+                f"table {table.get('Name')}: projection type {kind!r} of {key} is not "
+                "supported by the local engine (injected, enum)"
+            )
+        choices.append(values)
+    out: list[dict[str, Any]] = [{"Values": []}]
+    for values in choices:
+        out = [{"Values": [*p["Values"], v]} for p in out for v in values]
+    for partition in out:
+        location = template
+        for key, value in zip(keys, partition["Values"], strict=True):
+            location = location.replace("${" + key + "}", value)
+        partition["StorageDescriptor"] = {"Location": location}
+    return out
+
+
+def _discovered_partitions(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every ``k=v`` folder of a projected table (for interactive readers only)."""
+    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
+    location = table["StorageDescriptor"]["Location"]
+    fs, root = filesystem(location)
+    if len(keys) != 1 or not fs.exists(root):
+        return []
+    prefix = f"{keys[0]}="
+    out = []
+    for path in sorted(fs.ls(root, detail=False)):
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith(prefix):
+            out.append(
+                {"Values": [name[len(prefix) :]],
+                 "StorageDescriptor": {"Location": join(location, name)}}
+            )
+    return out
+
+
+def _empty_select(columns: list[dict[str, str]], with_path: bool = False) -> str:
     cols = ", ".join(
         f"CAST(NULL AS {glue_to_duckdb(c['Type'])}) AS {_ident(c['Name'])}" for c in columns
     )
+    if with_path:
+        cols += f", CAST(NULL AS VARCHAR) AS {_ident(PATH_COLUMN)}"
     return f"SELECT {cols} WHERE false"
 
 
 def _reader(table: dict[str, Any], files: list[str]) -> str:
     file_list = "[" + ", ".join(_sql_str(_duck_path(f)) for f in files) + "]"
     columns = table["StorageDescriptor"]["Columns"]
+    if table_format(table) == "text":
+        # Hive's LazySimpleSerDe over TextInputFormat: one row per line, split on the
+        # field delimiter (never present in JSON text), every line kept, blank ones too.
+        [column] = columns
+        delimiter = (
+            (table["StorageDescriptor"].get("SerdeInfo") or {}).get("Parameters") or {}
+        ).get("field.delim", "\x01")
+        return (
+            f"read_csv({file_list}, columns={{{_sql_str(column['Name'])}: 'VARCHAR'}}, "
+            f"delim={_sql_str(delimiter)}, quote='', escape='', header=false, "
+            "auto_detect=false, strict_mode=false, max_line_size=100000000, "
+            "filename=true, compression='auto')"
+        )
     if table_format(table) == "json":
         spec = ", ".join(
             f"{_sql_str(c['Name'])}: {_sql_str(glue_to_duckdb(c['Type']))}" for c in columns
@@ -307,8 +491,12 @@ def table_view_sql(
     table: dict[str, Any],
     partitions: list[dict[str, Any]] | None,
     predicate: exp.Expression | None = None,
+    with_path: bool = False,
 ) -> str:
-    """The SELECT that exposes a catalog table (its registered partitions) to DuckDB."""
+    """The SELECT that exposes a catalog table (its registered partitions) to DuckDB.
+
+    ``with_path`` adds Athena's hidden ``"$path"`` column (the object's URI).
+    """
     sd = table["StorageDescriptor"]
     columns = sd["Columns"]
     keys = table.get("PartitionKeys") or []
@@ -325,8 +513,13 @@ def table_view_sql(
     if not keys:
         files = _data_files(fs, filesystem(location)[1])
         if not files:
-            return _empty_select(columns)
-        return f"SELECT {data_cols} FROM {_reader(table, files)} AS t"
+            return _empty_select(columns, with_path)
+        path_col = (
+            f", {_sql_str(_uri_prefix(fs))} || t.filename AS {_ident(PATH_COLUMN)}"
+            if with_path
+            else ""
+        )
+        return f"SELECT {data_cols}{path_col} FROM {_reader(table, files)} AS t"
     chosen = _select_partitions(con, partitions or [], keys, predicate)
     mapping: list[tuple[str, list[str]]] = []
     for partition in chosen:
@@ -336,10 +529,15 @@ def table_view_sql(
             uri = path if is_local(part_fs) else f"{part_fs.protocol[0]}://{path}"
             mapping.append((uri, partition["Values"]))
     if not mapping:
-        return _empty_select(columns + keys)
+        return _empty_select(columns + keys, with_path)
     files = [uri for uri, _ in mapping]
     rows = ", ".join(
-        "(" + ", ".join([_sql_str(_duck_path(uri))] + [_sql_str(v) for v in values]) + ")"
+        "("
+        + ", ".join(
+            [_sql_str(_duck_path(uri)), _sql_str(_object_uri(uri))]
+            + [_sql_str(v) for v in values]
+        )
+        + ")"
         for uri, values in mapping
     )
     key_names = ", ".join(f"k{i}" for i in range(len(keys)))
@@ -347,10 +545,21 @@ def table_view_sql(
         f"CAST(m.k{i} AS {glue_to_duckdb(k['Type'])}) AS {_ident(k['Name'])}"
         for i, k in enumerate(keys)
     )
+    path_col = f", m.object_uri AS {_ident(PATH_COLUMN)}" if with_path else ""
     return (
-        f"SELECT {data_cols}, {key_cols} FROM {_reader(table, files)} AS t "
-        f"JOIN (VALUES {rows}) AS m(filename, {key_names}) ON t.filename = m.filename"
+        f"SELECT {data_cols}, {key_cols}{path_col} FROM {_reader(table, files)} AS t "
+        f"JOIN (VALUES {rows}) AS m(filename, object_uri, {key_names}) "
+        "ON t.filename = m.filename"
     )
+
+
+def _uri_prefix(fs: Any) -> str:
+    return "file://" if is_local(fs) else f"{fs.protocol[0]}://"
+
+
+def _object_uri(path_or_uri: str) -> str:
+    """What Athena's ``"$path"`` says for an object: its full URI (``s3://b/k``, ``file:///p``)."""
+    return path_or_uri if "://" in path_or_uri else "file://" + path_or_uri
 
 
 def attach_views(
@@ -371,13 +580,27 @@ def attach_views(
         if table is None:
             continue
         keys = [k["Name"] for k in table.get("PartitionKeys") or []]
-        partitions = catalog.get_partitions(db, name) if keys else None
         predicate = (
             _partition_predicate(tree, db, name, keys, default_db)
             if tree is not None and keys
             else None
         )
-        body = table_view_sql(con, table, partitions, predicate)
+        if keys and projection(table) is not None:
+            params = projection(table) or {}
+            injected = [k for k in keys if params.get(f"projection.{k}.type") == "injected"]
+            if tree is not None and injected:
+                _check_injected_conditions(tree, db, name, injected, default_db)
+            partitions = (
+                projected_partitions(table, predicate)
+                if tree is not None
+                else _discovered_partitions(table)
+            )
+        else:
+            partitions = catalog.get_partitions(db, name) if keys else None
+        with_path = tree is not None and any(
+            c.name == PATH_COLUMN for c in tree.find_all(exp.Column)
+        )
+        body = table_view_sql(con, table, partitions, predicate, with_path)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(db)}")
         con.execute(f"CREATE OR REPLACE VIEW {_ident(db)}.{_ident(name)} AS {body}")
         created.append(f"{db}.{name}")
@@ -450,7 +673,7 @@ def run_query(
         except (CatalogError, QueryError):
             raise
         except Exception as err:
-            raise QueryError(f"local query {_label(sql)} failed: {err}") from err
+            raise _query_error(f"local query {_label(sql)} failed: {err}", err) from err
         finally:
             con.close()
     execution_id = athena_execute(text, lake, database=database)
@@ -467,26 +690,67 @@ def athena_hook(settings: LakeSettings) -> Any:
     return AthenaHook(aws_conn_id=settings.aws_conn_id, region_name=settings.region)
 
 
+ATHENA_MAX_POLLS = 720
+"""Polls of a synchronous Athena wait (x ``sleep_time``: one hour at 5 s) before it stops."""
+
+
 def athena_execute(
     sql: str,
     settings: LakeSettings,
     database: str | None = None,
     sleep_time: int = 5,
+    max_polls: int = ATHENA_MAX_POLLS,
 ) -> str:
-    """Run one statement on Athena in the lake's workgroup; wait; return its execution id."""
+    """Run one statement on Athena in the lake's workgroup; wait; return its execution id.
+
+    The query never outlives the wait: when the wait times out, or the task is killed or
+    hits its ``execution_timeout`` while waiting (Airflow raises inside the task), the
+    query is stopped (``StopQueryExecution``) before the error propagates. Tasks that
+    can give their worker slot back use :class:`iot_lake.operators.athena.LakeAthenaOperator`
+    (deferrable) instead.
+    """
     hook = athena_hook(settings)
-    execution_id = hook.run_query(
+    execution_id = athena_start(sql, settings, database, hook=hook)
+    try:
+        state = hook.poll_query_status(
+            execution_id, max_polling_attempts=max_polls, sleep_time=sleep_time
+        )
+    except BaseException:
+        stop_query(execution_id, settings, hook=hook)
+        raise
+    if state in hook.INTERMEDIATE_STATES or state is None:
+        stop_query(execution_id, settings, hook=hook)
+        raise QueryError(
+            f"Athena query {execution_id} still {state} after {max_polls * sleep_time}s: stopped"
+        )
+    if state != "SUCCEEDED":
+        reason = hook.get_state_change_reason(execution_id)
+        error = _query_data_error() if is_athena_data_error(reason) else QueryError
+        raise error(f"Athena query {execution_id} ended {state}: {reason}")
+    return execution_id
+
+
+def athena_start(
+    sql: str, settings: LakeSettings, database: str | None = None, hook: Any = None
+) -> str:
+    """Submit one statement in the lake's workgroup; its execution id (no wait)."""
+    hook = hook or athena_hook(settings)
+    return hook.run_query(
         query=sql,
         query_context={"Database": database or settings.curated_database},
         result_configuration={"OutputLocation": settings.uri("query_results")},
         client_request_token=str(uuid.uuid4()),
         workgroup=settings.athena_workgroup,
     )
-    state = hook.poll_query_status(execution_id, max_polling_attempts=720, sleep_time=sleep_time)
-    if state != "SUCCEEDED":
-        reason = hook.get_state_change_reason(execution_id)
-        raise QueryError(f"Athena query {execution_id} ended {state}: {reason}")
-    return execution_id
+
+
+def stop_query(execution_id: str, settings: LakeSettings, hook: Any = None) -> None:
+    """``StopQueryExecution`` of a query that may still run; never raises (best effort)."""
+    try:
+        (hook or athena_hook(settings)).stop_query(execution_id)
+        log.warning("stopped Athena query %s", execution_id)
+    except Exception:  # the original error matters more than a failed stop
+        log.exception("could not stop Athena query %s", execution_id)
 
 
 def athena_rows(execution_id: str, settings: LakeSettings) -> list[tuple[Any, ...]]:
@@ -513,6 +777,60 @@ def partition_location(table: dict[str, Any], keys: list[str], values: list[str]
     return join(table["StorageDescriptor"]["Location"], *parts)
 
 
+def target_table(
+    catalog: Catalog, db: str, table_name: str, values: list[str]
+) -> dict[str, Any]:
+    table = catalog.require_table(db, table_name)
+    if table_format(table) != "parquet":
+        raise CatalogError(f"{db}.{table_name} is not a Parquet table")
+    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
+    if len(keys) != len(values):
+        raise CatalogError(f"{db}.{table_name} is partitioned by {keys}; got {values}")
+    return table
+
+
+def compression_of(table: dict[str, Any], lake: LakeSettings) -> str:
+    return (
+        (table.get("Parameters") or {}).get("parquet.compression") or lake.parquet_compression
+    ).upper()
+
+
+def stage_partition(
+    select_sql: str,
+    db: str,
+    table_name: str,
+    values: list[str],
+    settings: LakeSettings | None = None,
+    database: str | None = None,
+    run_id: str | None = None,
+) -> wap.StagedPartition:
+    """Write the rows of an Athena SELECT as a new, unpublished version of a partition.
+
+    The SELECT yields the table's data columns (not its partition keys). The version is
+    registered in the staging database (``lake.staging_database``) where the audit reads
+    it; readers of ``db.table_name`` still see the published version (see
+    :mod:`iot_lake.wap`). A failed write leaves nothing staged.
+    """
+    lake = settings or config.settings()
+    catalog = get_catalog(lake)
+    table = target_table(catalog, db, table_name, values)
+    location = wap.stage_location(lake, table, values, run_id or wap.new_run_id())
+    compression = compression_of(table, lake)
+    if lake.is_local:
+        rows = _write_local(select_sql, db, table, values, location, compression, lake, database)
+    else:
+        rows = None
+        _unload(select_sql, location, compression, lake, database or db)
+    return wap.register_staged(lake, db, table, values, location, rows=rows, catalog=catalog)
+
+
+def publish_partition(
+    staged: wap.StagedPartition, settings: LakeSettings | None = None
+) -> dict[str, Any]:
+    """Swap a staged version in (directory swap on `local`, Glue partition swap on `aws`)."""
+    return wap.publish(staged, settings or config.settings())
+
+
 def write_partition(
     select_sql: str,
     db: str,
@@ -521,49 +839,37 @@ def write_partition(
     settings: LakeSettings | None = None,
     database: str | None = None,
 ) -> dict[str, Any]:
-    """Replace one partition of a Parquet table by the rows of an Athena SELECT.
+    """Replace one partition of a Parquet table by the rows of an Athena SELECT, unaudited.
 
-    The SELECT yields the table's data columns (not its partition keys). Whatever
-    fails, readers see the old partition or the new one, never a mix, and a rerun
-    replaces rather than adds: `local` writes aside and swaps directories; `aws`
-    UNLOADs to a fresh prefix, then points the Glue partition at it and deletes the
-    previous prefix.
+    :func:`stage_partition` then :func:`publish_partition` at once, for derived tables
+    without checks of their own (the daily stats). Whatever fails, readers see the old
+    partition or the new one, never a mix, and a rerun replaces rather than adds.
     """
     lake = settings or config.settings()
-    catalog = get_catalog(lake)
-    table = catalog.require_table(db, table_name)
-    if table_format(table) != "parquet":
-        raise CatalogError(f"{db}.{table_name} is not a Parquet table")
-    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
-    if len(keys) != len(values):
-        raise CatalogError(f"{db}.{table_name} is partitioned by {keys}; got {values}")
-    compression = (
-        (table.get("Parameters") or {}).get("parquet.compression") or lake.parquet_compression
-    ).upper()
-    if lake.is_local:
-        return _write_partition_local(
-            select_sql, catalog, db, table, keys, values, compression, lake, database
-        )
-    return _write_partition_athena(
-        select_sql, catalog, db, table, keys, values, compression, lake, database
-    )
+    started = time.perf_counter()
+    staged = stage_partition(select_sql, db, table_name, values, lake, database)
+    published = publish_partition(staged, lake)
+    seconds = time.perf_counter() - started
+    log.info("published %s.%s %s: %s rows in %.2fs", db, table_name, values, staged.rows, seconds)
+    return {
+        "location": published["location"],
+        "previous": published["superseded"],
+        "rows": staged.rows,
+        "seconds": round(seconds, 3),
+    }
 
 
-def _write_partition_local(
+def _write_local(
     select_sql: str,
-    catalog: Catalog,
     db: str,
     table: dict[str, Any],
-    keys: list[str],
     values: list[str],
+    location: str,
     compression: str,
     lake: LakeSettings,
     database: str | None,
-) -> dict[str, Any]:
-    final = partition_location(table, keys, values)
-    staging = staging_uri(final)
-    fs, staging_path = filesystem(staging)
-    started = time.perf_counter()
+) -> int:
+    fs, staging_path = filesystem(location)
     con = new_duckdb()
     try:
         local_sql = prepare_local(con, select_sql, lake, database)
@@ -580,17 +886,16 @@ def _write_partition_local(
     except Exception as err:
         if fs.exists(staging_path):
             fs.rm(staging_path, recursive=True)
-        raise QueryError(
+        if is_local(fs):
+            wap.remove_empty_parents(staging_path, stop=wap.STAGING_DIR)
+        raise _query_error(
             f"writing {db}.{table['Name']} partition {values} failed; the published "
-            f"partition is unchanged: {err}"
+            f"partition is unchanged: {err}",
+            err,
         ) from err
     finally:
         con.close()
-    publish_prefix(staging, final)
-    catalog.put_partition(db, table["Name"], values, final)
-    seconds = time.perf_counter() - started
-    log.info("published %s.%s %s: %d rows in %.2fs", db, table["Name"], values, rows, seconds)
-    return {"location": final, "rows": int(rows), "seconds": round(seconds, 3)}
+    return int(rows)
 
 
 def unload_sql(select_sql: str, location: str, compression: str) -> str:
@@ -601,41 +906,64 @@ def unload_sql(select_sql: str, location: str, compression: str) -> str:
     )
 
 
-def _write_partition_athena(
-    select_sql: str,
-    catalog: Catalog,
-    db: str,
-    table: dict[str, Any],
-    keys: list[str],
-    values: list[str],
-    compression: str,
-    lake: LakeSettings,
-    database: str | None,
-) -> dict[str, Any]:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
+def _unload(
+    select_sql: str, location: str, compression: str, lake: LakeSettings, database: str
+) -> None:
     parse_one(select_sql)  # fail before touching anything on a malformed statement
-    # UNLOAD needs an empty target: each run writes a fresh, versioned prefix.
-    location = join(partition_location(table, keys, values), f"run={uuid.uuid4().hex}") + "/"
-    s3 = S3Hook(aws_conn_id=lake.aws_conn_id, region_name=lake.region)
     try:
-        athena_execute(
-            unload_sql(select_sql, location, compression), lake, database=database or db
-        )
-    except Exception:
-        _delete_prefix(s3, location)
+        athena_execute(unload_sql(select_sql, location, compression), lake, database=database)
+    except BaseException:
+        delete_prefix(location, lake)
         raise
-    previous = catalog.put_partition(db, table["Name"], values, location)
-    if previous and previous.rstrip("/") != location.rstrip("/"):
-        _delete_prefix(s3, previous)
-    log.info("published %s.%s %s at %s", db, table["Name"], values, location)
-    return {"location": location, "previous": previous}
 
 
-def _delete_prefix(s3: Any, uri: str) -> None:
+def delete_prefix(uri: str, settings: LakeSettings) -> None:
+    """Delete every object under an S3 prefix (through the Airflow AWS connection)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    s3 = S3Hook(aws_conn_id=settings.aws_conn_id, region_name=settings.region)
     bucket, prefix = S3Hook.parse_s3_url(uri)
     keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
     if keys:
         s3.delete_objects(bucket=bucket, keys=keys)
+
+
+def export_query(
+    select_sql: str,
+    location: str,
+    settings: LakeSettings | None = None,
+    compression: str | None = None,
+    database: str | None = None,
+) -> dict[str, Any]:
+    """Write the rows of an Athena SELECT as Parquet under ``location`` (no catalog change).
+
+    The building block of write -> audit -> publish: a day is written aside with this,
+    checked there, then swapped in. `local` runs it on DuckDB (one file, COPY); `aws`
+    UNLOADs it (``location`` must be empty, as UNLOAD requires).
+    """
+    lake = settings or config.settings()
+    codec = (compression or lake.parquet_compression).upper()
+    if not lake.is_local:
+        parse_one(select_sql)
+        athena_execute(
+            unload_sql(select_sql, location.rstrip("/") + "/", codec), lake, database=database
+        )
+        return {"location": location}
+    fs, path = filesystem(location)
+    con = new_duckdb()
+    try:
+        local_sql = prepare_local(con, select_sql, lake, database)
+        fs.makedirs(path, exist_ok=True)
+        target = join(path, f"part-{uuid.uuid4().hex}.parquet")
+        if not is_local(fs):
+            con.register_filesystem(fs)
+            target = f"{fs.protocol[0]}://{target}"
+        [rows] = con.execute(
+            f"COPY ({local_sql}) TO {_sql_str(target)} (FORMAT parquet, "
+            f"COMPRESSION {codec.lower()}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
+        ).fetchone()
+    except Exception as err:
+        raise QueryError(f"writing {location} failed: {err}") from err
+    finally:
+        con.close()
+    return {"location": location, "rows": int(rows)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
@@ -23,7 +24,7 @@ def _load_dag():
     return bag.dags["coffee_lake"]
 
 
-def test_a_day_runs_export_register_and_all_checks(
+def test_a_day_runs_write_audit_publish(
     airflow_db, coffee_db, lake_settings, tmp_path, monkeypatch
 ):
     photo = f"{lake_settings.uri('photos')}/coffee-machine-01/{DAY}/a.jpg"
@@ -42,11 +43,11 @@ def test_a_day_runs_export_register_and_all_checks(
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
     assert set(states) == {
-        "export_day",
-        "register_partition",
-        "check_columns",
-        "check_coffee_hour_in_day",
-        "reconcile_with_mysql",
+        "write_coffees",
+        "audit_coffees.check_columns",
+        "audit_coffees.check_coffee_hour_in_day",
+        "audit_coffees.reconcile_with_mysql",
+        "publish_coffees",
         "profile_coffees",
     }
     # The day's column profile: one row per column of the table, counted over the 2 rows.
@@ -62,3 +63,56 @@ def test_a_day_runs_export_register_and_all_checks(
     catalog = get_catalog(lake_settings)
     partitions = catalog.get_partitions(lake_settings.curated_database, "coffees")
     assert [p["Values"] for p in partitions] == [[DAY]]
+
+
+def _tree_bytes(uri: str) -> dict[str, bytes]:
+    fs, path = filesystem(uri)
+    return {name[len(path):]: fs.cat_file(name) for name in sorted(fs.find(path))}
+
+
+def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
+    airflow_db, coffee_db, lake_settings, capsys, monkeypatch
+):
+    photo = f"{lake_settings.uri('photos')}/coffee-machine-01/{DAY}/a.jpg"
+    [first] = coffee_db.insert([{"photo_url": photo, "coffee_hour": datetime(2026, 11, 20, 7)}])
+    dag = _load_dag()
+    assert dag.test(logical_date=datetime(2026, 11, 20, tzinfo=UTC)).state == "success"
+    places = (export.partition_uri(lake_settings, DAY), export.rejects_uri(lake_settings, DAY))
+    published = {uri: _tree_bytes(uri) for uri in places}
+    assert all(published.values())
+
+    # A rerun whose staged file holds every row twice (a broken writer): the unique
+    # check (and the reconciliation) must stop it before it is published.
+    coffee_db.insert([{"photo_url": photo, "coffee_hour": datetime(2026, 11, 20, 8)}])
+    real_stage = export.stage_day
+
+    def stage_with_a_duplicate(*args, **kwargs):
+        result = real_stage(*args, **kwargs)
+        path = filesystem(result.partition_uri)[1]
+        shutil.copy(f"{path}/{export.PARQUET_FILE}", f"{path}/part-00001.parquet")
+        return result
+
+    monkeypatch.setattr(export, "stage_day", stage_with_a_duplicate)
+    run = dag.test(logical_date=datetime(2026, 11, 20, tzinfo=UTC))
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["audit_coffees.check_columns"] == "failed"
+    assert states["audit_coffees.reconcile_with_mysql"] == "failed"
+    assert states["publish_coffees"] == "upstream_failed"
+    assert run.state == "failed"
+    for uri, files in published.items():
+        assert _tree_bytes(uri) == files, f"{uri} changed"
+    assert engine.run_query(f"SELECT id FROM coffees WHERE dt = '{DAY}'") == [(first,)]
+
+    [written] = [
+        ti.xcom_pull(task_ids="write_coffees")
+        for ti in run.get_task_instances() if ti.task_id == "write_coffees"
+    ]
+    staged_uri = written["partition_uri"]
+    assert "/coffees/_staging/dt=2026-11-20/run=" in staged_uri
+    assert len(engine.run_query(
+        f"SELECT id FROM iot_lake_staging.coffees WHERE dt = '{DAY}'"
+    )) == 4  # two rows, each twice
+    log = capsys.readouterr().out
+    assert "data check audit_coffees.check_columns failed" in log
+    assert "id.unique_check" in log and staged_uri in log

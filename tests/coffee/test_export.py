@@ -28,9 +28,14 @@ def _read(lake) -> pa.Table:
 
 
 def _rejects(lake) -> list[dict]:
-    path = _path(f"{export.rejects_uri(lake, DAY)}/{export.REJECTS_FILE}")
-    with open(path) as handle:
-        return [json.loads(line) for line in handle]
+    """The day's coffee_rejects rows: the raw source row, with the reason beside it."""
+    rows = pq.read_table(_path(f"{export.rejects_uri(lake, DAY)}/{export.REJECTS_FILE}"))
+    out = []
+    for row in rows.to_pylist():
+        assert row["source"] == f"coffees id={json.loads(row['raw'])['id']}"
+        assert row["line_number"] is None and row["rejected_at"] is None
+        out.append({**json.loads(row["raw"]), "reason": row["reason"]})
+    return out
 
 
 def test_a_day_lands_as_gzip_parquet_with_timestamps_and_booleans(coffee_db, lake_settings):
@@ -146,7 +151,8 @@ def test_rerun_of_a_day_replaces_its_partition_and_rejects(coffee_db, lake_setti
     assert sorted(_read(lake_settings).column("id").to_pylist()) == [*first, late]
     assert _rejects(lake_settings) == []
     table_dir = _path(export.table_uri(lake_settings))
-    assert os.listdir(table_dir) == [f"dt={DAY}"]  # no staging or old copies left behind
+    # nothing staged is left behind; the replaced versions wait out their grace period
+    assert sorted(os.listdir(table_dir)) == ["_superseded", f"dt={DAY}"]
     assert os.listdir(os.path.join(table_dir, f"dt={DAY}")) == [export.PARQUET_FILE]
 
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from iot_lake import config
-from iot_lake.coffee import export, table
+from iot_lake import config, wap
+from iot_lake.coffee import export
 from tests.coffee.conftest import DAY, END, START
 from tests.fixtures.moto import create_bucket
 
@@ -37,7 +37,16 @@ def _object(endpoint: str, key: str) -> bytes:
     return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
 
-def test_a_day_lands_in_s3_and_glue_and_a_rerun_replaces_it(
+def _key(uri: str, name: str) -> str:
+    return f"{uri.removeprefix(f's3://{BUCKET}/').rstrip('/')}/{name}"
+
+
+def _keys(endpoint: str, prefix: str) -> list[str]:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+
+
+def test_a_day_lands_in_s3_and_glue_and_a_rerun_swaps_the_partition(
     coffee_db, aws_lake, moto_endpoint
 ) -> None:
     photo = f"https://{BUCKET}.s3.amazonaws.com/photos/coffee-machine-01/{DAY}/a.jpg"
@@ -49,36 +58,55 @@ def test_a_day_lands_in_s3_and_glue_and_a_rerun_replaces_it(
             {"photo_url": "file:///tmp/a.jpg", "coffee_hour": datetime(2026, 11, 20, 10, 0)},
         ]
     )
+    glue = boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1")
 
-    first = export.export_day(DAY, START, END, lake=aws_lake)
-    registered = table.register_partition(DAY, aws_lake)
+    staged = export.stage_day(DAY, START, END, lake=aws_lake)
+    # Staged: the objects sit at a fresh versioned prefix, registered in the staging
+    # database only; the curated table has no partition for the day yet.
+    assert staged.partition_uri.startswith(f"s3://{BUCKET}/curated/coffees/dt={DAY}/run=")
+    assert glue.get_partitions(DatabaseName=aws_lake.curated_database, TableName="coffees")[
+        "Partitions"] == []
+    in_staging = glue.get_partition(
+        DatabaseName=aws_lake.staging_database, TableName="coffees", PartitionValues=[DAY]
+    )["Partition"]
+    assert in_staging["StorageDescriptor"]["Location"] == staged.partition_uri
 
+    first = export.publish_day(staged, aws_lake)
     assert (first.exported, first.rejected) == (2, 1)
-    key = f"curated/coffees/dt={DAY}/{export.PARQUET_FILE}"
+    key = _key(first.partition_uri, export.PARQUET_FILE)
     stored = pq.read_table(io.BytesIO(_object(moto_endpoint, key)))
     assert stored.num_rows == 2
     assert stored.schema.field("coffee_hour").type == pa.timestamp("ms")
     assert stored.schema.field("smile").type == pa.bool_()
-    rejects = _object(moto_endpoint, f"curated/coffees_rejects/dt={DAY}/{export.REJECTS_FILE}")
-    [reject] = [json.loads(line) for line in rejects.splitlines()]
-    assert reject["photo_url"] == "file:///tmp/a.jpg"
-    assert "photo_url" in reject["reason"]
+    rejects_key = first.rejects_uri.removeprefix(f"s3://{BUCKET}/")
+    assert rejects_key.startswith(f"curated/coffee_rejects/dt={DAY}/run=")
+    [reject] = pq.read_table(io.BytesIO(_object(moto_endpoint, rejects_key))).to_pylist()
+    assert json.loads(reject["raw"])["photo_url"] == "file:///tmp/a.jpg"
+    assert "photo_url" in reject["reason"] and reject["source"].startswith("coffees id=")
 
-    glue = boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1")
     partition = glue.get_partition(
         DatabaseName=aws_lake.curated_database, TableName="coffees", PartitionValues=[DAY]
     )["Partition"]
-    assert partition["StorageDescriptor"]["Location"].rstrip("/") == (
-        f"s3://{BUCKET}/curated/coffees/dt={DAY}"
-    )
-    assert registered["new_partition"] is True
+    assert partition["StorageDescriptor"]["Location"].rstrip("/") == first.partition_uri
+    assert glue.get_partitions(DatabaseName=aws_lake.staging_database, TableName="coffees")[
+        "Partitions"] == []
 
-    # A rerun after a late row: the partition is replaced whole, never appended to.
+    # A rerun after a late row: the partition is swapped to a new version whole; the
+    # replaced version stays readable until the grace period ends, then lake_setup (or
+    # the next publish) deletes it.
     coffee_db.insert([{"photo_url": photo, "coffee_hour": datetime(2026, 11, 20, 11, 0)}])
     second = export.export_day(DAY, START, END, lake=aws_lake)
     assert (second.exported, second.rejected) == (3, 1)
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"curated/coffees/dt={DAY}/")
-    assert [o["Key"] for o in listed["Contents"]] == [key]
-    assert pq.read_table(io.BytesIO(_object(moto_endpoint, key))).num_rows == 3
-    assert table.register_partition(DAY, aws_lake)["new_partition"] is False
+    assert second.partition_uri != first.partition_uri
+    partition = glue.get_partition(
+        DatabaseName=aws_lake.curated_database, TableName="coffees", PartitionValues=[DAY]
+    )["Partition"]
+    assert partition["StorageDescriptor"]["Location"].rstrip("/") == second.partition_uri
+    new_key = _key(second.partition_uri, export.PARQUET_FILE)
+    assert pq.read_table(io.BytesIO(_object(moto_endpoint, new_key))).num_rows == 3
+    assert key in _keys(moto_endpoint, f"curated/coffees/dt={DAY}/")  # old version kept
+    later = datetime.now(UTC) + timedelta(hours=aws_lake.superseded_grace_hours + 1)
+    expired = wap.expire_superseded(aws_lake, now=later)
+    assert first.partition_uri.rstrip("/") in {e.rstrip("/") for e in expired}
+    assert _keys(moto_endpoint, f"curated/coffees/dt={DAY}/") == [new_key]
+    assert _keys(moto_endpoint, "curated/coffees/_superseded/") == []

@@ -89,3 +89,50 @@ def test_sql_check_fails_on_a_false_value(readings) -> None:
         LakeSQLCheckOperator(
             task_id="bad", sql="SELECT max(temp) < 60 FROM iot_lake.readings"
         ).execute(context={})
+
+
+class _TaskInstance:
+    """Just what a check reads from its context: the write task's XCom."""
+
+    def __init__(self, written: dict) -> None:
+        self.written = written
+
+    def xcom_pull(self, task_ids: str) -> dict:
+        assert task_ids == "write_readings"
+        return self.written
+
+
+def test_a_failed_check_is_a_data_error_naming_values_and_the_staged_data(readings) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from iot_lake.operators.checks import DataCheckFailed
+
+    staged = engine.stage_partition(
+        "SELECT 'c' AS station, 75.0 AS temp", "iot_lake", "readings", ["d3"]
+    )
+    check = LakeColumnCheckOperator(
+        task_id="audit.columns",
+        table="iot_lake_staging.readings",
+        partition_clause="dt = 'd3'",
+        column_mapping={"temp": {"max": {"leq_to": 60}}},
+        staged_by="write_readings",
+    )
+    with pytest.raises(DataCheckFailed) as error:
+        check.execute(context={"ti": _TaskInstance({"staged": [staged.as_dict()]})})
+    assert isinstance(error.value, AirflowFailException)  # never retried
+    message = str(error.value)
+    assert "data check audit.columns failed" in message
+    assert "temp.max column temp on iot_lake_staging.readings: observed '75.0'" in message
+    assert "The published partitions are unchanged" in message
+    assert staged.location in message and "iot_lake_staging.readings" in message
+    # the published table never saw the staged row
+    assert engine.run_query("SELECT count(*) FROM iot_lake.readings WHERE dt = 'd3'") == [(0,)]
+
+
+def test_an_engine_error_in_a_check_stays_retryable(readings) -> None:
+    from iot_lake.operators.checks import DataCheckFailed
+
+    check = LakeSQLCheckOperator(task_id="broken", sql="SELECT no_such_column FROM iot_lake.readings")
+    with pytest.raises(Exception) as error:
+        check.execute(context={})
+    assert not isinstance(error.value, DataCheckFailed)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from iot_lake import engine
+from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
-from iot_lake.crawler import crawl_raw
 from iot_lake.storage import atomic_open, filesystem, join
-from iot_lake.weather.synthetic import encode_records, message, object_key
+from iot_lake.weather.synthetic import encode_records, message, object_key, write_object
+from iot_lake.weather.tables import ensure_tables
 
 
 def _table(settings, name: str = "readings") -> dict:
@@ -46,31 +46,84 @@ def test_left_join_unnest_keeps_observations_with_empty_arrays(lake_settings) ->
         message("722540-13904", hour.replace(minute=i), rng, sky, cond)
         for i, (sky, cond) in enumerate(sizes)
     ]
-    with atomic_open(join(lake_settings.uri("raw"), object_key(hour))) as handle:
+    with atomic_open(join(lake_settings.uri("raw"), object_key(hour, "2024-01-01"))) as handle:
         handle.write(encode_records(records))
-    crawl_raw(lake_settings)
+    ensure_tables(lake_settings)
     expected = sum(max(sky, 1) * max(cond, 1) for sky, cond in sizes)
     left = engine.run_query(
         "SELECT count(*) FROM iot_lake_raw.weather AS o "
         "LEFT JOIN UNNEST(o.sky_cover_condition) AS s (coverage, base_height, cloud_type) ON TRUE "
         "LEFT JOIN UNNEST(o.weather_condition) AS c (present_weather_condition, code, source) "
-        "ON TRUE"
+        "ON TRUE WHERE o.day = '2024-01-01'"
     )
     cross = engine.run_query(
         "SELECT count(*) FROM iot_lake_raw.weather AS o "
         "CROSS JOIN UNNEST(o.sky_cover_condition) AS s (coverage, base_height, cloud_type) "
-        "CROSS JOIN UNNEST(o.weather_condition) AS c (present_weather_condition, code, source)"
+        "CROSS JOIN UNNEST(o.weather_condition) AS c (present_weather_condition, code, source) "
+        "WHERE o.day = '2024-01-01'"
     )
     assert left == [(expected,)] and expected == 10
     assert cross[0][0] == sum(sky * cond for sky, cond in sizes) < 6
     fields = engine.run_query(
         "SELECT s.cloud_type, s.base_height FROM iot_lake_raw.weather AS o "
-        "CROSS JOIN UNNEST(o.sky_cover_condition) AS s (coverage, base_height, cloud_type)"
+        "CROSS JOIN UNNEST(o.sky_cover_condition) AS s (coverage, base_height, cloud_type) "
+        "WHERE o.day = '2024-01-01'"
     )
     layers = [layer for r in records for layer in r["sky_cover_condition"]]
     assert sorted(fields, key=str) == sorted(
         [(layer["cloud_type"], layer["base_height"]) for layer in layers], key=str
     )
+
+
+def test_projected_partitions_come_from_the_where_clause_and_the_template(lake_settings) -> None:
+    """No partition is registered: the day folders a query names are read, as on Athena."""
+    raw = lake_settings.uri("raw")
+    rng = random.Random(2)
+    at = datetime(2026, 11, 3, 1, tzinfo=UTC)
+    write_object(raw, [message("722540-13904", at, rng)], at, "2026-11-03")
+    write_object(raw, [message("722540-13904", at, rng), "{not json"], at, "undated")
+    write_object(raw, [message("722540-13904", at, rng)], at, "2026-11-04")
+    ensure_tables(lake_settings)
+    assert get_catalog(lake_settings).get_partitions("iot_lake_raw", "weather_lines") == []
+    rows = engine.run_query(
+        "SELECT day, count(*) FROM iot_lake_raw.weather_lines "
+        "WHERE day IN ('2026-11-03', 'undated') GROUP BY day ORDER BY day"
+    )
+    assert rows == [("2026-11-03", 1), ("undated", 2)]
+    assert engine.run_query(
+        "SELECT count(*) FROM iot_lake_raw.weather WHERE day = '2026-11-04'"
+    ) == [(1,)]
+    assert engine.run_query(
+        "SELECT count(*) FROM iot_lake_raw.weather_lines WHERE day = '2026-12-25'"
+    ) == [(0,)]
+    # Athena refuses a query that does not name the injected key's values: so does this
+    with pytest.raises(engine.QueryError, match="CONSTRAINT_VIOLATION"):
+        engine.run_query("SELECT count(*) FROM iot_lake_raw.weather_lines")
+    with pytest.raises(engine.QueryError, match="CONSTRAINT_VIOLATION"):
+        engine.run_query("SELECT count(*) FROM iot_lake_raw.weather_lines WHERE day > '2026'")
+    # a static condition plus a non-static use of the key in WHERE: refused too
+    with pytest.raises(engine.QueryError, match="only static equality"):
+        engine.run_query(
+            "SELECT count(*) FROM iot_lake_raw.weather_lines AS l "
+            "WHERE l.day IN ('2026-11-03', 'undated') AND substr(l.day, 1, 4) = '2026'"
+        )
+
+
+def test_path_is_the_object_uri_like_athenas_hidden_column(lake_settings) -> None:
+    raw = lake_settings.uri("raw")
+    at = datetime(2026, 11, 3, 1, 2, 3, tzinfo=UTC)
+    uri = write_object(raw, ["a", "", "b"], at, "2026-11-03")
+    ensure_tables(lake_settings)
+    rows = engine.run_query(
+        "SELECT \"$path\", line FROM iot_lake_raw.weather_lines WHERE day = '2026-11-03'"
+    )
+    # every line is a row, the blank one too (as Hive's TextInputFormat gives it)
+    assert sorted(rows, key=repr) == sorted([(uri, "a"), (uri, None), (uri, "b")], key=repr)
+    assert "-2026-11-03-01-02-03-" in uri
+    # without "$path" in the statement the view has no such column (hidden, as on Athena)
+    assert engine.run_query(
+        "SELECT * FROM iot_lake_raw.weather_lines WHERE day = '2026-11-03' LIMIT 1"
+    )[0].__len__() == 2
 
 
 def test_write_partition_replaces_a_day_and_leaves_others(lake_settings) -> None:
@@ -84,7 +137,8 @@ def test_write_partition_replaces_a_day_and_leaves_others(lake_settings) -> None
     rows = engine.run_query("SELECT dt, station, value FROM readings ORDER BY station")
     assert rows == [("d1", "a", 1.0), ("d2", "c", 3.0), ("d2", "d", 4.0)]
     fs, path = filesystem(join(lake_settings.uri("curated"), "readings"))
-    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(path)) == ["dt=d1", "dt=d2"]
+    # The replaced d2 is kept aside for the grace period; nothing staged is left behind.
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(path)) == ["_superseded", "dt=d1", "dt=d2"]
 
 
 def test_a_failing_write_leaves_the_published_partition_untouched(lake_settings) -> None:
@@ -148,7 +202,7 @@ def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(a
     catalog.put_partition(
         "iot_lake", "readings", ["2024-01-01"], "s3://lake-curated/readings/dt=2024-01-01/run=old/"
     )
-    select = "SELECT station FROM iot_lake_raw.weather WHERE partition_0 = '2024'"
+    select = "SELECT station FROM iot_lake_raw.weather WHERE day = '2024-01-01'"
     result = engine.write_partition(select, "iot_lake", "readings", ["2024-01-01"], aws_lake)
 
     location = result["location"]
@@ -167,17 +221,24 @@ def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(a
     assert execution["WorkGroup"] == "iot_lake_test"
     partition = catalog.get_partition("iot_lake", "readings", ["2024-01-01"])
     assert partition["StorageDescriptor"]["Location"] == location
-    old_objects = s3.list_objects_v2(
-        Bucket="lake-curated", Prefix="readings/dt=2024-01-01/run=old/"
-    )
-    assert "Contents" not in old_objects
+    # The replaced prefix stays for queries still reading it, until the grace period ends.
+    old_prefix = "readings/dt=2024-01-01/run=old/"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="lake-curated", Prefix=old_prefix)[
+        "Contents"]] == [old]
+    assert wap.expire_superseded(aws_lake) == []
+    later = datetime.now(UTC) + timedelta(hours=aws_lake.superseded_grace_hours, minutes=1)
+    assert wap.expire_superseded(aws_lake, now=later) == [
+        "s3://lake-curated/readings/dt=2024-01-01/run=old/"
+    ]
+    assert "Contents" not in s3.list_objects_v2(Bucket="lake-curated", Prefix=old_prefix)
+    assert catalog.get_partition("iot_lake", "readings", ["2024-01-01"]) == partition
 
 
 def test_aws_run_query_uses_the_workgroup_and_results_location(aws_lake) -> None:
     import boto3
 
     rows = engine.run_query(
-        "SELECT count(*) FROM {{ lake.raw_database }}.weather WHERE partition_0 = '{{ ds[:4] }}'",
+        "SELECT count(*) FROM {{ lake.raw_database }}.weather WHERE day = '{{ ds }}'",
         ds="2024-01-01",
         settings=aws_lake,
         database="iot_lake_raw",
@@ -187,7 +248,7 @@ def test_aws_run_query_uses_the_workgroup_and_results_location(aws_lake) -> None
     [execution_id] = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]
     execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
     assert execution["Query"] == (
-        "SELECT count(*) FROM iot_lake_raw.weather WHERE partition_0 = '2024'"
+        "SELECT count(*) FROM iot_lake_raw.weather WHERE day = '2024-01-01'"
     )
     assert execution["QueryExecutionContext"]["Database"] == "iot_lake_raw"
     # Athena (and moto) append <execution id>.csv to the location the query was given

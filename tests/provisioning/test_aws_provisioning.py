@@ -81,7 +81,8 @@ def test_first_run_creates_every_resource_with_the_expected_configuration(aws_ac
     assert crawler["DatabaseName"] == "iot_lake_raw"
     assert crawler["Role"].endswith(":role/iot-lake-glue-crawler")
     assert crawler["Targets"]["S3Targets"][0]["Path"] == "s3://acme-iot-raw/weather/"
-    assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+    assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
+    assert crawler["TablePrefix"] == "discovered_"  # discovery only: never the declared tables
     crawler_config = json.loads(crawler["Configuration"])
     assert crawler_config["CrawlerOutput"]["Partitions"] == {
         "AddOrUpdateBehavior": "InheritFromTable"

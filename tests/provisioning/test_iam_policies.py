@@ -252,7 +252,9 @@ def test_airflow_policy_allows_what_the_dags_call_on_the_lake(deployment):
             resources = [f"{arn}:crawler/{settings.crawler_name}"]
         else:
             resources = [f"{arn}:catalog"]
-            for database in (settings.raw_database, settings.curated_database):
+            databases = (settings.raw_database, settings.curated_database,
+                         settings.staging_database)  # staged partitions (write-audit-publish)
+            for database in databases:
                 resources.append(f"{arn}:database/{database}")
                 if "Database" not in operation:
                     resources.append(f"{arn}:table/{database}/observations")

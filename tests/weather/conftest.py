@@ -19,8 +19,9 @@ def _observed(message: dict) -> datetime:
 def raw_days(lake_settings) -> dict[str, list[dict]]:
     """Three observation days of 5 stations x 24 hours, with the delivery's quirks.
 
+    Objects land in ``weather/day=<observation day>/`` named after their arrival.
     - every 7th message of a day is delivered twice (at-least-once), in another hour;
-    - the last hour of each day arrives after midnight (late: next day's folders);
+    - the last hour of each day arrives after midnight (late: still in its day's folder);
     - one message of day 2 is delivered a day late (arrival on day 3 + 1 h).
     """
     messages: dict[str, list[dict]] = {}

@@ -1,5 +1,7 @@
--- Rows of one day's partition of the curated coffees table, for the reconciliation
--- against MySQL (exported + rejected = source rows).
-SELECT COUNT(*) AS lake_rows
-FROM {{ lake.curated_database }}.coffees
-WHERE dt = '{{ ds }}'
+-- Rows of one day of the curated coffees table and of its rejects, for the reconciliation
+-- against MySQL (exported + rejected = source rows). The audit counts the staged day
+-- (default: {{ lake.staging_database }}); params.database names another database.
+{%- set database = params.get('database') or lake.staging_database %}
+SELECT
+    (SELECT COUNT(*) FROM {{ database }}.coffees WHERE dt = '{{ ds }}') AS lake_rows,
+    (SELECT COUNT(*) FROM {{ database }}.coffee_rejects WHERE dt = '{{ ds }}') AS rejected_rows

@@ -8,11 +8,14 @@ Types are fixed on the way, without string copies in SQL: DATETIMEs are fetched 
 wire text and parsed by Arrow in C++ (MySQLdb's per-value ``datetime`` objects are what
 made the original export slow), TINYINT(1) flags become booleans. Rows that the lake
 cannot take (a photo_url that is not an object URL, a flag outside 0/1/NULL, an
-unparseable DATETIME) go to a rejects file with their reason; they are counted, never
+unparseable DATETIME) go to the ``coffee_rejects`` table with their reason; they are counted, never
 dropped silently.
 
-A run writes the partition and its rejects to staging prefixes and swaps them in, so a
-failed run leaves the previous partition untouched and a rerun replaces it whole.
+:func:`stage_day` writes the day's partition of ``coffees`` and of ``coffee_rejects`` as
+staged versions (:mod:`iot_lake.wap`): the DAG's checks read them in the staging database
+and only then are they published, so a failed run or a failed check leaves the published
+day untouched and a rerun replaces it whole. :func:`export_day` stages and publishes at
+once (no audit), for tools and tests.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from iot_lake import storage
-from iot_lake.coffee import columns, photo_url, source
+from iot_lake import rejects, storage, wap
+from iot_lake.catalog import get_catalog
+from iot_lake.coffee import columns, photo_url, source, table
 from iot_lake.config import LakeSettings, settings
 
 if TYPE_CHECKING:
@@ -50,7 +54,7 @@ DICTIONARY_COLUMNS = ("machine_id",)
 """Only low-cardinality columns: dictionaries of unique ids and URLs cost time, save nothing."""
 
 PARQUET_FILE = "part-00000.parquet"
-REJECTS_FILE = "rejects.jsonl"
+REJECTS_FILE = "part-00000.parquet"
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,12 @@ class StreamCounts:
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What one day's export did; returned to Airflow as an XCom (plain types only)."""
+    """What one day's export did; returned to Airflow as an XCom (plain types only).
+
+    ``staged`` lists the staged versions, rejects first (the publish order);
+    ``partition_uri`` / ``rejects_uri`` are where the day's rows and rejects are: the
+    staged locations after :func:`stage_day`, the published ones after :func:`export_day`.
+    """
 
     dt: str
     exported: int
@@ -71,6 +80,7 @@ class ExportResult:
     partition_uri: str
     rejects_uri: str
     seconds: float
+    staged: list[dict[str, Any]]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,23 +88,96 @@ class ExportResult:
 
 def table_uri(lake: LakeSettings) -> str:
     """Location of the ``coffees`` table (the parent of its ``dt=`` partitions)."""
-    return storage.join(lake.uri("curated"), columns.TABLE)
+    return table.table_uri(lake)
 
 
 def partition_uri(lake: LakeSettings, dt: str) -> str:
-    return storage.join(table_uri(lake), f"{columns.PARTITION_KEY}={dt}")
+    """The published partition's directory on `local` (on `aws` the catalog says where)."""
+    return storage.join(table.table_uri(lake), f"{columns.PARTITION_KEY}={dt}")
 
 
 def rejects_uri(lake: LakeSettings, dt: str) -> str:
-    """Where the day's rejected rows go: beside the table, never inside its location."""
+    """The published rejects partition's directory on `local`, beside the table."""
     return storage.join(
-        lake.uri("curated"), f"{columns.TABLE}_rejects", f"{columns.PARTITION_KEY}={dt}"
+        rejects.table_uri(lake, table.REJECTS_TABLE), f"{columns.PARTITION_KEY}={dt}"
     )
 
 
 def valid_photos_uri(lake: LakeSettings) -> str | None:
     """The ``file://`` photos store accepted on ``local``; None on ``aws`` (S3 URLs only)."""
     return lake.uri("photos") if lake.is_local else None
+
+
+def stage_day(
+    dt: date | str,
+    start: datetime,
+    end: datetime,
+    *,
+    lake: LakeSettings | None = None,
+    conn_id: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> ExportResult:
+    """Write rows ``start <= coffee_hour < end`` (and their rejects) as staged partition ``dt``."""
+    lake = lake or settings()
+    dt = str(dt)
+    began = time.perf_counter()
+    table.ensure_tables(lake)
+    catalog = get_catalog(lake)
+    database = lake.curated_database
+    data_table = catalog.require_table(database, columns.TABLE)
+    rejects_table = catalog.require_table(database, table.REJECTS_TABLE)
+    run_id = wap.new_run_id()
+    data_at = wap.stage_location(lake, data_table, [dt], run_id)
+    rejects_at = wap.stage_location(lake, rejects_table, [dt], run_id)
+    try:
+        with closing(source.mysql_hook(conn_id).get_conn()) as connection:
+            counts = stream_to_files(
+                connection,
+                source.interval_params(start, end),
+                data_uri=storage.join(data_at, PARQUET_FILE),
+                rejects_uri=storage.join(rejects_at, REJECTS_FILE),
+                photos_uri=valid_photos_uri(lake),
+                compression=lake.parquet_compression,
+                batch_size=batch_size,
+            )
+    except BaseException:
+        _remove_quietly(data_at)
+        _remove_quietly(rejects_at)
+        raise
+    staged = [
+        wap.register_staged(lake, database, rejects_table, [dt], rejects_at,
+                            rows=counts.rejected, catalog=catalog),
+        wap.register_staged(lake, database, data_table, [dt], data_at,
+                            rows=counts.exported, catalog=catalog),
+    ]
+    result = ExportResult(
+        dt=dt,
+        exported=counts.exported,
+        rejected=counts.rejected,
+        batches=counts.batches,
+        partition_uri=data_at,
+        rejects_uri=storage.join(rejects_at, REJECTS_FILE),
+        seconds=round(time.perf_counter() - began, 3),
+        staged=[s.as_dict() for s in staged],
+    )
+    log.info(
+        "coffees dt=%s: %d rows staged at %s, %d rejected (%s), %.1fs",
+        dt, result.exported, data_at, result.rejected, result.rejects_uri, result.seconds,
+    )
+    return result
+
+
+def publish_day(result: ExportResult, lake: LakeSettings | None = None) -> ExportResult:
+    """Publish a staged day (rejects first, then rows); the result with published places."""
+    published = wap.publish_all(result.staged, lake or settings())
+    rejects_done, data_done = published
+    return ExportResult(
+        **{
+            **result.as_dict(),
+            "partition_uri": data_done["location"].rstrip("/"),
+            "rejects_uri": storage.join(rejects_done["location"], REJECTS_FILE),
+        }
+    )
 
 
 def export_day(
@@ -106,50 +189,10 @@ def export_day(
     conn_id: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> ExportResult:
-    """Replace partition ``dt`` of the coffees table with rows ``start <= coffee_hour < end``."""
+    """Replace partition ``dt`` with rows ``start <= coffee_hour < end``, unaudited."""
     lake = lake or settings()
-    dt = str(dt)
-    began = time.perf_counter()
-    final_data, final_rejects = partition_uri(lake, dt), rejects_uri(lake, dt)
-    staged_data = storage.staging_uri(final_data)
-    staged_rejects = storage.staging_uri(final_rejects)
-    try:
-        with closing(source.mysql_hook(conn_id).get_conn()) as connection:
-            counts = stream_to_files(
-                connection,
-                source.interval_params(start, end),
-                data_uri=storage.join(staged_data, PARQUET_FILE),
-                rejects_uri=storage.join(staged_rejects, REJECTS_FILE),
-                photos_uri=valid_photos_uri(lake),
-                compression=lake.parquet_compression,
-                batch_size=batch_size,
-            )
-        # Rejects first: a crash between the two swaps leaves a partition whose rejects
-        # are already current, and the rerun (the only way out) rewrites both.
-        storage.publish_prefix(staged_rejects, final_rejects)
-        storage.publish_prefix(staged_data, final_data)
-    finally:
-        _remove_quietly(staged_data)
-        _remove_quietly(staged_rejects)
-    result = ExportResult(
-        dt=dt,
-        exported=counts.exported,
-        rejected=counts.rejected,
-        batches=counts.batches,
-        partition_uri=final_data,
-        rejects_uri=storage.join(final_rejects, REJECTS_FILE),
-        seconds=round(time.perf_counter() - began, 3),
-    )
-    log.info(
-        "coffees dt=%s: %d rows exported to %s, %d rejected (%s), %.1fs",
-        dt,
-        result.exported,
-        final_data,
-        result.rejected,
-        result.rejects_uri,
-        result.seconds,
-    )
-    return result
+    staged = stage_day(dt, start, end, lake=lake, conn_id=conn_id, batch_size=batch_size)
+    return publish_day(staged, lake)
 
 
 def stream_to_files(
@@ -162,22 +205,21 @@ def stream_to_files(
     compression: str = "GZIP",
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> StreamCounts:
-    """Stream the export query on a MySQLdb ``connection`` into a Parquet and a rejects file.
+    """Stream the export query on a MySQLdb ``connection`` into two Parquet files: rows and rejects.
 
     Both files are always written (possibly empty), so publishing them replaces a stale
-    partition even when the day now has no rows.
+    partition even when the day now has no rows. Rejects are few (bad rows of one day)
+    and are kept in memory until the end.
     """
     import pyarrow.parquet as pq
 
     schema = columns.arrow_schema()
     data_fs, data_path = storage.filesystem(data_uri)
-    rejects_fs, rejects_path = storage.filesystem(rejects_uri)
     data_fs.makedirs(data_path.rpartition("/")[0], exist_ok=True)
-    rejects_fs.makedirs(rejects_path.rpartition("/")[0], exist_ok=True)
-    exported = rejected = batches = 0
+    exported = batches = 0
+    rejected_rows: list[dict[str, Any]] = []
     with (
         data_fs.open(data_path, "wb") as data_handle,
-        rejects_fs.open(rejects_path, "wb") as rejects_handle,
         pq.ParquetWriter(
             data_handle,
             schema,
@@ -193,15 +235,15 @@ def stream_to_files(
             good, bad = split_batch(rows, schema, photos_uri)
             if good.num_rows:
                 in_flight.append(pool.submit(writer.write_table, good))
-            write_rejects(rejects_handle, bad)
+            rejected_rows += [reject_row(record) for record in bad]
             exported += good.num_rows
-            rejected += len(bad)
             batches += 1
             while len(in_flight) > MAX_BATCHES_IN_FLIGHT:
                 in_flight.popleft().result()
         for pending in in_flight:
             pending.result()
-    return StreamCounts(exported=exported, rejected=rejected, batches=batches)
+    rejects.write_parquet(rejects_uri, rejected_rows, compression)
+    return StreamCounts(exported=exported, rejected=len(rejected_rows), batches=batches)
 
 
 def fetch_batches(
@@ -317,13 +359,19 @@ def reject_record(row: dict[str, Any], photos_uri: str | None) -> dict[str, Any]
     return {**row, "reason": "; ".join(reasons)}
 
 
-def write_rejects(handle: IO[bytes], records: list[dict[str, Any]]) -> None:
-    """Append rejected rows as JSON Lines (raw source values plus ``reason``)."""
-    for record in records:
-        handle.write(json.dumps(record, sort_keys=False).encode() + b"\n")
+def reject_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A rejected source row as a ``coffee_rejects`` row: source id, reason, raw row as JSON."""
+    raw = {k: v for k, v in record.items() if k != "reason"}
+    return rejects.record(
+        source=f"{columns.TABLE} id={raw['id']}",
+        reason=record["reason"],
+        raw=json.dumps(raw, sort_keys=False, default=str),
+    )
 
 
 def _remove_quietly(uri: str) -> None:
     fs, path = storage.filesystem(uri)
     if fs.exists(path):
         fs.rm(path, recursive=True)
+    if storage.is_local(fs):
+        wap.remove_empty_parents(path, stop=wap.STAGING_DIR)

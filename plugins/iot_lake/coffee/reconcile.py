@@ -1,9 +1,9 @@
 """Reconciliation of one day: rows in MySQL = rows in the lake partition + rejected rows.
 
-Each side is counted where it lives: MySQL counts its rows (``count_coffees.sql``), the
-lake's query engine counts the registered partition (Athena or DuckDB, through the
-catalog, as a reader of the table would see it), and the rejects file is counted line by
-line. A mismatch fails with all three numbers.
+Each side is counted where it lives: MySQL counts its rows (``count_coffees.sql`` of
+Aurora), the lake's query engine counts the staged partitions of ``coffees`` and
+``coffee_rejects`` (Athena or DuckDB, through the catalog, as the audit sees them before
+they are published). A mismatch is a data error (never retried) with all three numbers.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from iot_lake import storage
-from iot_lake.coffee import export, source
+from iot_lake.coffee import source
 from iot_lake.config import LakeSettings, settings
+from iot_lake.operators.checks import DataCheckFailed
 
 LAKE_COUNT_SQL = "coffee/count_coffees.sql"
 
 
-class ReconciliationError(AssertionError):
+class ReconciliationError(DataCheckFailed):
     """The day's rows do not add up; the message has the three counts."""
 
 
@@ -38,22 +38,14 @@ class Reconciliation:
         return {**asdict(self), "balanced": self.balanced}
 
 
-def count_lake_rows(dt: str, lake: LakeSettings) -> int:
-    """Rows of partition ``dt`` of the catalogued table, counted by the lake's engine."""
+def count_lake_rows(dt: str, lake: LakeSettings, database: str | None = None) -> tuple[int, int]:
+    """(rows, rejected rows) of day ``dt`` in ``database`` (default: the staging database)."""
     from iot_lake.engine import run_query
 
-    rows = run_query(LAKE_COUNT_SQL, ds=dt, settings=lake, database=lake.curated_database)
-    return int(rows[0][0])
-
-
-def count_rejected_rows(dt: str, lake: LakeSettings) -> int:
-    """Lines of the day's rejects file (0 when there is none)."""
-    uri = storage.join(export.rejects_uri(lake, dt), export.REJECTS_FILE)
-    fs, path = storage.filesystem(uri)
-    if not fs.exists(path):
-        return 0
-    with fs.open(path, "rb") as handle:
-        return sum(1 for line in handle if line.strip())
+    [(rows, rejected)] = run_query(
+        LAKE_COUNT_SQL, params={"database": database}, ds=dt, settings=lake
+    )
+    return int(rows), int(rejected)
 
 
 def reconcile_day(
@@ -63,20 +55,36 @@ def reconcile_day(
     *,
     lake: LakeSettings | None = None,
     conn_id: str | None = None,
+    database: str | None = None,
+    staged: list[dict[str, Any]] | None = None,
 ) -> Reconciliation:
-    """Count the three sides of day ``dt``; raise :class:`ReconciliationError` if unbalanced."""
+    """Count the three sides of day ``dt``; raise :class:`ReconciliationError` if unbalanced.
+
+    ``staged`` (the write step's staged versions) only goes into the failure message.
+    """
     lake = lake or settings()
+    lake_rows, rejected_rows = count_lake_rows(dt, lake, database)
     result = Reconciliation(
         dt=dt,
         source_rows=source.count_source_rows(start, end, conn_id),
-        lake_rows=count_lake_rows(dt, lake),
-        rejected_rows=count_rejected_rows(dt, lake),
+        lake_rows=lake_rows,
+        rejected_rows=rejected_rows,
     )
     if not result.balanced:
-        raise ReconciliationError(
-            f"coffees dt={dt}: MySQL has {result.source_rows} rows for "
-            f"[{start}, {end}) but the lake partition has {result.lake_rows} and the "
-            f"rejects file {result.rejected_rows} (sum {result.lake_rows + result.rejected_rows}"
-            "); rerun the day's export (rows may have been inserted or changed since)"
+        where = database or lake.staging_database
+        message = (
+            f"data check reconcile_with_mysql failed: coffees dt={dt}: MySQL has "
+            f"{result.source_rows} rows for [{start}, {end}) but {where}.coffees has "
+            f"{result.lake_rows} and {where}.coffee_rejects {result.rejected_rows} (sum "
+            f"{result.lake_rows + result.rejected_rows}); rerun the day (rows may have been "
+            "inserted or changed since the export)"
         )
+        if staged:
+            from iot_lake.wap import StagedPartition
+
+            message += "\nThe published partitions are unchanged. Staged data kept for " \
+                "inspection:\n" + "\n".join(
+                    f"  - {StagedPartition.from_dict(s).describe()}" for s in staged
+                )
+        raise ReconciliationError(message)
     return result

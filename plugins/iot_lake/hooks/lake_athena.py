@@ -59,6 +59,23 @@ class LakeAthenaSQLHook(AthenaSQLHook):
             work_group=self.settings.athena_workgroup,
         )
 
+    def _run_command(self, cur: Any, sql_statement: str, parameters: Any) -> None:
+        """Run one check query; a task killed or timed out while it waits stops the query.
+
+        pyathena polls in the task. Airflow turns a kill (SIGTERM) and an
+        ``execution_timeout`` into an exception raised inside that wait, so the query is
+        stopped here (``StopQueryExecution``) before the error propagates.
+        """
+        try:
+            super()._run_command(cur, sql_statement, parameters)
+        except BaseException:
+            query_id = getattr(cur, "query_id", None)
+            if query_id:
+                from iot_lake.engine import stop_query
+
+                stop_query(query_id, self.settings)
+            raise
+
     @property
     def schema(self) -> str | None:
         return getattr(self, "_lake_schema", None)

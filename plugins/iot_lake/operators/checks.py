@@ -1,14 +1,22 @@
 """Data-quality checks: common.sql's check operators on the lake's engine of the day.
 
 The operators are common.sql's own (``SQLColumnCheckOperator``, ``SQLTableCheckOperator``,
-``SQLCheckOperator``); the only change is where the hook comes from: DuckDB with catalog
+``SQLCheckOperator``); what changes is where the hook comes from, DuckDB with catalog
 views on `local`, Athena on `aws`, chosen from :func:`iot_lake.config.settings` when the
-task runs, so DAG files carry no connection and never branch on the backend. Check SQL
-is Athena dialect on both backends. A failed check raises, failing the task and blocking
-everything downstream.
+task runs, so DAG files carry no connection and never branch on the backend, and how
+they fail. Check SQL is Athena dialect on both backends.
+
+In the DAGs the checks read the *staged* version of the day (``{{ lake.staging_database }}``,
+see :mod:`iot_lake.wap`). A failed check is a data error: it raises
+:class:`DataCheckFailed` (an ``AirflowFailException``, never retried) whose message
+names the check, the failing values and, given ``staged_by`` (the write task's id), where
+the staged data is kept. The published partition is untouched: publishing waits for
+every check.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.providers.common.sql.operators.sql import (
@@ -16,12 +24,49 @@ from airflow.providers.common.sql.operators.sql import (
     SQLColumnCheckOperator,
     SQLTableCheckOperator,
 )
+from airflow.sdk.exceptions import AirflowException
 
+from iot_lake.errors import LakeDataError
 from iot_lake.hooks import lake_db_hook
 
 
-class _LakeHook:
+class DataCheckFailed(LakeDataError):
+    """A check failed on staged data: bad data does not get better on retry."""
+
+
+def failure_message(
+    task_id: str, results: list[Any], error: BaseException, staged: list[dict[str, Any]]
+) -> str:
+    """The check's name, each failing check with its observed value, and the staged data."""
+    failed = [r for r in results if not r.success]
+    lines = [f"data check {task_id} failed:"]
+    for result in failed or []:
+        column = f" column {result.column}" if result.column else ""
+        lines.append(
+            f"  - {result.name}{column} on {result.table or '(query)'}: observed "
+            f"{result.actual!r}, expected {result.expected}"
+        )
+    if staged:
+        from iot_lake.wap import StagedPartition
+
+        lines.append("The published partitions are unchanged. Staged data kept for inspection:")
+        lines += [f"  - {StagedPartition.from_dict(s).describe()}" for s in staged]
+    lines.append(f"common.sql says: {error}")
+    return "\n".join(lines)
+
+
+class _LakeCheck:
+    """Mixin: the lake's hook, and failures that are data errors naming the staged data.
+
+    Each operator class declares ``__init__(staged_by=...)`` itself: Airflow wraps the
+    ``__init__`` of operator classes only, not of plain mixins.
+    """
+
     database: str | None
+    task_id: str
+    check_results: list[Any]
+
+    staged_by: str | None = None
 
     def get_db_hook(self) -> DbApiHook:
         hook = lake_db_hook()
@@ -29,18 +74,50 @@ class _LakeHook:
             hook.schema = self.database
         return hook
 
+    def execute(self, context: Any) -> Any:
+        self.check_results = []
+        try:
+            return super().execute(context)  # type: ignore[misc]
+        except AirflowException as err:
+            results = list(getattr(self, "check_results", None) or [])
+            if results and all(r.success for r in results):
+                raise  # not a check failure (an engine error): infrastructure, retried
+            staged = self._staged(context)
+            raise DataCheckFailed(failure_message(self.task_id, results, err, staged)) from err
 
-class LakeColumnCheckOperator(_LakeHook, SQLColumnCheckOperator):
+    def _staged(self, context: Any) -> list[dict[str, Any]]:
+        if not self.staged_by:
+            return []
+        written = context["ti"].xcom_pull(task_ids=self.staged_by) or {}
+        return list(written.get("staged") or [])
+
+
+class LakeColumnCheckOperator(_LakeCheck, SQLColumnCheckOperator):
     """``SQLColumnCheckOperator`` on the lake (null, distinct, unique, min, max per column)."""
 
+    def __init__(self, *, staged_by: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_on_failure", False)  # a failed check is a data error
+        super().__init__(**kwargs)
+        self.staged_by = staged_by
 
-class LakeTableCheckOperator(_LakeHook, SQLTableCheckOperator):
+
+class LakeTableCheckOperator(_LakeCheck, SQLTableCheckOperator):
     """``SQLTableCheckOperator`` on the lake (boolean statements over a table)."""
 
+    def __init__(self, *, staged_by: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_on_failure", False)  # a failed check is a data error
+        super().__init__(**kwargs)
+        self.staged_by = staged_by
 
-class LakeSQLCheckOperator(_LakeHook, SQLCheckOperator):
+
+class LakeSQLCheckOperator(_LakeCheck, SQLCheckOperator):
     """``SQLCheckOperator`` on the lake: every value of the first row of a query must be true.
 
     For checks that need more than one table, e.g. raw-versus-curated reconciliation,
     kept as a SQL file under ``include/sql/``.
     """
+
+    def __init__(self, *, staged_by: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_on_failure", False)  # a failed check is a data error
+        super().__init__(**kwargs)
+        self.staged_by = staged_by

@@ -27,6 +27,13 @@ class LakeMacros:
     def uri(self, bucket: str) -> str:
         return (self._settings or config.settings()).uri(bucket)
 
+    def day_closes(self, ds: str) -> str:
+        """ISO time when day ``ds``'s raw data is complete (D+1 00:00 UTC + arrival grace)."""
+        from iot_lake.weather.layout import window_closes
+
+        lake = self._settings or config.settings()
+        return window_closes(ds, lake.arrival_grace_minutes).isoformat()
+
     def __repr__(self) -> str:
         return "LakeMacros()"
 

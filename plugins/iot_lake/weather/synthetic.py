@@ -1,9 +1,11 @@
 """Raw weather objects exactly as the ingest side writes them, for tests and benchmarks.
 
 Messages have the shape of ``include/schemas/weather_message.schema.json`` (issue 5's
-station message) and objects the Firehose layout (``weather/YYYY/MM/DD/HH/<stream>-1-
-YYYY-MM-DD-HH-MM-SS-<uuid>.gz``, gzip, one record per line), keyed by *arrival* time,
-which may differ from the observation time (late data). Deterministic for a seed.
+station message) and objects the Firehose layout with dynamic partitioning on the
+message's own day (``weather/day=YYYY-MM-DD/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz``,
+``day=undated`` when ``time`` is not a date; gzip, one record per line). The object name
+carries the *arrival* time, which may differ from the observation time (late data).
+Deterministic for a seed (object names carry a random UUID, as Firehose's do).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iot_lake.storage import atomic_open, join
+from iot_lake.weather.layout import day_key, day_prefix
 
 STREAM = "iot-lake-raw-weather"
 STATIONS = (
@@ -80,6 +83,17 @@ def message(
                      strict=True))
             for _ in range(groups)
         ],
+        # Drawn last, so the fields above stay what they were for a seed.
+        "liquid_precip": [
+            {"hours": rng.choice((1, 6, 24)), "depth": round(rng.uniform(0, 30), 1),
+             "condition": rng.choice(("2", "9", None)), "quality": "5"}
+            for _ in range(rng.choice((0, 0, 1, 2)))
+        ],
+        "extreme_temperature": [
+            {"period_hours": 12.0, "code": code,
+             "temperature": round(rng.uniform(-20, 30), 1), "quality": "5"}
+            for code in rng.choice(((), (), ("N",), ("N", "M")))
+        ],
     }
 
 
@@ -101,12 +115,21 @@ def hourly_messages(
     return out
 
 
-def object_key(arrival: datetime, stream: str = STREAM, prefix: str = "weather") -> str:
-    """``weather/YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` (Firehose's layout)."""
+def object_key(arrival: datetime, day: str, stream: str = STREAM) -> str:
+    """``weather/day=<day>/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` (Firehose's layout)."""
     a = arrival.astimezone(UTC)
-    return (
-        f"{prefix}/{a:%Y/%m/%d/%H}/{stream}-1-{a:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
-    )
+    return f"{day_prefix(day)}{stream}-1-{a:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+
+
+def write_object(
+    raw_uri: str, records: Iterable[Message | str], arrival: datetime, day: str,
+    stream: str = STREAM,
+) -> str:
+    """One raw object of exactly these records (a ``str`` is written as the line itself)."""
+    uri = join(raw_uri, object_key(arrival, day, stream))
+    with atomic_open(uri) as handle:
+        handle.write(encode_records(records))
+    return uri
 
 
 def encode_records(messages: Iterable[Message | str]) -> bytes:
@@ -122,26 +145,29 @@ def write_raw(
     records_per_object: int = 500,
     stream: str = STREAM,
 ) -> list[str]:
-    """Write messages as raw objects grouped by arrival hour; the URIs written.
+    """Write messages as raw objects, as Firehose with dynamic partitioning does.
 
-    ``arrival`` maps a message to its arrival time (default: its observation time plus
-    a minute), which decides its hour folder, as Firehose does.
+    Messages are grouped by their day folder (the ``time`` rule of
+    :func:`iot_lake.weather.layout.day_key`) and arrival hour; each object is named after
+    the arrival of its first record. ``arrival`` maps a message to its arrival time
+    (default: its observation time plus a minute). Returns the URIs written.
     """
     def default_arrival(m: Message) -> datetime:
         observed = datetime.strptime(m["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         return observed + timedelta(minutes=1)
 
     arrival = arrival or default_arrival
-    by_hour: dict[datetime, list[Message]] = defaultdict(list)
+    groups: dict[tuple[str, datetime], list[tuple[datetime, Message]]] = defaultdict(list)
     for m in messages:
         at = arrival(m)
-        by_hour[at.replace(minute=0, second=0, microsecond=0)].append(m)
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        groups[(day_key(m.get("time")), hour)].append((at, m))
     written = []
-    for hour, batch in sorted(by_hour.items()):
+    for (day, _hour), batch in sorted(groups.items()):
+        batch.sort(key=lambda item: item[0])
         for start in range(0, len(batch), records_per_object):
             chunk = batch[start : start + records_per_object]
-            uri = join(raw_uri, object_key(hour + timedelta(seconds=start % 3600), stream))
-            with atomic_open(uri) as handle:
-                handle.write(encode_records(chunk))
-            written.append(uri)
+            written.append(
+                write_object(raw_uri, [m for _, m in chunk], chunk[0][0], day, stream)
+            )
     return written

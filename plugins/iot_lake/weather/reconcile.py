@@ -1,0 +1,185 @@
+"""Reconciliation of a weather day against the raw objects themselves, not the catalog.
+
+The raw records of day D's window (every line of the objects under ``weather/day=D/``
+and of the ``weather/day=undated/`` objects that arrived on D, counted by listing and
+reading the objects) must equal staged observations + rejects + duplicates removed.
+Counting from the objects, not through the catalog's view, means a record the flatten
+loses, an object the query did not see (a wrong projection template, a partition that
+is not there) or a rejected record that was not written all fail the check.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from iot_lake import config
+from iot_lake.config import LakeSettings
+from iot_lake.errors import LakeDataError
+from iot_lake.storage import filesystem, join
+from iot_lake.weather.layout import UNDATED, arrival_of, day_prefix
+from iot_lake.weather.pipeline import flatten_outcomes, staged_counts
+
+log = logging.getLogger(__name__)
+
+
+class ReconciliationError(LakeDataError):
+    """Raw records and what the day wrote do not add up (a data error: no retry helps)."""
+
+    def __init__(self, message: str, figures: Mapping[str, int]) -> None:
+        super().__init__(message)
+        self.figures = dict(figures)
+
+
+def _visible(base: str, path: str) -> bool:
+    """Athena and Hive skip objects whose name (or folder) starts with '_' or '.'."""
+    relative = path[len(base.rstrip("/")) :].lstrip("/")
+    return not any(part.startswith((".", "_")) for part in relative.split("/"))
+
+
+def raw_objects(ds: str, settings: LakeSettings | None = None) -> list[str]:
+    """URIs of the raw objects of day ``ds``'s window: ``day=ds`` + undated arrivals on ds."""
+    lake = settings or config.settings()
+    out = []
+    for day in (ds, UNDATED):
+        uri = join(lake.uri("raw"), day_prefix(day))
+        fs, base = filesystem(uri)
+        if not fs.exists(base):
+            continue
+        scheme = uri.split("://", 1)[0]
+        for path in sorted(fs.find(base)):
+            if not _visible(base, path):
+                continue
+            if day == UNDATED:
+                arrived = arrival_of(path.rsplit("/", 1)[-1])
+                if arrived is None or arrived.date().isoformat() != ds:
+                    continue
+            out.append(f"{scheme}://{path}" if scheme != "file" else f"file://{path}")
+    return out
+
+
+def count_lines(data: bytes, name: str) -> int:
+    """Records in one object as Hadoop's TextInputFormat splits it (\\n, \\r, \\r\\n)."""
+    if name.endswith(".gz"):
+        data = gzip.decompress(data)
+    return len(data.splitlines())
+
+
+def raw_record_count(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
+    """Objects and records (lines) of day ``ds``'s window, read from the objects."""
+    lake = settings or config.settings()
+    objects = raw_objects(ds, lake)
+    lines = 0
+    for uri in objects:
+        fs, path = filesystem(uri)
+        with fs.open(path, "rb") as handle:
+            lines += count_lines(handle.read(), path)
+    return {"objects": len(objects), "records": lines}
+
+
+def reconcile_day(
+    ds: str,
+    settings: LakeSettings | None = None,
+    written: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Check raw records = observations + rejects + duplicates removed for day ``ds``.
+
+    ``written`` gives the observation and reject counts of the data under audit; by
+    default the staged partitions (``<curated>_staging``) are counted, which is what
+    the audit step checks before anything is published. Raises
+    :class:`ReconciliationError` with every figure when they do not add up.
+    """
+    lake = settings or config.settings()
+    raw = raw_record_count(ds, lake)
+    outcomes = flatten_outcomes(ds, lake)
+    counts = dict(written) if written is not None else staged_counts(ds, lake)
+    figures = {
+        "raw_objects": raw["objects"],
+        "raw_records": raw["records"],
+        "lines_read": outcomes["lines_read"],
+        "observations": counts["observations"],
+        "rejects": counts["rejects"],
+        "duplicates_removed": outcomes["duplicates"],
+    }
+    accounted = figures["observations"] + figures["rejects"] + figures["duplicates_removed"]
+    problems = []
+    if figures["lines_read"] != figures["raw_records"]:
+        problems.append(
+            f"the flatten's query read {figures['lines_read']} records but the raw objects "
+            f"hold {figures['raw_records']} (objects missing from the table's view?)"
+        )
+    if accounted != figures["raw_records"]:
+        problems.append(
+            f"raw records {figures['raw_records']} != observations {figures['observations']}"
+            f" + rejects {figures['rejects']} + duplicates removed "
+            f"{figures['duplicates_removed']} = {accounted}"
+        )
+    if problems:
+        raise ReconciliationError(
+            f"weather day {ds} does not reconcile: " + "; ".join(problems)
+            + f" (figures: {figures})",
+            figures,
+        )
+    log.info("weather day %s reconciles: %s", ds, figures)
+    return figures
+
+
+def check_results(figures: Mapping[str, int], table: str) -> list[Any]:
+    """The reconciliation as common.sql check results (what the quality listener records)."""
+    from airflow.providers.common.sql.operators.sql import SQLCheckResult
+
+    accounted = figures["observations"] + figures["rejects"] + figures["duplicates_removed"]
+    return [
+        SQLCheckResult(
+            name="raw_records_accounted_for",
+            check_type="reconciliation",
+            success=accounted == figures["raw_records"],
+            table=table,
+            expected=str(figures["raw_records"]),
+            actual=str(accounted),
+            description="raw records = observations + rejects + duplicates removed",
+            params=dict(figures),
+        ),
+        SQLCheckResult(
+            name="every_raw_record_read",
+            check_type="reconciliation",
+            success=figures["lines_read"] == figures["raw_records"],
+            table=table,
+            expected=str(figures["raw_records"]),
+            actual=str(figures["lines_read"]),
+            description="the flatten's query reads every record of the raw objects",
+        ),
+    ]
+
+
+def reconcile_task(
+    ds: str,
+    task: Any,
+    staged: list[dict[str, Any]] | None = None,
+    settings: LakeSettings | None = None,
+) -> dict[str, Any]:
+    """:func:`reconcile_day` for a task: its outcome also lands in ``task.check_results``.
+
+    ``staged`` (the write task's staged versions) is named in the failure message: the
+    published day is unchanged and the staged data is kept there for inspection.
+    """
+    lake = settings or config.settings()
+    table = f"{lake.staging_database}.weather_observations"
+    try:
+        figures = reconcile_day(ds, lake)
+    except ReconciliationError as err:
+        task.check_results = check_results(err.figures, table)
+        if staged:
+            from iot_lake.wap import StagedPartition
+
+            where = "; ".join(StagedPartition.from_dict(s).describe() for s in staged)
+            raise ReconciliationError(
+                f"{err} The published partitions are unchanged. Staged data kept for "
+                f"inspection: {where}",
+                err.figures,
+            ) from err
+        raise
+    task.check_results = check_results(figures, table)
+    return figures

@@ -1,0 +1,289 @@
+"""Write -> audit -> publish: staging, swaps, grace period, data errors, Athena waits.
+
+Local lake in tmp_path with real DuckDB; AWS APIs (S3, Glue, Athena) on moto only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from iot_lake import config, engine, wap
+from iot_lake.catalog import get_catalog, parquet_table_input
+from iot_lake.errors import AirflowFailException
+from iot_lake.storage import filesystem, join
+from tests.fixtures.moto import create_bucket
+
+
+def _readings(lake, location: str | None = None) -> dict:
+    table = parquet_table_input(
+        "readings", [("station", "string"), ("value", "double")],
+        location or join(lake.uri("curated"), "readings"), [("dt", "string")],
+    )
+    get_catalog(lake).upsert_table(lake.curated_database, table)
+    return table
+
+
+def _files(uri: str) -> dict[str, bytes]:
+    fs, path = filesystem(uri)
+    return {name[len(path):]: fs.cat_file(name) for name in sorted(fs.find(path))}
+
+
+# --------------------------------------------------------------------------- local
+
+
+def test_a_staged_version_is_invisible_until_published_then_the_old_one_waits(
+    lake_settings,
+) -> None:
+    _readings(lake_settings)
+    db = lake_settings.curated_database
+    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    published_uri = join(lake_settings.uri("curated"), "readings", "dt=d1")
+    before = _files(published_uri)
+
+    staged = engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    assert "/readings/_staging/dt=d1/run=" in staged.location
+    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
+    assert _files(published_uri) == before
+
+    result = engine.publish_partition(staged)
+    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    assert get_catalog(lake_settings).get_partitions(lake_settings.staging_database, "readings") == []
+    # The replaced directory is kept, byte for byte, until the grace period ends.
+    assert result["superseded"] and _files(result["superseded"]) == before
+    assert wap.expire_superseded(lake_settings) == []
+    later = datetime.now(UTC) + timedelta(hours=lake_settings.superseded_grace_hours, minutes=1)
+    assert wap.expire_superseded(lake_settings, now=later) == [result["superseded"]]
+    assert not filesystem(result["superseded"])[0].exists(filesystem(result["superseded"])[1])
+    fs, table_path = filesystem(join(lake_settings.uri("curated"), "readings"))
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(table_path)) == ["_superseded", "dt=d1"]
+    assert fs.ls(join(table_path, "_superseded")) == []
+
+
+def test_a_retried_publish_is_a_no_op(lake_settings) -> None:
+    _readings(lake_settings)
+    db = lake_settings.curated_database
+    staged = engine.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    assert engine.publish_partition(staged)["already_published"] is False
+    assert engine.publish_partition(staged)["already_published"] is True
+    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+
+
+def test_publishing_a_version_that_is_no_longer_staged_fails(lake_settings) -> None:
+    _readings(lake_settings)
+    db = lake_settings.curated_database
+    old = engine.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    with pytest.raises(wap.PublishError, match="no longer the version staged"):
+        engine.publish_partition(old)
+    assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
+
+
+def test_a_corrupt_raw_object_is_a_data_error_naming_the_file(lake_settings) -> None:
+    from iot_lake.weather import synthetic
+    from iot_lake.weather.pipeline import stage_day
+    from iot_lake.weather.tables import ensure_tables
+
+    day = datetime(2026, 11, 3, tzinfo=UTC)
+    rng = __import__("random").Random(1)
+    [uri] = synthetic.write_raw(
+        lake_settings.uri("raw"), [synthetic.message("722540-13904", day, rng, 1, 1)]
+    )
+    ensure_tables(lake_settings)
+    corrupt = uri.replace(".gz", "-corrupt.gz")
+    with filesystem(corrupt)[0].open(filesystem(corrupt)[1], "wb") as handle:
+        handle.write(b"this is not gzip")
+
+    with pytest.raises(engine.QueryDataError) as error:
+        stage_day("2026-11-03", settings=lake_settings)
+    assert isinstance(error.value, AirflowFailException)  # failed at once, not retried
+    assert filesystem(corrupt)[1] in str(error.value)
+    assert get_catalog(lake_settings).get_partitions(
+        lake_settings.staging_database, "weather_observations"
+    ) == []
+
+
+# --------------------------------------------------------------------------- Athena waits
+
+
+@pytest.fixture
+def long_queries(aws_lake):
+    """Athena queries stay QUEUED/RUNNING in moto (its state manager, not a mock of ours)."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(
+        model_name="athena::execution", transition={"progression": "manual", "times": 10_000}
+    )
+    yield aws_lake
+    state_manager.unset_transition(model_name="athena::execution")
+
+
+def _started() -> str:
+    athena = boto3.client("athena", region_name="us-east-1")
+    [execution_id] = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]
+    return execution_id
+
+
+def _state(execution_id: str) -> str:
+    athena = boto3.client("athena", region_name="us-east-1")
+    return athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"][
+        "Status"]["State"]
+
+
+def test_a_synchronous_wait_that_times_out_stops_its_query(long_queries) -> None:
+    with pytest.raises(engine.QueryError, match="stopped"):
+        engine.athena_execute("SELECT 1", long_queries, sleep_time=0, max_polls=2)
+    assert _state(_started()) == "CANCELLED"
+
+
+def test_a_killed_wait_stops_its_query(long_queries, monkeypatch) -> None:
+    from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+    from airflow.sdk.exceptions import AirflowTaskTerminated
+
+    def killed(*_args: Any, **_kwargs: Any) -> str:  # SIGTERM arrives while polling
+        raise AirflowTaskTerminated("Task received SIGTERM signal")
+
+    monkeypatch.setattr(AthenaHook, "poll_query_status", killed)
+    with pytest.raises(AirflowTaskTerminated):
+        engine.athena_execute("SELECT 1", long_queries)
+    assert _state(_started()) == "CANCELLED"
+
+
+class _TaskInstance:
+    def __init__(self) -> None:
+        self.xcom: dict[tuple[str, str], Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[("write", key)] = value
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
+        return self.xcom.get((task_ids, key))
+
+
+@pytest.fixture
+def moto_lake(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    """`aws` settings on a moto *server* (the trigger's async client needs an endpoint)."""
+    monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
+    monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://wap-curated/curated")
+    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://wap-curated/results/")
+    monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", "iot_lake_wap")
+    config.settings.cache_clear()
+    create_bucket(moto_endpoint, "wap-curated")
+    athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
+    if "iot_lake_wap" not in {w["Name"] for w in athena.list_work_groups()["WorkGroups"]}:
+        athena.create_work_group(  # moto's server keeps its state between tests
+            Name="iot_lake_wap",
+            Configuration={"ResultConfiguration": {"OutputLocation": "s3://wap-curated/results/"}},
+        )
+    lake = config.settings()
+    _readings(lake, "s3://wap-curated/curated/readings/")
+    return lake
+
+
+def _operator(**kwargs: Any):
+    from iot_lake.operators.write import LakeWritePartitionOperator
+
+    return LakeWritePartitionOperator(
+        task_id="write", sql="SELECT 'a' AS station, 1.0 AS value", table="readings",
+        partition_values=["2026-11-03"], poll_interval=1, max_polls=5, **kwargs,
+    )
+
+
+def test_the_write_defers_to_the_athena_trigger_then_publishes(moto_lake, moto_endpoint) -> None:
+    from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
+    from airflow.sdk.exceptions import TaskDeferred
+
+    operator, ti = _operator(), _TaskInstance()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"ti": ti})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, AthenaTrigger)
+    assert deferred.value.method_name == "execute_complete"
+    query = deferred.value.kwargs["query"]
+    athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
+    execution = athena.get_query_execution(QueryExecutionId=query["id"])["QueryExecution"]
+    assert execution["Query"].startswith("UNLOAD (SELECT 'a' AS station")
+    assert execution["WorkGroup"] == "iot_lake_wap"
+
+    async def first_event() -> Any:
+        return await trigger.run().__anext__()
+
+    event = asyncio.run(first_event())  # the triggerer's side, against moto
+    result = operator.resume_execution(
+        "execute_complete", {"event": event.payload, "query": query}, {"ti": ti}
+    )
+    assert result["location"] == query["location"]
+    glue = boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1")
+    partition = glue.get_partition(
+        DatabaseName="iot_lake", TableName="readings", PartitionValues=["2026-11-03"]
+    )["Partition"]
+    assert partition["StorageDescriptor"]["Location"] == query["location"]
+
+
+def test_a_deferred_write_that_times_out_stops_its_query(moto_lake, moto_endpoint) -> None:
+    from airflow.sdk.exceptions import TaskDeferralTimeout, TaskDeferred
+
+    operator, ti = _operator(), _TaskInstance()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"ti": ti})
+    query = deferred.value.kwargs["query"]
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    bucket_key = query["location"].removeprefix("s3://wap-curated/")
+    s3.put_object(Bucket="wap-curated", Key=f"{bucket_key}partial.parquet", Body=b"x")
+
+    fresh = _operator()  # a resumed task is a new operator instance
+    with pytest.raises(TaskDeferralTimeout):
+        fresh.resume_execution("__fail__", {"error": "Trigger timeout"}, {"ti": ti})
+    athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
+    state = athena.get_query_execution(QueryExecutionId=query["id"])["QueryExecution"]["Status"]
+    assert state["State"] == "CANCELLED"
+    assert "Contents" not in s3.list_objects_v2(Bucket="wap-curated", Prefix=bucket_key)
+
+
+def test_killing_a_write_stops_its_query(moto_lake, moto_endpoint) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    operator = _operator()
+    with pytest.raises(TaskDeferred):
+        operator.execute({"ti": _TaskInstance()})
+    operator.on_kill()
+    athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
+    state = athena.get_query_execution(QueryExecutionId=operator.query_execution_id)
+    assert state["QueryExecution"]["Status"]["State"] == "CANCELLED"
+
+
+def test_the_write_runs_in_the_task_on_local(lake_settings) -> None:
+    _readings(lake_settings)
+    result = _operator(publish=False).execute({"ti": _TaskInstance()})
+    [staged] = result["staged"]
+    assert staged["staging_database"] == "iot_lake_staging" and result["rows"] == 1
+    assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
+    wap.publish_all(result["staged"])
+    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+
+
+def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None:
+    """Airflow's execution_timeout raises AirflowTaskTimeout from SIGALRM inside the wait."""
+    import signal
+
+    from airflow.sdk.exceptions import AirflowTaskTimeout
+
+    from iot_lake.hooks.lake_athena import LakeAthenaSQLHook
+
+    def timeout(*_args: Any) -> None:
+        raise AirflowTaskTimeout("Timeout, PID: test")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.setitimer(signal.ITIMER_REAL, 1.5)
+    try:
+        with pytest.raises(AirflowTaskTimeout):
+            LakeAthenaSQLHook(settings=long_queries).get_first("SELECT 1")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert _state(_started()) == "CANCELLED"

@@ -1,0 +1,62 @@
+"""The weather tables and the day's writes on `aws`: Glue and Athena calls against moto."""
+
+from __future__ import annotations
+
+import boto3
+
+from iot_lake.catalog import get_catalog
+from iot_lake.weather.pipeline import stage_day
+from iot_lake.weather.tables import ensure_tables
+
+
+def test_raw_tables_are_declared_in_glue_with_partition_projection(aws_lake) -> None:
+    changed = ensure_tables(aws_lake)
+    assert "iot_lake_raw.weather" in changed and "iot_lake_raw.weather_lines" in changed
+    glue = boto3.client("glue", region_name="us-east-1")
+    for name in ("weather", "weather_lines"):
+        table = glue.get_table(DatabaseName="iot_lake_raw", Name=name)["Table"]
+        assert table["Parameters"]["projection.enabled"] == "true"
+        assert table["Parameters"]["projection.day.type"] == "injected"
+        assert table["Parameters"]["storage.location.template"] == (
+            "s3://lake-raw/weather/day=${day}/"
+        )
+        assert glue.get_partitions(DatabaseName="iot_lake_raw", TableName=name)[
+            "Partitions"
+        ] == []
+    assert ensure_tables(aws_lake) == []  # a second run changes nothing
+
+
+def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(
+    aws_lake, monkeypatch
+) -> None:
+    from iot_lake.weather import pipeline
+
+    ensure_tables(aws_lake)
+    # moto runs no SQL: the counts of the staged day are not what is tested here
+    monkeypatch.setattr(pipeline, "staged_counts", lambda ds, lake: dict.fromkeys(
+        ("rows", "observations", "rejects"), 0))
+    written = stage_day("2026-11-03", settings=aws_lake)
+    assert [s["table"] for s in written["staged"]] == ["weather_rejects", "weather_observations"]
+    athena = boto3.client("athena", region_name="us-east-1")
+    ids = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]
+    queries = [
+        athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids
+    ]
+    unloads = [q for q in queries if q.startswith("UNLOAD (")]
+    assert len(unloads) == 3
+    # one pass over the raw lines: the typed intermediate, UNLOADed with ZSTD ...
+    [typed] = [q for q in unloads if "/weather_typed_records/dt=2026-11-03/run=" in q]
+    assert "FROM iot_lake_raw.weather_lines AS l" in typed
+    assert "l.day IN ('2026-11-03', 'undated')" in typed
+    assert 'l."$path"' in typed
+    assert "compression = 'ZSTD'" in typed
+    # ... then both outputs read the staged intermediate, never the raw lines again
+    for table in ("weather_observations", "weather_rejects"):
+        [query] = [q for q in unloads if f"/{table}/dt=2026-11-03/run=" in q]
+        assert "FROM iot_lake_staging.weather_typed_records" in query
+        assert "weather_lines" not in query
+    # staged only: nothing published
+    catalog = get_catalog(aws_lake)
+    for table in ("weather_observations", "weather_rejects"):
+        assert catalog.get_partitions("iot_lake", table) == []
+        [staged] = catalog.get_partitions("iot_lake_staging", table)
