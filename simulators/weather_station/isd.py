@@ -343,9 +343,9 @@ _WEATHER = {
 }
 _LIQUID_PRECIP = Memo(_liquid_precip)
 # The KA period is read as the format document defines it, in tenths of an hour (060 =
-# 6 h, 240 = 24 h: every synoptic and METAR record). Some summary-of-day (SOD) records in
-# the bundled Austin file write 024 for their day (2.4 h as documented); they are not
-# "corrected" by guesswork: the message carries what the record says.
+# 6 h, 240 = 24 h: every synoptic and METAR record). The summary-of-day (SOD) records of
+# the bundled 2014 files write 024 for their day until 2014-04-01 (2.4 h as documented),
+# 240 afterwards; they are not "corrected" by guesswork: the message says what they say.
 _EXTREME_TEMPERATURE = Memo(_extreme_temperature)
 
 

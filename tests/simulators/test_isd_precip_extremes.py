@@ -103,7 +103,7 @@ def test_real_synoptic_record_of_1983_reads_as_written() -> None:
 
 
 def test_summary_of_day_period_is_read_as_documented_not_guessed() -> None:
-    """Austin's SOD records write KA period 024; the document's tenths make it 2.4 h."""
+    """2014 SOD records write KA period 024 until April; the document's tenths: 2.4 h."""
     line = _first_line("722540-13904-2014.gz", "SOD  ")
 
     extremes = parse_line(line).extreme_temperature
