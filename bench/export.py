@@ -5,9 +5,12 @@ The baseline does what ``SqlToS3Operator`` does: ``MySqlHook.get_df`` (pandas
 ``read_sql`` of the whole day), the operator's own dtype fixes, ``to_parquet`` into an
 in-memory buffer, then one upload (here: one file write). The project's export is
 ``iot_lake.coffee.export.export_day`` (server-side cursor, Arrow batches, staged
-partition). Each run happens in its own subprocess so that its peak RSS
-(``ru_maxrss``) is its own; both import Airflow's MySQL hook, so the fixed part of the
-footprint is the same on both sides.
+partition). Each run happens in its own subprocess and reports its own peak RSS: the
+``VmHWM`` of ``/proc/self/status`` read at the end of the worker (the high-water mark of
+the worker's own address space, which exec starts afresh). ``ru_maxrss`` is not used: on
+Linux it survives exec, so a worker started by ``subprocess`` reports the parent's peak
+from before the exec when that was higher. Both import Airflow's MySQL hook, so the fixed
+part of the footprint is the same on both sides.
 
     python bench/export.py                 # quick: 200k rows, well under a minute
     python bench/export.py --full          # 1M and 4M rows (several minutes)
@@ -35,7 +38,7 @@ QUICK_ROWS = (200_000,)
 FULL_ROWS = (1_000_000, 4_000_000)
 
 WORKER = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 from datetime import datetime, timedelta
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/plugins"]
 kind, day, out_dir = sys.argv[2], sys.argv[3], sys.argv[4]
@@ -67,7 +70,8 @@ else:
         handle.write(buf.getbuffer())
     rows = len(df)
 seconds = time.perf_counter() - began
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/status") as status:  # this process's own high-water mark
+    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"rows": rows, "seconds": seconds, "peak_mib": peak_kib / 1024}))
 """
 

@@ -2,8 +2,10 @@
 
 Generates N raw records (gzip JSON lines in the Firehose layout, one observation day,
 12 stations, all under ``weather/day=D/``, arrivals spread over the day), declares the
-tables (partition projection: nothing to crawl), then measures
-in separate processes (so peak RSS is each one's own):
+tables (partition projection: nothing to crawl), then measures in separate processes,
+each reporting its own peak RSS (``VmHWM`` of ``/proc/self/status`` at the end of the
+worker; ``ru_maxrss`` survives exec on Linux and would report this generating parent's
+peak instead):
 
 - ``duckdb``: the real path, ``iot_lake.weather.pipeline.flatten_day`` (flatten SQL file
   transpiled by sqlglot, DuckDB over the catalog view, Parquet written aside and swapped);
@@ -90,6 +92,15 @@ def generate(home: str, records: int) -> list[str]:
     return paths
 
 
+def peak_rss_mib() -> float:
+    """This process's own peak resident set (VmHWM), MiB; exec starts it afresh."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not in /proc/self/status (Linux only)")
+
+
 def worker_flatten() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
     import duckdb  # noqa: F401
@@ -146,11 +157,8 @@ def main() -> None:
     parser.add_argument("files", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        import resource
-
         (worker_flatten if args.worker == "flatten" else lambda: worker_pandas(args.files))()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"rss_mb": peak}))
+        print(json.dumps({"rss_mb": peak_rss_mib()}))
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-flatten-") as home:

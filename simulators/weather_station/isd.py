@@ -1,7 +1,8 @@
 """Streaming parser of NOAA ISD (Integrated Surface Data) fixed-width records.
 
 Reads the mandatory section (positions 1-105) and, from the additional section, the sky
-cover layers (GA1-GA6), the sky condition (GF1) and present weather (AW1-AW4, MW1-MW7).
+cover layers (GA1-GA6), the sky condition (GF1), present weather (AW1-AW4, MW1-MW7),
+liquid precipitation (AA1-AA4) and extreme air temperatures (KA1-KA4).
 Scaling factors are applied and the format's missing-value sentinels (+9999, 99999,
 999999 ...) become ``None``; a value is never a sentinel disguised as a number.
 
@@ -27,6 +28,8 @@ from simulators.weather_station.isd_codes import (
     AUTOMATED_WEATHER,
     CLOUD_TYPE,
     END_OF_ADDITIONAL,
+    EXTREME_TEMPERATURE_CODE,
+    LIQUID_PRECIP_CONDITION,
     MANUAL_WEATHER,
     SKY_COVER_COVERAGE,
 )
@@ -84,6 +87,32 @@ class PresentWeather(NamedTuple):
     quality: str
 
 
+class LiquidPrecipitation(NamedTuple):
+    """One AA1-AA4 group: depth (mm) fallen over the last ``hours`` hours.
+
+    ``condition`` is the ISD condition code (``"2"`` trace, ``"3"`` begin of an
+    accumulated period...; ``None`` for 9 = missing or a code the format does not define).
+    """
+
+    hours: int | None
+    depth: float | None
+    condition: str | None
+    quality: str
+
+
+class ExtremeTemperature(NamedTuple):
+    """One KA1-KA4 group: the minimum or maximum air temperature (deg C) of a period.
+
+    ``period_hours`` is in hours (ISD stores tenths of an hour); ``code`` is ``"N"``
+    minimum, ``"M"`` maximum, ``"O"``/``"P"`` estimated minimum/maximum, ``None`` missing.
+    """
+
+    period_hours: float | None
+    code: str | None
+    temperature: float | None
+    quality: str
+
+
 class Observation(NamedTuple):
     """One ISD record, decoded."""
 
@@ -103,6 +132,8 @@ class Observation(NamedTuple):
     sky_cover: tuple[SkyCoverLayer, ...] = ()
     sky_condition: SkyCondition | None = None
     present_weather: tuple[PresentWeather, ...] = ()
+    liquid_precip: tuple[LiquidPrecipitation, ...] = ()
+    extreme_temperature: tuple[ExtremeTemperature, ...] = ()
 
 
 @dataclass
@@ -252,6 +283,37 @@ def _present_weather(source: Literal["AW", "MW"], data: str) -> PresentWeather:
     return PresentWeather(source, code, table.get(code), _quality(data[2], source))
 
 
+def _liquid_precip(data: str) -> LiquidPrecipitation:
+    # period quantity in hours(2) depth mm x10(4) condition code(1) quality code(1)
+    hours = data[0:2]
+    if not hours.isdigit():
+        raise IsdFormatError(f"AA period {hours!r} is not two digits")
+    if not data[2:6].isdigit():
+        raise IsdFormatError(f"AA depth {data[2:6]!r} is not four digits")
+    condition = data[6]
+    return LiquidPrecipitation(
+        hours=None if hours == "99" else int(hours),
+        depth=_number(data[2:6], "AA depth", 10, 9999),
+        condition=condition if condition in LIQUID_PRECIP_CONDITION else None,
+        quality=_quality(data[7], "AA"),
+    )
+
+
+def _extreme_temperature(data: str) -> ExtremeTemperature:
+    # period hours x10(3) code(1) temperature deg C x10, signed(5) quality code(1)
+    if not data[0:3].isdigit():
+        raise IsdFormatError(f"KA period {data[0:3]!r} is not three digits")
+    if data[4] not in "+-" or not data[5:9].isdigit():
+        raise IsdFormatError(f"KA temperature {data[4:9]!r} is not a signed number")
+    code = data[3]
+    return ExtremeTemperature(
+        period_hours=_number(data[0:3], "KA period", 10, 999),
+        code=code if code in EXTREME_TEMPERATURE_CODE else None,
+        temperature=_number(data[4:9], "KA temperature", 10, 9999),
+        quality=_quality(data[9], "KA"),
+    )
+
+
 _STATION = Memo(_station)
 _DATE = Memo(_date)
 _CLOCK = Memo(_clock)
@@ -267,9 +329,9 @@ _DEW_POINT = _measurement_field("dew point", 10, 9999)
 _SEA_LEVEL_PRESSURE = _measurement_field("sea level pressure", 10, 99999)
 
 # The additional groups the message needs, by kind; every other known group is skipped.
-_SKIP, _GA, _GF, _AW, _MW = range(5)
+_SKIP, _GA, _GF, _AW, _MW, _AA, _KA = range(7)
 _GROUPS: dict[str, tuple[int, int]] = {
-    group: (length, {"GA": _GA, "AW": _AW, "MW": _MW}.get(group[:2], _SKIP))
+    group: (length, {"GA": _GA, "AW": _AW, "MW": _MW, "AA": _AA, "KA": _KA}.get(group[:2], _SKIP))
     for group, length in ADDITIONAL_GROUP_LENGTHS.items()
 }
 _GROUPS["GF1"] = (ADDITIONAL_GROUP_LENGTHS["GF1"], _GF)
@@ -279,15 +341,32 @@ _WEATHER = {
     _AW: Memo(lambda data: _present_weather("AW", data)),
     _MW: Memo(lambda data: _present_weather("MW", data)),
 }
+_LIQUID_PRECIP = Memo(_liquid_precip)
+# The KA period is read as the format document defines it, in tenths of an hour (060 =
+# 6 h, 240 = 24 h: every synoptic and METAR record). The summary-of-day (SOD) records of
+# the bundled 2014 files write 024 for their day until 2014-04-01 (2.4 h as documented),
+# 240 afterwards; they are not "corrected" by guesswork: the message says what they say.
+_EXTREME_TEMPERATURE = Memo(_extreme_temperature)
 
 
-def _additional(
-    line: str, stats: ParseStats | None
-) -> tuple[tuple[SkyCoverLayer, ...], SkyCondition | None, tuple[PresentWeather, ...]]:
+class _Additional(NamedTuple):
+    sky_cover: tuple[SkyCoverLayer, ...] = ()
+    sky_condition: SkyCondition | None = None
+    present_weather: tuple[PresentWeather, ...] = ()
+    liquid_precip: tuple[LiquidPrecipitation, ...] = ()
+    extreme_temperature: tuple[ExtremeTemperature, ...] = ()
+
+
+_NO_ADDITIONAL = _Additional()
+
+
+def _additional(line: str, stats: ParseStats | None) -> _Additional:
     if line[MANDATORY_LENGTH : MANDATORY_LENGTH + 3] != "ADD":
-        return (), None, ()
+        return _NO_ADDITIONAL
     layers: list[SkyCoverLayer] = []
     weather: list[PresentWeather] = []
+    precip: list[LiquidPrecipitation] = []
+    extremes: list[ExtremeTemperature] = []
     condition: SkyCondition | None = None
     pos = MANDATORY_LENGTH + 3
     end = len(line)
@@ -313,9 +392,13 @@ def _additional(
             layers.append(_SKY_COVER[data])
         elif kind == _GF:
             condition = _SKY_CONDITION[data]
+        elif kind == _AA:
+            precip.append(_LIQUID_PRECIP[data])
+        elif kind == _KA:
+            extremes.append(_EXTREME_TEMPERATURE[data])
         else:
             weather.append(_WEATHER[kind][data])
-    return tuple(layers), condition, tuple(weather)
+    return _Additional(tuple(layers), condition, tuple(weather), tuple(precip), tuple(extremes))
 
 
 def parse_line(line: str, stats: ParseStats | None = None) -> Observation:
@@ -327,7 +410,7 @@ def parse_line(line: str, stats: ParseStats | None = None) -> Observation:
         )
     time = _DATE[line[15:23]] + _CLOCK[line[23:27]]
     station = _STATION[line[4:15]]
-    sky_cover, sky_condition, present_weather = _additional(line, stats)
+    additional = _additional(line, stats)
     # Columns are 0-based slices of the documented 1-based positions; a measurement's
     # slice ends with its quality code.
     return Observation(
@@ -344,9 +427,7 @@ def parse_line(line: str, stats: ParseStats | None = None) -> Observation:
         _AIR_TEMPERATURE[line[87:93]],
         _DEW_POINT[line[93:99]],
         _SEA_LEVEL_PRESSURE[line[99:105]],
-        sky_cover,
-        sky_condition,
-        present_weather,
+        *additional,
     )
 
 

@@ -271,6 +271,29 @@ MANUAL_WEATHER: dict[str, str] = {
     "of observation",
 }
 
+# AA1-AA4 LIQUID-PRECIPITATION condition code (9 = missing). The message keeps the code.
+LIQUID_PRECIP_CONDITION: dict[str, str] = {
+    "1": "Measurement impossible or inaccurate",
+    "2": "Trace",
+    "3": "Begin accumulated period (precipitation amount missing until end of accumulated period)",
+    "4": "End accumulated period",
+    "5": "Begin deleted period (precipitation amount missing due to data problem)",
+    "6": "End deleted period",
+    "7": "Begin missing period",
+    "8": "End missing period",
+    "E": "Estimated data value (eg, from nearby station)",
+    "I": "Incomplete precipitation amount, excludes one or more missing reports",
+    "J": "Incomplete precipitation amount, excludes one or more erroneous reports",
+}
+
+# KA1-KA4 EXTREME-AIR-TEMPERATURE code (9 = missing). The message keeps the code.
+EXTREME_TEMPERATURE_CODE: dict[str, str] = {
+    "N": "Minimum temperature",
+    "M": "Maximum temperature",
+    "O": "Estimated minimum temperature",
+    "P": "Estimated maximum temperature",
+}
+
 # Length (characters after the 3-character identifier) of every additional-data group,
 # from the ISD format document. The additional section is a run of such groups with no
 # separators, so a group we do not need must still be skipped by its exact length.

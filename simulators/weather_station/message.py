@@ -7,10 +7,13 @@ Shape (validated by ``include/schemas/weather_message.schema.json``)::
     sky_ceiling / visibility_distance: {"value": number|null, "quality": "<ISD code>"},
     sky_cover_condition: [{"coverage", "base_height", "cloud_type"}, ...]   (GA1-GA6)
     weather_condition: [{"present_weather_condition", "code", "source"}, ...] (AW, MW)
+    liquid_precip: [{"hours", "depth", "condition", "quality"}, ...]            (AA1-AA4)
+    extreme_temperature: [{"period_hours", "code", "temperature", "quality"}, ...] (KA1-KA4)
 
 Types never vary between messages: every measured value is a JSON float (``5.0``, never
-``5`` nor ``"5"``) or ``null``, both arrays are always present, so a crawler infers one
-schema for every partition (no HIVE_PARTITION_SCHEMA_MISMATCH downstream).
+``5`` nor ``"5"``) or ``null`` (``hours`` of precipitation is a JSON integer or ``null``),
+every array is always present, so a crawler infers one schema for every partition (no
+HIVE_PARTITION_SCHEMA_MISMATCH downstream).
 
 :func:`messages_from_files` is the entry point for tests and benches that need realistic
 payloads without MQTT.
@@ -110,6 +113,24 @@ def to_message(observation: Observation, *, time_shift: dt.timedelta | None = No
                 "source": weather.source,
             }
             for weather in observation.present_weather
+        ],
+        "liquid_precip": [
+            {
+                "hours": precip.hours,
+                "depth": precip.depth,
+                "condition": precip.condition,
+                "quality": precip.quality,
+            }
+            for precip in observation.liquid_precip
+        ],
+        "extreme_temperature": [
+            {
+                "period_hours": extreme.period_hours,
+                "code": extreme.code,
+                "temperature": extreme.temperature,
+                "quality": extreme.quality,
+            }
+            for extreme in observation.extreme_temperature
         ],
     }
 

@@ -164,3 +164,26 @@ def test_java_time_patterns_render_like_iot_parse_time() -> None:
 def test_undefined_is_falsy_and_unique() -> None:
     assert not UNDEFINED
     assert repr(UNDEFINED) == "Undefined"
+
+
+def test_the_cold_rule_leaves_precipitation_and_period_extremes_out_of_the_item() -> None:
+    """A real cold Svalbard message carries KA extremes; the DynamoDB item does not
+    (docs/weather_stations.md: a period's extreme is not the reading at ``time``)."""
+    from simulators.weather_station.message import DATA_DIR, messages_from_file
+
+    sql = json.loads(Path("include/iot/rules/weather_cold_to_dynamodb.json").read_text())["sql"]
+    query = parse_rule_sql(sql)
+    message = next(
+        m
+        for m in messages_from_file(DATA_DIR / "010060-99999-2014.gz")
+        if m["extreme_temperature"] and (m["air_temperature"]["value"] or 0) < -5
+    )
+
+    item = query.evaluate(message, CTX)
+
+    assert set(item) == {
+        "weather_station", "latitude", "longitude", "elevation", "time",
+        "air_temperature_value", "air_temperature_quality", "wind_speed_value",
+        "weather_condition", "sky_cover_condition",
+    }  # fmt: skip
+    assert item["air_temperature_value"] == message["air_temperature"]["value"]

@@ -37,6 +37,8 @@ FIELDS = [
     "visibility_distance",
     "sky_cover_condition",
     "weather_condition",
+    "liquid_precip",
+    "extreme_temperature",
 ]
 MEASURED = FIELDS[5:12]
 # The ISD missing-value sentinels once scaled: what the lab's converter leaked as numbers.
@@ -112,6 +114,8 @@ def test_arrays_are_present_and_empty_when_the_groups_are_absent(
 
     assert message["sky_cover_condition"] == []
     assert message["weather_condition"] == []
+    assert message["liquid_precip"] == []
+    assert message["extreme_temperature"] == []
 
 
 def _all_real_messages() -> list[dict[str, Any]]:
@@ -135,6 +139,14 @@ def test_every_real_message_has_stable_types() -> None:
             assert layer["coverage"] is None or isinstance(layer["coverage"], str)
             assert layer["cloud_type"] is None or isinstance(layer["cloud_type"], str)
         assert isinstance(message["weather_condition"], list)
+        for precip in message["liquid_precip"]:
+            assert precip["hours"] is None or type(precip["hours"]) is int
+            assert precip["depth"] is None or type(precip["depth"]) is float
+            assert precip["depth"] != 999.9 and precip["hours"] != 99
+        for extreme in message["extreme_temperature"]:
+            assert extreme["period_hours"] is None or type(extreme["period_hours"]) is float
+            assert extreme["temperature"] is None or type(extreme["temperature"]) is float
+            assert extreme["temperature"] != 999.9 and extreme["period_hours"] != 99.9
 
 
 def test_real_messages_validate_against_the_schema(
@@ -228,6 +240,11 @@ def test_messages_from_files_yields_the_bundled_stations_in_time_order() -> None
         (("air_temperature", "value"), "5.6"),
         (("sky_cover_condition",), None),
         (("weather_condition",), {}),
+        (("liquid_precip",), None),
+        (
+            ("extreme_temperature",),
+            [{"period_hours": "24", "code": "M", "temperature": 1.0, "quality": "1"}],
+        ),
         (("time",), "2014-01-01 00:53"),
         (("sea_level_pressure", "quality"), None),
     ],
