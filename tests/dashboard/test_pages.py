@@ -39,9 +39,18 @@ def test_weather_page_shows_each_stations_range_statistics(client, fixture_lake)
         assert row["min"] == f"{r['min_c']:.1f}"
         assert row["avg"] == f"{r['avg_c']:.1f}"
         assert row["max"] == f"{r['max_c']:.1f}"
-    # One line chart per measure, one point per station and day (+ conditions, rain).
-    assert page.text.count('<svg class="chart"') == 4 + precipitation_declared()
-    assert page.text.count('data-series="725030-14732"') == 3 * 5
+    # One line chart per measure, one point per station and day (+ conditions, rain), and
+    # one rain bar per station and day with a precipitation report.
+    assert precipitation_declared()
+    assert page.text.count('<svg class="chart"') == 5
+    rain_days = sum(
+        1
+        for i, day in enumerate(lake_fixture.days())
+        if "2024-06-02" <= day <= "2024-06-06"
+        for r in lake_fixture.station_rows(i)
+        if r["weather_station"] == "725030-14732" and r.get("precipitation_mm") is not None
+    )
+    assert page.text.count('data-series="725030-14732"') == 3 * 5 + rain_days
 
 
 def precipitation_declared() -> bool:
@@ -51,24 +60,21 @@ def precipitation_declared() -> bool:
     return "precipitation_mm" in dict(lake_fixture.glue_columns(tables.STATS_BY_STATION))
 
 
-def test_weather_page_shows_daily_precipitation_or_says_why_not(client, fixture_lake) -> None:
+def test_weather_page_shows_daily_precipitation(client, fixture_lake) -> None:
     page = client.get("/weather", params={"start": "2024-06-02", "end": "2024-06-04"})
     assert page.status_code == 200
-    if precipitation_declared():
-        bars = re.findall(
-            r'<rect [^>]*data-series="([^"]+)" data-x="([^"]+)" data-y="([^"]+)"', page.text
-        )
-        expected = {
-            (r["weather_station"], day, float(r["precipitation_mm"]))
-            for i, day in enumerate(lake_fixture.days())
-            if "2024-06-02" <= day <= "2024-06-04"
-            for r in lake_fixture.station_rows(i)
-            if r.get("precipitation_mm") is not None
-        }
-        assert expected and {(s, d, float(v)) for s, d, v in bars} >= expected
-    else:  # tables written before the column existed: said, not a 500
-        assert 'data-testid="precipitation-empty"' in page.text
-        assert "before weather_lake computed precipitation_mm" in page.text
+    assert precipitation_declared()
+    bars = re.findall(
+        r'<rect [^>]*data-series="([^"]+)" data-x="([^"]+)" data-y="([^"]+)"', page.text
+    )
+    expected = {
+        (r["weather_station"], day, float(r["precipitation_mm"]))
+        for i, day in enumerate(lake_fixture.days())
+        if "2024-06-02" <= day <= "2024-06-04"
+        for r in lake_fixture.station_rows(i)
+        if r.get("precipitation_mm") is not None
+    }
+    assert expected and {(s, d, float(v)) for s, d, v in bars} >= expected
 
 
 def test_weather_page_defaults_to_the_latest_days_in_the_lake(client, fixture_lake) -> None:

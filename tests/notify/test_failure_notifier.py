@@ -19,13 +19,23 @@ DAY = datetime(2026, 11, 6, tzinfo=UTC)
 ERROR = "air_temperature"
 
 
-def _failing_run():
-    """weather_lake for a day with an impossible temperature: its range check fails."""
+def _failing_run(monkeypatch: pytest.MonkeyPatch):
+    """weather_lake for a day with an impossible temperature: its range check fails.
+
+    The flatten quarantines such a record itself (a reject, not a failure), so it is let
+    through by widening the flatten's bounds: the audit's range check, which reads the
+    bounds module, catches it on the staged day.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     from iot_lake.config import settings
-    from iot_lake.weather import synthetic
+    from iot_lake.weather import bounds, pipeline, synthetic
     from tests.conftest import ROOT
+
+    widened = bounds.sql_params()
+    for measure in widened["measures"]:
+        measure["maximum"] = 1e9
+    monkeypatch.setattr(pipeline, "flatten_params", lambda: widened)
 
     rng = random.Random(3)
     messages = [synthetic.message("722540-13904", DAY + timedelta(hours=h), rng) for h in range(6)]
@@ -44,19 +54,22 @@ def test_a_failed_check_becomes_an_incident_on_the_dashboard(
     from iot_lake.dashboard.app import create_app
 
     monkeypatch.setenv("AIRFLOW_CONN_IOT_LAKE_ALERTS", '{"conn_type": "generic"}')
-    run = _failing_run()
+    run = _failing_run(monkeypatch)
     assert str(run.state) == "failed"
 
     # The failed check, once (checks do not retry), not its upstream_failed stats.
     [incident] = incidents.recent()
-    assert (incident["dag_id"], incident["task_id"]) == ("weather_lake", "check_keys_and_ranges")
+    assert (incident["dag_id"], incident["task_id"]) == (
+        "weather_lake",
+        "audit_observations.check_keys_and_ranges",
+    )
     assert incident["day"] == "2026-11-06"
     assert incident["run_id"] == run.run_id
     assert ERROR in incident["error"], incident  # the failed column check, by name
 
     page = TestClient(create_app()).get("/incidents")
     assert page.status_code == 200
-    assert 'data-task="weather_lake.check_keys_and_ranges"' in page.text
+    assert 'data-task="weather_lake.audit_observations.check_keys_and_ranges"' in page.text
     assert 'data-day="2026-11-06"' in page.text
 
 
@@ -81,12 +94,13 @@ def test_on_aws_the_failure_is_published_to_sns(
             {"conn_type": "aws", "extra": {"target_arn": topic, "region_name": "us-east-1"}}
         ),
     )
-    assert str(_failing_run().state) == "failed"
+    assert str(_failing_run(monkeypatch).state) == "failed"
 
     messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
     [envelope] = [json.loads(m["Body"]) for m in messages]
-    assert envelope["Subject"] == "iot-lake: weather_lake.check_keys_and_ranges failed"
+    check = "audit_observations.check_keys_and_ranges"
+    assert envelope["Subject"] == f"iot-lake: weather_lake.{check} failed"
     body = json.loads(envelope["Message"])
-    assert (body["task_id"], body["day"]) == ("check_keys_and_ranges", "2026-11-06")
+    assert (body["task_id"], body["day"]) == (check, "2026-11-06")
     assert ERROR in body["error"]
     assert incidents.recent() == []  # SNS instead of the local page, not both
