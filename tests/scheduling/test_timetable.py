@@ -84,3 +84,53 @@ def test_the_scheduler_can_deserialize_it_from_the_plugin() -> None:
     encoded = encode_timetable(DailyTimetable())
     assert encoded["__type"] == "iot_lake.timetables.DailyTimetable"
     assert isinstance(decode_timetable(encoded), DailyTimetable)
+
+
+@pytest.fixture
+def session():
+    """Airflow's own metadata tables (its ORM models) in an in-memory database: what the
+    DAG processor's and the scheduler's runs are attached to."""
+    from airflow.models import import_all_models
+    from airflow.models.base import Base
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    import_all_models()
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as orm_session:
+        yield orm_session
+    engine.dispose()
+
+
+def test_the_next_run_steps_over_days_whose_slot_a_run_already_holds(session) -> None:
+    """The DAG processor's reference is the latest scheduled/backfill run (D); manual runs
+    hold D+1 and D+2: the next run is D+3 (not D+1, which the scheduler would meet as
+    "run already exists"), and the gap at D+3 stops the walk before the run of D+4."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.types import DagRunType
+    from sqlalchemy import select
+
+    def run(dag_id: str, at, run_type: DagRunType) -> DagRun:
+        dag_run = DagRun(
+            dag_id=dag_id,
+            run_id=f"{run_type.value}__{at.isoformat()}",
+            logical_date=at,
+            run_type=run_type,
+            data_interval=(at.subtract(days=1), at),  # as a UI trigger with stock Airflow
+            run_after=NOW,
+        )
+        session.add(dag_run)
+        session.flush()
+        return dag_run
+
+    reference = run("lake", D, DagRunType.SCHEDULED)
+    run("lake", D.add(days=1), DagRunType.MANUAL)
+    run("lake", D.add(days=2), DagRunType.MANUAL)
+    run("lake", D.add(days=4), DagRunType.MANUAL)
+    run("other_dag", D.add(days=3), DagRunType.MANUAL)  # another DAG's run holds nothing
+    run("lake", D.add(days=3, hours=12), DagRunType.MANUAL)  # not the 00:00 slot
+    assert next_logical_date(DailyTimetable(), reference) == D.add(days=3)
+    # The scheduler, meeting or making the run of D+2, gets the same answer.
+    later = session.scalars(select(DagRun).where(DagRun.logical_date == D.add(days=2))).one()
+    assert next_logical_date(DailyTimetable(), later) == D.add(days=3)
