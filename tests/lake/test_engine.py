@@ -37,6 +37,25 @@ def test_only_one_statement_per_sql(lake_settings) -> None:
         engine.to_duckdb("SELECT 1; SELECT 2")
 
 
+def test_json_parse_is_a_cast_to_json_that_keeps_the_text_and_fails_like_json_parse(
+    lake_settings,
+) -> None:
+    """json_parse -> CAST(.. AS JSON): no minified copy to parse again, same failures."""
+    local = engine.to_duckdb("SELECT try(json_parse(line)) AS doc FROM t")
+    assert "CAST(line AS JSON)" in local and "JSON(line)" not in local
+    spaced = '{ "a" : { "value" : 1e1 , "quality" : "5" }, "b" : [ 1, 2 ] }'
+    rows = engine.run_query(
+        "SELECT try(json_parse(line)) IS NULL,"
+        " try_cast(try(json_parse(line)) AS row(a row(value double, quality varchar))).a.value,"
+        " json_format(element_at(try_cast(try(json_parse(line)) AS map(varchar, json)), 'b'))"
+        " FROM (VALUES ('" + spaced + "'), ('{bad'), (''), ('[1] x')) AS t(line)"
+        " ORDER BY 1, 2",
+        settings=lake_settings,
+    )
+    assert rows == [(False, 10.0, "[1,2]"), (True, None, None), (True, None, None),
+                    (True, None, None)]
+
+
 def test_left_join_unnest_keeps_observations_with_empty_arrays(lake_settings) -> None:
     """As in the lab: CROSS JOIN UNNEST drops observations whose arrays are empty."""
     sizes = [(2, 1), (0, 0), (1, 2), (0, 1), (3, 0), (1, 1)]  # (sky layers, conditions)
