@@ -65,6 +65,7 @@ def test_messages_flow_to_objects_dynamodb_and_errors_and_sigterm_flushes(
         assert publish(fresh_mqtt_broker, "weather-station-01", payloads) == 300
         assert publish(fresh_mqtt_broker, "weather-station-02", [b"definitely not json"]) == 1
         _wait_until(lambda: len(read_errors(lake / "raw")) == 2, 20, "two error documents")
+        _wait_read_to_end(engine, fresh_mqtt_broker.wal_dir)
         # Interval 900 s: nothing is written yet; SIGTERM must flush it all.
         assert read_delivered(lake / "raw") == []
         assert engine.terminate() == 0
@@ -314,6 +315,8 @@ def test_a_poison_payload_goes_to_errors_and_the_service_goes_on(
         payloads = good[:300] + poison + good[300:]
         assert publish(fresh_mqtt_broker, "weather-station-01", payloads) == len(payloads)
         _wait_until(lambda: len(read_errors(lake / "raw")) == 2 * len(poison), 30, "errors")
+        # The good messages after the poison too: the errors alone do not say they are read.
+        _wait_read_to_end(engine, fresh_mqtt_broker.wal_dir)
         assert engine.process is not None and engine.process.poll() is None, "service died"
         assert engine.terminate() == 0
         assert sorted(read_delivered(lake / "raw")) == sorted(good)
