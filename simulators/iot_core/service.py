@@ -186,11 +186,21 @@ class RulesService:
                 if now >= next_metrics:
                     next_metrics = now + self.options.metrics_interval_s
                     self.metrics.log()
+                    self._log_position()
         except BaseException:
             log.exception("the service failed; the write-ahead log is kept for the restart")
             self._abandon()
             raise
         self.shutdown()
+
+    def _log_position(self) -> None:
+        """How far this worker has read the log: the exact "caught up" signal for tests."""
+        log.info(
+            "worker %d read the write-ahead log up to seq %d (%d records this run)",
+            self.options.worker,
+            self.wal.read_to,
+            self.processed,
+        )
 
     def _tick(self) -> None:
         if self.options.parent_pid is not None and os.getppid() != self.options.parent_pid:
@@ -229,6 +239,7 @@ class RulesService:
             self.wal.close()
             self._flusher.shutdown(wait=True)
             self.metrics.log("final metrics")
+            self._log_position()
 
     def _abandon(self) -> None:
         """After a failure: stop the flusher, delete nothing, keep every segment."""

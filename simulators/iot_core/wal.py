@@ -86,6 +86,15 @@ def read_segment(path: Path, first_seq: int) -> tuple[list[WalRecord], bool]:
     return records, used == len(data)
 
 
+def end_seq(directory: Path) -> int:
+    """The seq the broker gives its next record: what a reader has read once fully behind."""
+    found = segments(directory)
+    if not found:
+        return 0
+    first, path = found[-1]
+    return first + len(read_segment(path, first)[0])
+
+
 def segments(directory: Path) -> list[tuple[int, Path]]:
     """``(first seq, path)`` of every segment, oldest first."""
     found = []
@@ -130,6 +139,7 @@ class WalTail:
         self._checkpoint = self.directory / f"reader-{worker}.pos"
         self._resume = self._load_checkpoint()
         self.torn = 0
+        self.read_to = 0  # next seq after the newest record read (tests wait on it)
 
     def _mine(self, path: Path) -> bool:
         return self.workers <= 1 or zlib.crc32(path.name.encode()) % self.workers == self.worker
@@ -193,6 +203,7 @@ class WalTail:
         records, used = decode(data, segment.next_seq, limit)
         segment.offset += used
         segment.count += len(records)
+        self.read_to = max(self.read_to, segment.next_seq)
         return records
 
     def _finish(self, segment: _Segment) -> None:

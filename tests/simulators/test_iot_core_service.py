@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from simulators.iot_core.wal import end_seq
 from simulators.things.broker import start_broker
 from tests.fixtures.ingest import (
     DynamoDBLocal,
@@ -64,6 +65,7 @@ def test_messages_flow_to_objects_dynamodb_and_errors_and_sigterm_flushes(
         assert publish(fresh_mqtt_broker, "weather-station-01", payloads) == 300
         assert publish(fresh_mqtt_broker, "weather-station-02", [b"definitely not json"]) == 1
         _wait_until(lambda: len(read_errors(lake / "raw")) == 2, 20, "two error documents")
+        _wait_read_to_end(engine, fresh_mqtt_broker.wal_dir)
         # Interval 900 s: nothing is written yet; SIGTERM must flush it all.
         assert read_delivered(lake / "raw") == []
         assert engine.terminate() == 0
@@ -120,13 +122,13 @@ def test_no_message_is_lost_when_the_engine_is_killed_mid_stream(
     lake = tmp_path / "lake"
     wal_dir = fresh_mqtt_broker.wal_dir
 
-    def engine():
+    def engine(name: str):
         return engine_process(
-            fresh_mqtt_broker, lake, dynamodb_local.endpoint, tmp_path / "engine.log",
+            fresh_mqtt_broker, lake, dynamodb_local.endpoint, tmp_path / f"{name}.log",
             ["--buffer-interval", "900"], table=table,
         )  # fmt: skip
 
-    first = engine().start()
+    first = engine("engine-1").start()
     second = None
     try:
         first.wait_for_log("reading the write-ahead log")
@@ -145,11 +147,13 @@ def test_no_message_is_lost_when_the_engine_is_killed_mid_stream(
         first.kill()
         assert read_delivered(lake / "raw") == []
         time.sleep(0.5)  # publishing goes on while the engine is down: the WAL grows
-        second = engine().start()
+        second = engine("engine-2").start()
         for thread in publishers:
             thread.join(timeout=90)
         assert acked == [2000, 2000]
-        _wait_quiet(second, at_least=len(payloads))
+        # Every acknowledged message is in the WAL now: wait until the second engine, by its
+        # own log, has read all of it (it replays from the start: the first one was killed).
+        _wait_read_to_end(second, wal_dir)
         assert list(wal_dir.glob("wal-*.log")), "nothing delivered yet: the WAL holds it all"
         assert second.terminate() == 0
         delivered = read_delivered(lake / "raw")
@@ -162,18 +166,29 @@ def test_no_message_is_lost_when_the_engine_is_killed_mid_stream(
             second.stop_quietly()
 
 
-def _wait_quiet(engine, at_least: int, timeout_s: float = 60.0) -> None:
-    """Until the engine has received ``at_least`` messages and 1 s passed with no more."""
+def _positions(engine) -> dict[int, tuple[int, int]]:
+    """``{worker: (next seq read, records read)}`` as last logged by this engine's workers."""
+    found: dict[int, tuple[int, int]] = {}
+    for line in engine.log().splitlines():
+        if " read the write-ahead log up to seq " in line:
+            words = line.split(" read the write-ahead log up to seq ")
+            worker = int(words[0].rsplit("worker ", 1)[1])
+            seq, records = words[1].split()[0], words[1].split("(")[1].split()[0]
+            found[worker] = (int(seq), int(records))
+    return found
+
+
+def _wait_read_to_end(engine, wal_dir: Path, timeout_s: float = 90.0) -> None:
+    """Until this (single-worker) engine has read the WAL up to its last record.
+
+    Exact, not a guess from quiet: the broker has written every acknowledged message, and
+    the engine logs the seq it has read up to (each metrics interval).
+    """
+    end = end_seq(wal_dir)
     deadline = time.monotonic() + timeout_s
-    last, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        count = _count(engine)
-        if count != last:
-            last, since = count, time.monotonic()
-        elif count >= at_least and time.monotonic() - since >= 1.0:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"engine received {last} of at least {at_least} messages")
+    while (read_to := _positions(engine).get(0, (-1, 0))[0]) < end:
+        assert time.monotonic() < deadline, f"engine read the WAL up to seq {read_to} of {end}"
+        time.sleep(0.1)
 
 
 def _count(engine) -> int:
@@ -202,7 +217,14 @@ def test_workers_split_the_log_and_deliver_everything(
         for chunk in range(6):
             assert publish(broker, "weather-station-05", payloads[chunk::6]) == 100
             time.sleep(0.05)
-        _wait_quiet(engine, at_least=0, timeout_s=30)
+        _wait_until(
+            lambda: (
+                sorted(_positions(engine)) == [0, 1]
+                and sum(records for _, records in _positions(engine).values()) == len(payloads)
+            ),
+            60,
+            "both workers to read all 600 records",
+        )
         assert engine.terminate() == 0
         assert sorted(read_delivered(lake / "raw")) == sorted(payloads)
         per_worker = [
@@ -269,7 +291,7 @@ def test_no_acknowledged_message_is_lost_when_the_broker_is_killed(
         for thread in threads:
             thread.join(timeout=150)
         assert sum(acked) == len(payloads)
-        _wait_quiet(engines[-1], at_least=1)
+        _wait_read_to_end(engines[-1], broker.wal_dir)
         assert engines[-1].terminate() == 0
         _assert_nothing_lost(lake, payloads)
     finally:
@@ -293,6 +315,8 @@ def test_a_poison_payload_goes_to_errors_and_the_service_goes_on(
         payloads = good[:300] + poison + good[300:]
         assert publish(fresh_mqtt_broker, "weather-station-01", payloads) == len(payloads)
         _wait_until(lambda: len(read_errors(lake / "raw")) == 2 * len(poison), 30, "errors")
+        # The good messages after the poison too: the errors alone do not say they are read.
+        _wait_read_to_end(engine, fresh_mqtt_broker.wal_dir)
         assert engine.process is not None and engine.process.poll() is None, "service died"
         assert engine.terminate() == 0
         assert sorted(read_delivered(lake / "raw")) == sorted(good)

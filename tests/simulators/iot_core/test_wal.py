@@ -5,7 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from simulators.iot_core.wal import WalTail, encode, read_segment, segment_name, segments
+from simulators.iot_core.wal import (
+    WalTail,
+    encode,
+    end_seq,
+    read_segment,
+    segment_name,
+    segments,
+)
 from simulators.things.broker import start_broker
 
 
@@ -113,3 +120,25 @@ def test_poll_returns_at_most_the_batch_size_and_keeps_its_place(tmp_path) -> No
         assert len(batch) <= 10
         got += [r.seq for r in batch]
     assert got == list(range(26))
+
+
+def test_a_clean_stop_in_the_middle_of_a_replay_leaves_the_unread_rest_for_the_restart(
+    tmp_path,
+) -> None:
+    """A SIGTERM after one batch of a long replay (the service stops after the batch it
+    read): its checkpoint covers only what was read, and the restart reads all the rest."""
+    _segment(tmp_path, 0, [b"%d" % i for i in range(1500)])
+    _segment(tmp_path, 1500, [b"%d" % i for i in range(1500, 3000)])
+    _segment(tmp_path, 3000, [b"%d" % i for i in range(3000, 4000)])
+    assert end_seq(tmp_path) == 4000
+    first = WalTail(tmp_path)
+    read = [r.seq for r in first.poll(2000)]
+    assert read == list(range(2000)) and first.read_to == 2000
+    first.release(2000)  # everything read is delivered: the first segment goes
+    first.save_checkpoint()
+    first.close()
+    second = WalTail(tmp_path)
+    rest = []
+    while batch := second.poll(2000):
+        rest += [r.seq for r in batch]
+    assert rest == list(range(2000, 4000)) and second.read_to == end_seq(tmp_path)
