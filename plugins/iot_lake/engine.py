@@ -873,6 +873,25 @@ def write_partition(
     }
 
 
+def _copy_to_parquet(
+    con: duckdb.DuckDBPyConnection, local_sql: str, fs: Any, path: str, codec: str
+) -> int:
+    """One Parquet file of the query's rows under ``path``; the number of rows written.
+
+    COPY answers the count itself: no second read to count them.
+    """
+    fs.makedirs(path, exist_ok=True)
+    target = join(path, f"part-{uuid.uuid4().hex}.parquet")
+    if not is_local(fs):
+        con.register_filesystem(fs)
+        target = f"{fs.protocol[0]}://{target}"
+    [rows] = con.execute(
+        f"COPY ({local_sql}) TO {_sql_str(target)} (FORMAT parquet, "
+        f"COMPRESSION {codec.lower()}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
+    ).fetchone()
+    return int(rows)
+
+
 def _write_local(
     select_sql: str,
     db: str,
@@ -887,16 +906,7 @@ def _write_local(
     con = new_duckdb()
     try:
         local_sql = prepare_local(con, select_sql, lake, database)
-        fs.makedirs(staging_path, exist_ok=True)
-        target = join(staging_path, f"part-{uuid.uuid4().hex}.parquet")
-        if not is_local(fs):
-            con.register_filesystem(fs)
-            target = f"{fs.protocol[0]}://{target}"
-        # COPY answers the number of rows written: no second read to count them.
-        [rows] = con.execute(
-            f"COPY ({local_sql}) TO {_sql_str(target)} (FORMAT parquet, "
-            f"COMPRESSION {compression.lower()}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
-        ).fetchone()
+        rows = _copy_to_parquet(con, local_sql, fs, staging_path, compression)
     except Exception as err:
         if fs.exists(staging_path):
             fs.rm(staging_path, recursive=True)
@@ -967,15 +977,7 @@ def export_query(
     con = new_duckdb()
     try:
         local_sql = prepare_local(con, select_sql, lake, database)
-        fs.makedirs(path, exist_ok=True)
-        target = join(path, f"part-{uuid.uuid4().hex}.parquet")
-        if not is_local(fs):
-            con.register_filesystem(fs)
-            target = f"{fs.protocol[0]}://{target}"
-        [rows] = con.execute(
-            f"COPY ({local_sql}) TO {_sql_str(target)} (FORMAT parquet, "
-            f"COMPRESSION {codec.lower()}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
-        ).fetchone()
+        rows = _copy_to_parquet(con, local_sql, fs, path, codec)
     except Exception as err:
         raise QueryError(f"writing {location} failed: {err}") from err
     finally:
