@@ -1,8 +1,8 @@
 """One storage seam: a directory on `local`, S3 (or any fsspec endpoint) on `aws`.
 
 Writers never let a reader see half an object or half a partition: objects are written
-aside and renamed (directories) or put in one request (S3); partitions are written to a
-staging prefix and swapped in by :func:`publish_prefix`.
+aside and renamed (directories) or put in one request (S3); partitions are staged,
+audited and swapped in by :mod:`iot_lake.wap`.
 """
 
 from __future__ import annotations
@@ -112,42 +112,6 @@ def atomic_open(uri: str, mode: str = "wb") -> Iterator[IO[bytes]]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def staging_uri(final_uri: str) -> str:
-    """A fresh staging prefix beside ``final_uri``, invisible to partition globs."""
-    parent, _, name = final_uri.rstrip("/").rpartition("/")
-    return join(parent, f"_staging_{name}_{uuid.uuid4().hex}")
-
-
-def publish_prefix(staging: str, final_uri: str) -> None:
-    """Replace the objects under ``final_uri`` with those under ``staging``.
-
-    Locally this is two directory renames, so a reader sees either the old or the new
-    partition, never a mix. On S3 the new objects are copied in before the old ones
-    that they do not overwrite are deleted.
-    """
-    fs, src = filesystem(staging)
-    _, dst = filesystem(final_uri)
-    if is_local(fs):
-        old = None
-        if os.path.exists(dst):
-            old = f"{dst}.old-{uuid.uuid4().hex}"
-            os.rename(dst, old)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        os.rename(src, dst)
-        _fsync_dir(os.path.dirname(dst))
-        if old:
-            fs.rm(old, recursive=True)
-        return
-    new_keys = {key[len(src) :].lstrip("/") for key in fs.find(src)}
-    old_keys = {key[len(dst) :].lstrip("/") for key in fs.find(dst)} if fs.exists(dst) else set()
-    for key in sorted(new_keys):
-        fs.copy(f"{src}/{key}", f"{dst}/{key}")
-    stale = [f"{dst}/{key}" for key in sorted(old_keys - new_keys)]
-    if stale:
-        fs.rm(stale)
-    fs.rm(src, recursive=True)
 
 
 def _fsync_dir(directory: str) -> None:
