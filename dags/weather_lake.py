@@ -12,14 +12,17 @@ found wherever and whenever it arrived; no crawl, no late-data window.
    300 s buffer); a past day passes at once.
 2. **register_tables**: the raw tables (declared with partition projection on `day`,
    `include/glue/tables/raw/`) and the curated tables exist in the catalog.
-3. **write_observations**: `include/sql/weather/flatten_*.sql` read `day=D` plus the
-   `day=undated` objects that arrived on D, type every record once with
-   `try`/`try_cast` (no record can fail the day), remove duplicates (earliest arrival,
-   then object key, then record text), unnest sky-cover layers and present-weather
-   groups, and write partition `dt=D` of `weather_observations` and of `weather_rejects`
-   (every record that cannot be typed or is implausible, with its reason) **aside**:
-   staged versions registered in `<curated_database>_staging` (`plugins/iot_lake/wap.py`).
-   Readers of the curated tables still see the old day.
+3. **write_observations**: `include/sql/weather/typed_records.sql` reads `day=D` plus
+   the `day=undated` objects that arrived on D once and types every record with
+   `try`/`try_cast` (no record can fail the day); from that pass
+   `flatten_rejects.sql` and `flatten_observations.sql` remove duplicates (earliest
+   arrival, then object key, then record text), unnest sky-cover layers and
+   present-weather groups, and write partition `dt=D` of `weather_rejects` (every record
+   that cannot be typed or is implausible, with its reason) and `weather_observations`
+   **aside**: staged versions registered in `<curated_database>_staging`
+   (`plugins/iot_lake/wap.py`); `staged_day_summary.sql` counts them. Readers of the
+   curated tables still see the old day. On `aws` each Athena query is waited for in
+   the triggerer (deferrable; no worker slot).
 4. **audit_observations**: a day without raw observations skips the checks (the empty
    day is published as such). Otherwise every check reads the *staged* day: keys not
    null, every measured column within its physical bounds
@@ -60,9 +63,9 @@ from airflow.sdk import (
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, run_day
 from iot_lake.operators.checks import LakeColumnCheckOperator, LakeTableCheckOperator
 from iot_lake.operators.macros import LAKE
-from iot_lake.operators.write import LakeWritePartitionOperator
+from iot_lake.operators.write import LakeStagedWriteOperator, LakeWritePartitionOperator
 from iot_lake.timetables import DailyTimetable
-from iot_lake.weather import bounds
+from iot_lake.weather import bounds, plan
 
 # Assets are named <database>.<table>; a URI with a scheme would make Airflow load every
 # provider's URI handlers (boto3 included) while parsing this file.
@@ -103,19 +106,22 @@ def weather_lake() -> None:
 
         return ensure_tables()
 
-    # ---- write: the day's observations and rejects, staged (not visible to readers)
-    @task(inlets=[RAW_WEATHER])
-    def write_observations(ds: str | None = None) -> dict[str, Any]:
-        from iot_lake.weather.pipeline import stage_day
-
-        return stage_day(run_day(ds))
+    # ---- write: the day's observations and rejects, staged (not visible to readers);
+    # the raw lines are typed once, then both tables are written from that pass
+    write_observations = LakeStagedWriteOperator(
+        task_id=WRITE,
+        steps=plan.WRITE_STEPS,
+        summary_sql=plan.SUMMARY_SQL,
+        params=bounds.sql_params(),
+        inlets=[RAW_WEATHER],
+    )
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def has_observations(written: dict[str, Any]) -> bool:
         return int(written["observations"]) > 0
 
     # ---- audit: every check reads the staged partitions; any failure stops the publish
-    written = write_observations()
+    written = write_observations.output
     with TaskGroup("audit_observations") as audit_observations:
         # A day without observations skips the checks and publishes the empty day.
         day_has_data = has_observations(written)
@@ -126,7 +132,7 @@ def weather_lake() -> None:
         ) -> dict[str, Any]:
             from iot_lake.weather.reconcile import reconcile_task
 
-            return reconcile_task(run_day(ds), task, staged=written.get("staged"))
+            return reconcile_task(run_day(ds), task, written=written)
 
         checks = [
             LakeColumnCheckOperator(
@@ -184,7 +190,7 @@ def weather_lake() -> None:
         return profile_day("weather_observations", run_day(ds), str(run_id))
 
     published = publish_observations(written)
-    chain(wait_for_day_end, register_tables(), written, audit_observations, published)
+    chain(wait_for_day_end, register_tables(), write_observations, audit_observations, published)
     published >> [stats_by_station_day, stats_by_condition_day, profile_observations()]
 
 

@@ -14,7 +14,7 @@ A statement that names the column ``"$path"`` sees, as on Athena, each row's obj
 
 Public API:
 - :func:`render_sql` / :func:`to_duckdb`: template and transpile a SQL file or text.
-- :func:`run_query`: rows of a query on the configured backend.
+- :func:`run_query` / :func:`query_records`: rows of a query on the configured backend.
 - :func:`connect`: a DuckDB connection with views for catalog tables (the dashboard's).
 - :func:`stage_partition` / :func:`publish_partition`: write a partition's new version
   aside (audited there), then swap it in (:mod:`iot_lake.wap`); :func:`write_partition`
@@ -680,18 +680,45 @@ def run_query(
     lake = settings or config.settings()
     text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
     if lake.is_local:
-        con = new_duckdb()
-        try:
-            local_sql = prepare_local(con, text, lake, database)
-            return con.execute(local_sql).fetchall()
-        except (CatalogError, QueryError):
-            raise
-        except Exception as err:
-            raise _query_error(f"local query {_label(sql)} failed: {err}", err) from err
-        finally:
-            con.close()
+        return _run_local(sql, text, lake, database)[1]
     execution_id = athena_execute(text, lake, database=database)
     return athena_rows(execution_id, lake)
+
+
+def query_records(
+    sql: str,
+    params: Mapping[str, Any] | None = None,
+    settings: LakeSettings | None = None,
+    ds: str | None = None,
+    database: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of one query as ``{column: value}``, typed alike on both backends.
+
+    Athena returns every value as text; its result metadata types them here (pyathena's
+    converter), so a count is an ``int`` whichever backend ran it.
+    """
+    lake = settings or config.settings()
+    text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
+    if lake.is_local:
+        names, rows = _run_local(sql, text, lake, database)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    return athena_records(athena_execute(text, lake, database=database), lake)
+
+
+def _run_local(
+    sql: str, text: str, lake: LakeSettings, database: str | None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    con = new_duckdb()
+    try:
+        cursor = con.execute(prepare_local(con, text, lake, database))
+        rows = cursor.fetchall()
+        return [column[0] for column in cursor.description or []], rows
+    except (CatalogError, QueryError):
+        raise
+    except Exception as err:
+        raise _query_error(f"local query {_label(sql)} failed: {err}", err) from err
+    finally:
+        con.close()
 
 
 def _label(sql: str) -> str:
@@ -767,19 +794,50 @@ def stop_query(execution_id: str, settings: LakeSettings, hook: Any = None) -> N
         log.exception("could not stop Athena query %s", execution_id)
 
 
+def abandon_query(query: Mapping[str, Any], settings: LakeSettings) -> None:
+    """Stop a query that may still run and delete what it may have half written.
+
+    ``query`` is ``{"id": ..., "location": ...}`` (location: an UNLOAD's fresh prefix, or
+    None). Best effort, never raises: it runs on the way out of a failure.
+    """
+    stop_query(query["id"], settings)
+    if query.get("location"):
+        try:
+            delete_prefix(query["location"], settings)
+        except Exception:
+            log.exception("could not delete %s", query["location"])
+
+
 def athena_rows(execution_id: str, settings: LakeSettings) -> list[tuple[Any, ...]]:
     """Result rows of a finished Athena query (header row dropped), as strings."""
-    hook = athena_hook(settings)
-    rows: list[tuple[Any, ...]] = []
-    paginator = hook.get_query_results_paginator(execution_id)
-    first = True
-    for page in paginator:
-        for row in page["ResultSet"]["Rows"]:
-            if first:
-                first = False
-                continue
-            rows.append(tuple(cell.get("VarCharValue") for cell in row["Data"]))
-    return rows
+    return [tuple(cell.get("VarCharValue") for cell in row) for row in _result_cells(
+        execution_id, settings)[1]]
+
+
+def athena_records(execution_id: str, settings: LakeSettings) -> list[dict[str, Any]]:
+    """Result rows of a finished Athena query as ``{column: value}``, typed by its metadata."""
+    from pyathena.converter import DefaultTypeConverter
+
+    convert = DefaultTypeConverter().convert
+    columns, rows = _result_cells(execution_id, settings)
+    return [
+        {c["Name"]: convert(c["Type"], cell.get("VarCharValue"))
+         for c, cell in zip(columns, row, strict=True)}
+        for row in rows
+    ]
+
+
+def _result_cells(
+    execution_id: str, settings: LakeSettings
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Column metadata and data cells of a finished query (a SELECT's header row dropped)."""
+    columns: list[dict[str, Any]] = []
+    rows: list[list[dict[str, Any]]] = []
+    for page in athena_hook(settings).get_query_results_paginator(execution_id):
+        result = page["ResultSet"]
+        columns = columns or list(result.get("ResultSetMetadata", {}).get("ColumnInfo", []))
+        rows += [row["Data"] for row in result["Rows"]]
+    return columns, rows[1:]
 
 
 # --------------------------------------------------------------------------- writing

@@ -204,7 +204,8 @@ def test_the_write_defers_to_the_athena_trigger_then_publishes(moto_lake, moto_e
     trigger = deferred.value.trigger
     assert isinstance(trigger, AthenaTrigger)
     assert deferred.value.method_name == "execute_complete"
-    query = deferred.value.kwargs["query"]
+    state = deferred.value.kwargs["state"]
+    [query] = state["pending"]
     athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
     execution = athena.get_query_execution(QueryExecutionId=query["id"])["QueryExecution"]
     assert execution["Query"].startswith("UNLOAD (SELECT 'a' AS station")
@@ -215,7 +216,7 @@ def test_the_write_defers_to_the_athena_trigger_then_publishes(moto_lake, moto_e
 
     event = asyncio.run(first_event())  # the triggerer's side, against moto
     result = operator.resume_execution(
-        "execute_complete", {"event": event.payload, "query": query}, {"ti": ti}
+        "execute_complete", {"event": event.payload, "state": state}, {"ti": ti}
     )
     assert result["location"] == query["location"]
     glue = boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1")
@@ -231,7 +232,7 @@ def test_a_deferred_write_that_times_out_stops_its_query(moto_lake, moto_endpoin
     operator, ti = _operator(), _TaskInstance()
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute({"ti": ti})
-    query = deferred.value.kwargs["query"]
+    [query] = deferred.value.kwargs["state"]["pending"]
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket_key = query["location"].removeprefix("s3://wap-curated/")
     s3.put_object(Bucket="wap-curated", Key=f"{bucket_key}partial.parquet", Body=b"x")
@@ -252,8 +253,9 @@ def test_killing_a_write_stops_its_query(moto_lake, moto_endpoint) -> None:
     with pytest.raises(TaskDeferred):
         operator.execute({"ti": _TaskInstance()})
     operator.on_kill()
+    [query] = operator.state["pending"]
     athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
-    state = athena.get_query_execution(QueryExecutionId=operator.query_execution_id)
+    state = athena.get_query_execution(QueryExecutionId=query["id"])
     assert state["QueryExecution"]["Status"]["State"] == "CANCELLED"
 
 

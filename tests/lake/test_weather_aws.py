@@ -7,6 +7,7 @@ import boto3
 from iot_lake.catalog import get_catalog
 from iot_lake.weather.pipeline import stage_day
 from iot_lake.weather.tables import ensure_tables
+from tests.fixtures.moto import queue_result
 
 
 def test_raw_tables_are_declared_in_glue_with_partition_projection(aws_lake) -> None:
@@ -26,16 +27,17 @@ def test_raw_tables_are_declared_in_glue_with_partition_projection(aws_lake) -> 
     assert ensure_tables(aws_lake) == []  # a second run changes nothing
 
 
-def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(
-    aws_lake, monkeypatch
-) -> None:
-    from iot_lake.weather import pipeline
-
+def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(aws_lake) -> None:
     ensure_tables(aws_lake)
-    # moto runs no SQL: the counts of the staged day are not what is tested here
-    monkeypatch.setattr(pipeline, "staged_counts", lambda ds, lake: dict.fromkeys(
-        ("rows", "observations", "rejects"), 0))
+    # moto runs no SQL and hands queued results out in the order queries start: the
+    # three UNLOADs answer nothing, the summary of the staged day what Athena would
+    columns = ("rows", "observations", "rejects", "lines_read", "duplicates")
+    for _unload in range(3):
+        queue_result([], [])
+    queue_result([(name, "bigint") for name in columns], [["5", "2", "1", "4", "1"]])
     written = stage_day("2026-11-03", settings=aws_lake)
+    assert {name: written[name] for name in columns} == {
+        "rows": 5, "observations": 2, "rejects": 1, "lines_read": 4, "duplicates": 1}
     assert [s["table"] for s in written["staged"]] == ["weather_rejects", "weather_observations"]
     athena = boto3.client("athena", region_name="us-east-1")
     ids = athena.list_query_executions(WorkGroup="iot_lake_test")["QueryExecutionIds"]

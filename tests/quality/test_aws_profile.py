@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from iot_lake import profiles, quality
+from tests.fixtures.moto import queue_result
 
 WORKGROUP = "iot_lake_quality_test"
 
@@ -32,22 +33,6 @@ def athena(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         boto3.client("athena", region_name="us-east-1").create_work_group(Name=WORKGROUP)
         yield boto3
     config.settings.cache_clear()
-
-
-def queue_result(columns: list[tuple[str, str]], rows: list[list[str | None]]) -> None:
-    """What Athena would return for the next query (moto does not run SQL)."""
-    from moto.athena.models import QueryResults, athena_backends
-    from moto.core import DEFAULT_ACCOUNT_ID
-
-    def row(values: list[str | None]) -> dict:
-        return {"Data": [{} if v is None else {"VarCharValue": v} for v in values]}
-
-    athena_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].query_results_queue.append(
-        QueryResults(
-            rows=[row([name for name, _ in columns]), *(row(r) for r in rows)],
-            column_info=[{"Name": name, "Type": kind} for name, kind in columns],
-        )
-    )
 
 
 STATS_COLUMNS = [

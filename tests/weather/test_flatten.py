@@ -272,7 +272,7 @@ def test_the_typed_pass_is_retired_once_the_day_is_published(declared, lake_sett
 
     catalog = get_catalog(lake_settings)
     written = stage_day("2026-11-03")
-    typed = written["typed"]
+    [typed] = written["intermediate"]
     assert len(catalog.get_partitions("iot_lake_staging", "weather_typed_records")) == 1
     publish_day(written)
     assert catalog.get_partitions("iot_lake_staging", "weather_typed_records") == []

@@ -100,14 +100,15 @@ def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
     assert published
 
     # A late record with an impossible temperature arrives, and a flatten lets it through
-    # (simulated by widening its bounds): the range check, which reads the same bounds
-    # module, catches it on the staged day and the rerun must not publish it.
-    from iot_lake.weather import bounds, pipeline
+    # (simulated by widening the bounds its SQL receives as params): the range check,
+    # which keeps the real bounds, catches it on the staged day and the rerun must not
+    # publish it.
+    from iot_lake.weather import bounds
 
     widened = bounds.sql_params()
     for measure in widened["measures"]:
         measure["maximum"] = 1e9
-    monkeypatch.setattr(pipeline, "flatten_params", lambda: widened)
+    dag.get_task("write_observations").params["measures"] = widened["measures"]
     bad = synthetic.message("722540-13904", day + timedelta(hours=7), rng)
     bad["air_temperature"]["value"] = 75.0
     synthetic.write_raw(lake_settings.uri("raw"), [bad])

@@ -2,7 +2,7 @@
 -- (typed_records.sql.j2), with its reject reason (null: publishable) and, for publishable
 -- records, its copy number among the records of the same (weather_station, observed_at).
 -- Staged as partition dt = {{ ds }} of {{ lake.staging_database }}.weather_typed_records;
--- flatten_observations.sql, flatten_rejects.sql and count_flatten_outcomes.sql read it
+-- flatten_observations.sql, flatten_rejects.sql and staged_day_summary.sql read it
 -- there, so the gzip JSON is not read again for each output.
 -- Duplicates (at-least-once delivery, resends) keep the earliest arrival; ties are broken
 -- by object key, then by the record's own text: a total order that does not depend on

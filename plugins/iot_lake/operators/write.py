@@ -1,151 +1,232 @@
-"""Write one partition from a SQL file; on `aws` the Athena wait is deferred (no worker slot).
+"""Write partitions from SQL files; on `aws` every Athena wait is deferred (no worker slot).
 
-:class:`LakeWritePartitionOperator` renders an Athena-dialect SELECT (a file under
-``include/sql/``, templated like any Airflow SQL) and writes its rows as a new version of
-partition ``dt = ds`` (:mod:`iot_lake.wap`), then publishes it (``publish=True``, for
-derived tables without checks) or leaves it staged for the audit (``publish=False``,
-returning ``{"staged": [...]}`` as every write step does).
+:class:`LakeStagedWriteOperator` runs a staged write (:mod:`iot_lake.staged_write`):
+steps of ``{table: SQL file}``, each table's rows written as a new staged version of
+its partition ``dt = ds`` (:mod:`iot_lake.wap`), then an optional one-row summary
+query. :class:`LakeWritePartitionOperator` is its one-table case, which can also publish
+at once (derived tables without checks).
 
 - `local`: DuckDB, in the task (seconds).
-- `aws`: ``UNLOAD`` to a fresh prefix, submitted from the task, which then *defers* to
-  the Amazon provider's :class:`~airflow.providers.amazon.aws.triggers.athena.AthenaTrigger`
-  and gives its worker slot back while Athena runs. The query never outlives its task:
-  ``on_kill`` (task killed, cleared or marked failed while it holds the slot) and a
-  failed, timed out or killed wait (``__fail__`` resume, trigger error or ``timeout``)
-  call ``StopQueryExecution`` and delete the partial prefix.
+- `aws`: each step's tables are ``UNLOAD``-ed to fresh prefixes together; the task then
+  *defers* to the provider's ``AthenaTrigger`` (:class:`iot_lake.triggers.LakeAthenaTrigger`),
+  one query after the other, giving its worker slot back while Athena runs, and resumes
+  only to register what finished and submit the next step (or the summary, itself
+  deferred). The queries never outlive their task: ``on_kill`` (killed while it holds
+  the slot), the trigger's ``on_kill`` (marked failed or cleared while deferred) and a
+  failed or timed-out wait (``__fail__`` resume) call ``StopQueryExecution`` on every
+  query still running and delete their partial prefixes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-QUERY_XCOM_KEY = "athena_query"
+STATE_XCOM_KEY = "athena_write"
+"""Where a failed or timed-out resume (which gets no kwargs of ours) finds the queries."""
 
 
-class LakeWritePartitionOperator(BaseOperator):
-    """Replace (or stage) one partition of a curated Parquet table from a SELECT."""
+class LakeStagedWriteOperator(BaseOperator):
+    """Stage one day's partitions of several tables, step after step (then a summary)."""
 
-    template_fields: Sequence[str] = ("sql", "partition_values")
+    template_fields: Sequence[str] = ("steps", "summary_sql", "partition_values")
     template_ext: Sequence[str] = (".sql",)
-    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "steps": "py", "summary_sql": "sql"
+    }
     ui_color = "#e8f4fd"
 
     def __init__(
         self,
         *,
-        sql: str,
-        table: str,
+        steps: Sequence[Mapping[str, str]] = (),
+        summary_sql: str | None = None,
         partition_values: Sequence[str] = ("{{ ds }}",),
-        publish: bool = True,
         poll_interval: int = 10,
         max_polls: int = 360,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.sql = sql
-        self.table = table
+        self.steps = [dict(step) for step in steps]
+        self.summary_sql = summary_sql
         self.partition_values = list(partition_values)
-        self.publish = publish
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.query_execution_id: str | None = None
+        self.state: dict[str, Any] | None = None
+
+    def plan(self) -> list[dict[str, str]]:
+        """The rendered steps: ``[{table: SELECT}, ...]``."""
+        return self.steps
 
     # ------------------------------------------------------------------ start
     def execute(self, context: Any) -> dict[str, Any]:
-        from iot_lake import config, engine, wap
-        from iot_lake.catalog import get_catalog
+        from iot_lake import config, staged_write
 
         lake = config.settings()
-        database = lake.curated_database
         values = [str(v) for v in self.partition_values]
         if lake.is_local:
-            staged = engine.stage_partition(self.sql, database, self.table, values, lake)
-            return self._finish(staged, lake)
-        table = engine.target_table(get_catalog(lake), database, self.table, values)
-        location = wap.stage_location(lake, table, values, wap.new_run_id())
-        statement = engine.unload_sql(self.sql, location, engine.compression_of(table, lake))
-        engine.parse_one(self.sql)
-        self.query_execution_id = engine.athena_start(statement, lake, database=database)
-        query = {"id": self.query_execution_id, "location": location, "values": values}
-        # Kept where a failed or timed-out resume (which gets no kwargs of ours) finds it.
-        context["ti"].xcom_push(key=QUERY_XCOM_KEY, value=query)
-        self.log.info("Athena query %s writes %s; deferring", self.query_execution_id, location)
-        self.defer(
-            trigger=self._trigger(self.query_execution_id, lake),
-            method_name="execute_complete",
-            kwargs={"query": query},
-            timeout=timedelta(seconds=self.poll_interval * self.max_polls * 1.2),
-        )
+            result = staged_write.stage_steps(self.plan(), values, self.summary_sql, lake)
+            return self.finish(result, lake)
+        state = {"values": values, "step": 0, "pending": [], "staged": [], "summary": None}
+        return self._advance(context, state, lake)
+
+    def _advance(self, context: Any, state: dict[str, Any], lake: Any) -> dict[str, Any]:
+        """Defer on the next pending query, or submit the next step, or finish."""
+        from iot_lake import staged_write
+
+        plan = self.plan()
+        while not state["pending"]:
+            if state["step"] < len(plan):
+                state["staged"].append([])
+                self._submit(state, plan[state["step"]].items(), lake)
+                state["step"] += 1
+            elif self.summary_sql and state["summary"] is None:
+                self._submit(state, [(None, self.summary_sql)], lake)
+                state["summary"] = {}
+            else:
+                outputs = state["staged"][-1]
+                intermediates = [s for step in state["staged"][:-1] for s in step]
+                result = staged_write.written(outputs, intermediates, state["summary"] or {})
+                return self.finish(result, lake)
+        self._defer(context, state, lake)
         raise AssertionError("defer() returns only by raising")  # pragma: no cover
 
-    def _trigger(self, execution_id: str, lake: Any) -> Any:
-        from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
+    def _submit(self, state: dict[str, Any], queries: Any, lake: Any) -> None:
+        """Start a step's queries together (a submit error stops those already started)."""
+        from iot_lake import engine, wap
+        from iot_lake.catalog import get_catalog
 
-        return AthenaTrigger(
-            query_execution_id=execution_id,
-            waiter_delay=self.poll_interval,
-            waiter_max_attempts=self.max_polls,
-            aws_conn_id=lake.aws_conn_id,
-            region_name=lake.region,
+        database = lake.curated_database
+        try:
+            for table_name, select in queries:
+                engine.parse_one(select)  # fail before starting anything on a bad statement
+                query: dict[str, Any] = {"table": table_name, "location": None}
+                statement = select
+                if table_name is not None:
+                    table = engine.target_table(
+                        get_catalog(lake), database, table_name, state["values"])
+                    query["location"] = wap.stage_location(
+                        lake, table, state["values"], wap.new_run_id())
+                    statement = engine.unload_sql(
+                        select, query["location"], engine.compression_of(table, lake))
+                query["id"] = engine.athena_start(statement, lake, database=database)
+                state["pending"].append(query)
+                self.log.info("Athena query %s writes %s", query["id"],
+                              query["location"] or "the summary")
+        except BaseException:
+            self._abandon(state, lake)
+            raise
+
+    def _defer(self, context: Any, state: dict[str, Any], lake: Any) -> None:
+        from iot_lake.triggers import LakeAthenaTrigger
+
+        self.state = state
+        context["ti"].xcom_push(key=STATE_XCOM_KEY, value=state)
+        query = state["pending"][0]
+        self.log.info("waiting for Athena query %s in the triggerer", query["id"])
+        self.defer(
+            trigger=LakeAthenaTrigger(
+                query_execution_id=query["id"],
+                location=query["location"],
+                waiter_delay=self.poll_interval,
+                waiter_max_attempts=self.max_polls,
+                aws_conn_id=lake.aws_conn_id,
+                region_name=lake.region,
+            ),
+            method_name="execute_complete",
+            kwargs={"state": state},
+            timeout=timedelta(seconds=self.poll_interval * self.max_polls * 1.2),
         )
 
     # ------------------------------------------------------------------ resume
     def execute_complete(
-        self, context: Any, event: dict[str, Any] | None = None, query: dict[str, Any] | None = None
+        self, context: Any, event: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        from iot_lake import config, engine, wap
+        from iot_lake import config, engine, staged_write, wap
         from iot_lake.catalog import get_catalog
         from iot_lake.errors import is_athena_data_error
 
         lake = config.settings()
-        query = query or {}
-        self.query_execution_id = query.get("id")
+        if not state or not state.get("pending"):
+            raise engine.QueryError(f"resumed without a pending Athena query ({state})")
+        self.state = state
+        query = state["pending"][0]
         if not event or event.get("status") != "success":
-            self._abandon(query, lake)
+            self._abandon(state, lake)
             reason = engine.athena_hook(lake).get_state_change_reason(query["id"])
             error = engine.QueryDataError if is_athena_data_error(reason) else engine.QueryError
-            raise error(f"Athena query {query.get('id')} did not succeed ({event}): {reason}")
-        catalog = get_catalog(lake)
-        database = lake.curated_database
-        table = engine.target_table(catalog, database, self.table, query["values"])
-        staged = wap.register_staged(
-            lake, database, table, query["values"], query["location"], catalog=catalog
-        )
-        return self._finish(staged, lake)
+            raise error(f"Athena query {query['id']} did not succeed ({event}): {reason}")
+        state["pending"].pop(0)
+        if query["table"] is None:
+            state["summary"] = staged_write.one_row(engine.athena_records(query["id"], lake))
+        else:
+            catalog = get_catalog(lake)
+            database = lake.curated_database
+            table = engine.target_table(catalog, database, query["table"], state["values"])
+            staged = wap.register_staged(
+                lake, database, table, state["values"], query["location"], catalog=catalog
+            )
+            state["staged"][-1].append(staged.as_dict())
+        return self._advance(context, state, lake)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any):
-        """A wait that failed or timed out (``__fail__``) stops its query first."""
+        """A wait that failed or timed out (``__fail__``) stops its queries first."""
         if next_method == "__fail__":
             from iot_lake import config
 
-            query = context["ti"].xcom_pull(task_ids=self.task_id, key=QUERY_XCOM_KEY)
-            if query:
-                self._abandon(query, config.settings())
+            state = context["ti"].xcom_pull(task_ids=self.task_id, key=STATE_XCOM_KEY)
+            if state:
+                self._abandon(state, config.settings())
         return super().resume_execution(next_method, next_kwargs, context)
 
     def on_kill(self) -> None:
-        if self.query_execution_id:
-            from iot_lake import config, engine
+        if self.state:
+            from iot_lake import config
 
-            engine.stop_query(self.query_execution_id, config.settings())
+            self._abandon(self.state, config.settings())
 
     # ------------------------------------------------------------------ helpers
-    def _abandon(self, query: dict[str, Any], lake: Any) -> None:
+    def _abandon(self, state: dict[str, Any], lake: Any) -> None:
+        """Stop every query still running and delete what it may have half written."""
         from iot_lake import engine
 
-        if query.get("id"):
-            engine.stop_query(query["id"], lake)
-        if query.get("location"):
-            engine.delete_prefix(query["location"], lake)
+        for query in state.get("pending") or []:
+            engine.abandon_query(query, lake)
 
-    def _finish(self, staged: Any, lake: Any) -> dict[str, Any]:
+    def finish(self, result: dict[str, Any], lake: Any) -> dict[str, Any]:
+        """What the task returns (XCom): the staged write as is."""
+        return result
+
+
+class LakeWritePartitionOperator(LakeStagedWriteOperator):
+    """Replace (or stage) one partition of a curated Parquet table from a SELECT.
+
+    ``publish=True`` (derived tables without checks) swaps the new version in at once and
+    returns where it lives; ``publish=False`` leaves it staged for an audit and returns
+    ``{"staged": [...], "rows": ...}`` as every write step does.
+    """
+
+    template_fields: Sequence[str] = ("sql", "partition_values")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
+
+    def __init__(self, *, sql: str, table: str, publish: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sql = sql
+        self.table = table
+        self.publish = publish
+
+    def plan(self) -> list[dict[str, str]]:
+        return [{self.table: self.sql}]
+
+    def finish(self, result: dict[str, Any], lake: Any) -> dict[str, Any]:
         from iot_lake import wap
 
+        [staged] = result["staged"]
         if not self.publish:
-            return {"staged": [staged.as_dict()], "rows": staged.rows}
+            return {"staged": [staged], "rows": staged.get("rows")}
         [published] = wap.publish_all([staged], lake)
-        return {**published, "rows": staged.rows}
+        return {**published, "rows": staged.get("rows")}

@@ -18,34 +18,16 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from iot_lake import config, wap
+from iot_lake import config, staged_write
 from iot_lake.config import LakeSettings
-from iot_lake.engine import render_sql, run_query, stage_partition, write_partition
+from iot_lake.engine import query_records, render_sql, write_partition
 from iot_lake.operators.macros import LakeMacros
 from iot_lake.weather import bounds
-from iot_lake.weather.tables import (
-    OBSERVATIONS,
-    REJECTS,
-    STATS_BY_CONDITION,
-    STATS_BY_STATION,
-    TYPED,
-)
+from iot_lake.weather.plan import STATS_SQL, SUMMARY_SQL, WRITE_STEPS
 
 log = logging.getLogger(__name__)
 
-TYPED_SQL = "weather/typed_records.sql"
-FLATTEN_SQL = "weather/flatten_observations.sql"
-REJECTS_SQL = "weather/flatten_rejects.sql"
-OUTCOMES_SQL = "weather/count_flatten_outcomes.sql"
-COUNT_SQL = "weather/count_observations_day.sql"
-COUNT_REJECTS_SQL = "weather/count_rejects_day.sql"
-DAY_SQL = {TYPED: TYPED_SQL, OBSERVATIONS: FLATTEN_SQL, REJECTS: REJECTS_SQL}
-"""The tables one flatten writes, in this order, each from its SQL file: the typed pass
-over the raw lines first (staged only), then the two outputs read from it."""
-STATS_SQL = {
-    STATS_BY_STATION: "weather/stats_by_station_day.sql",
-    STATS_BY_CONDITION: "weather/stats_by_condition_day.sql",
-}
+DAY_SQL = {table: sql for step in WRITE_STEPS for table, sql in step.items()}
 
 
 def flatten_params() -> dict[str, Any]:
@@ -66,68 +48,35 @@ def day_select(table: str, ds: str, settings: LakeSettings | None = None) -> str
 def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
     """Write partition ``dt = ds`` of weather_observations and weather_rejects aside.
 
-    The raw lines are read and typed once (``weather_typed_records``, staged only); both
-    tables are written from that pass. Returns the staged versions to publish (rejects
-    first, for :func:`iot_lake.wap.publish_all`) and the staged row, observation and
-    reject counts (what the DAG branches on and the
-    reconciliation adds up).
+    The steps of :data:`iot_lake.weather.plan.WRITE_STEPS`, run in this process (the
+    DAG's ``write_observations`` runs the same steps and defers on `aws`): the raw lines
+    are read and typed once (``weather_typed_records``, an intermediate), both tables are
+    written from that pass. Returns the staged outputs (rejects first, for
+    :func:`iot_lake.wap.publish_all`), the intermediate and the summary's figures (rows,
+    observations, rejects, lines_read, duplicates), which the DAG branches on and the
+    reconciliation adds up.
     """
     lake = settings or config.settings()
-    # One pass over the raw gzip JSON: every line read and typed once, staged as
-    # weather_typed_records; observations and rejects are then read from that Parquet.
-    typed = stage_partition(day_select(TYPED, ds, lake), lake.curated_database, TYPED, [ds],
-                            settings=lake)
-    log.info("day %s: %s raw lines typed once (%s)", ds, typed.rows, typed.describe())
-    staged = [
-        stage_partition(day_select(table, ds, lake), lake.curated_database, table, [ds],
-                        settings=lake)
-        for table in (REJECTS, OBSERVATIONS)
-    ]
-    counts = staged_counts(ds, lake)
-    if counts["rejects"]:
+    steps = [{table: day_select(table, ds, lake) for table in step} for step in WRITE_STEPS]
+    summary = render_sql(SUMMARY_SQL, ds=ds, lake=LakeMacros(lake))
+    written = staged_write.stage_steps(steps, [ds], summary, lake)
+    if written["rejects"]:
         log.warning("day %s: %s raw records rejected (staged: %s)",
-                    ds, counts["rejects"], staged[0].describe())
-    return {
-        "table": f"{lake.curated_database}.{OBSERVATIONS}",
-        "dt": ds,
-        **counts,
-        "staged": [version.as_dict() for version in staged],
-        "typed": typed.as_dict(),
-    }
+                    ds, written["rejects"], written["staged"][0]["location"])
+    return written
 
 
-def staged_counts(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
-    """Rows and distinct observations of the staged observations, staged rejects."""
+def staged_summary(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
+    """The summary of the staged day ``ds`` (:data:`iot_lake.weather.plan.SUMMARY_SQL`)."""
     lake = settings or config.settings()
-    [(row_count, observation_count)] = run_query(COUNT_SQL, ds=ds, settings=lake)
-    [(rejects,)] = run_query(COUNT_REJECTS_SQL, ds=ds, settings=lake)
-    return {"rows": int(row_count), "observations": int(observation_count),
-            "rejects": int(rejects)}
-
-
-def flatten_outcomes(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
-    """Lines the flatten of ``ds`` reads, rejects, removes as duplicates and keeps."""
-    lake = settings or config.settings()
-    [row] = run_query(OUTCOMES_SQL, params=flatten_params(), ds=ds, settings=lake)
-    names = ("lines_read", "rejected", "duplicates", "observations")
-    return {name: int(value) for name, value in zip(names, row, strict=True)}
+    return staged_write.one_row(query_records(SUMMARY_SQL, ds=ds, settings=lake))
 
 
 def publish_day(
     written: Mapping[str, Any], settings: LakeSettings | None = None
 ) -> list[dict[str, Any]]:
-    """Publish a staged day (rejects, then observations), then retire its typed pass.
-
-    The typed intermediate stays staged while the day is audited (the reconciliation
-    reads its outcome counts; a failed audit keeps it for inspection); once the day is
-    published nothing needs it, and its files expire after the grace period.
-    """
-    lake = settings or config.settings()
-    published = wap.publish_all(list(written["staged"]), lake)
-    if written.get("typed"):
-        wap.retire_staged(written["typed"], lake)
-        wap.expire_superseded(lake, tables=[TYPED])
-    return published
+    """Publish a staged day (rejects, then observations), then retire its typed pass."""
+    return staged_write.publish_written(written, settings)
 
 
 def flatten_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:

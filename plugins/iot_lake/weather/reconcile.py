@@ -20,7 +20,7 @@ from iot_lake.config import LakeSettings
 from iot_lake.errors import LakeDataError
 from iot_lake.storage import filesystem, join
 from iot_lake.weather.layout import UNDATED, arrival_of, day_prefix
-from iot_lake.weather.pipeline import flatten_outcomes, staged_counts
+from iot_lake.weather.pipeline import staged_summary
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +82,26 @@ def raw_record_count(ds: str, settings: LakeSettings | None = None) -> dict[str,
 def reconcile_day(
     ds: str,
     settings: LakeSettings | None = None,
-    written: Mapping[str, int] | None = None,
+    written: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check raw records = observations + rejects + duplicates removed for day ``ds``.
 
-    ``written`` gives the observation and reject counts of the data under audit; by
-    default the staged partitions (``<curated>_staging``) are counted, which is what
-    the audit step checks before anything is published. Raises
+    ``written`` is the write step's result, whose summary (read from the staged
+    partitions, ``<curated>_staging``, when they were written) gives the lines read,
+    duplicates removed, observations and rejects of the data under audit; without it the
+    staged day is summarized now. Raises
     :class:`ReconciliationError` with every figure when they do not add up.
     """
     lake = settings or config.settings()
     raw = raw_record_count(ds, lake)
-    outcomes = flatten_outcomes(ds, lake)
-    counts = dict(written) if written is not None else staged_counts(ds, lake)
+    summary = dict(written) if written is not None else staged_summary(ds, lake)
     figures = {
         "raw_objects": raw["objects"],
         "raw_records": raw["records"],
-        "lines_read": outcomes["lines_read"],
-        "observations": counts["observations"],
-        "rejects": counts["rejects"],
-        "duplicates_removed": outcomes["duplicates"],
+        "lines_read": int(summary["lines_read"]),
+        "observations": int(summary["observations"]),
+        "rejects": int(summary["rejects"]),
+        "duplicates_removed": int(summary["duplicates"]),
     }
     accounted = figures["observations"] + figures["rejects"] + figures["duplicates_removed"]
     problems = []
@@ -157,18 +157,20 @@ def check_results(figures: Mapping[str, int], table: str) -> list[Any]:
 def reconcile_task(
     ds: str,
     task: Any,
-    staged: list[dict[str, Any]] | None = None,
+    written: Mapping[str, Any] | None = None,
     settings: LakeSettings | None = None,
 ) -> dict[str, Any]:
     """:func:`reconcile_day` for a task: its outcome also lands in ``task.check_results``.
 
-    ``staged`` (the write task's staged versions) is named in the failure message: the
+    ``written`` is the write task's result: its summary is what is reconciled (no query
+    waits in this task) and its staged versions are named in the failure message: the
     published day is unchanged and the staged data is kept there for inspection.
     """
     lake = settings or config.settings()
     table = f"{lake.staging_database}.weather_observations"
+    staged = list((written or {}).get("staged") or [])
     try:
-        figures = reconcile_day(ds, lake)
+        figures = reconcile_day(ds, lake, written)
     except ReconciliationError as err:
         task.check_results = check_results(err.figures, table)
         if staged:

@@ -15,16 +15,17 @@ from typing import Any
 from iot_lake import config
 from iot_lake.catalog import get_catalog
 from iot_lake.config import INCLUDE_DIR, LakeSettings
+from iot_lake.weather.plan import (
+    OBSERVATIONS,
+    REJECTS,
+    STATS_BY_CONDITION,
+    STATS_BY_STATION,
+    TYPED,
+)
 
 TABLES_DIR = INCLUDE_DIR / "glue" / "tables"
 RAW_TABLES_DIR = TABLES_DIR / "raw"
 
-OBSERVATIONS = "weather_observations"
-REJECTS = "weather_rejects"
-STATS_BY_STATION = "weather_stats_by_station_day"
-STATS_BY_CONDITION = "weather_stats_by_condition_day"
-TYPED = "weather_typed_records"
-"""The flatten's one typed pass over a day's raw lines: staged only, never published."""
 TABLES = (OBSERVATIONS, REJECTS, STATS_BY_STATION, STATS_BY_CONDITION, TYPED)
 
 RAW = "weather"
