@@ -18,12 +18,16 @@ returning ``{"staged": [...]}`` as every write step does).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-QUERY_XCOM_KEY = "athena_query"
+from iot_lake.operators.deferred_sql import (
+    QUERY_XCOM_KEY,
+    athena_trigger,
+    failed_wait,
+    wait_timeout,
+)
 
 
 class LakeWritePartitionOperator(BaseOperator):
@@ -75,23 +79,14 @@ class LakeWritePartitionOperator(BaseOperator):
         context["ti"].xcom_push(key=QUERY_XCOM_KEY, value=query)
         self.log.info("Athena query %s writes %s; deferring", self.query_execution_id, location)
         self.defer(
-            trigger=self._trigger(self.query_execution_id, lake),
+            trigger=athena_trigger(
+                self.query_execution_id, lake, self.poll_interval, self.max_polls
+            ),
             method_name="execute_complete",
             kwargs={"query": query},
-            timeout=timedelta(seconds=self.poll_interval * self.max_polls * 1.2),
+            timeout=wait_timeout(self.poll_interval, self.max_polls),
         )
         raise AssertionError("defer() returns only by raising")  # pragma: no cover
-
-    def _trigger(self, execution_id: str, lake: Any) -> Any:
-        from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
-
-        return AthenaTrigger(
-            query_execution_id=execution_id,
-            waiter_delay=self.poll_interval,
-            waiter_max_attempts=self.max_polls,
-            aws_conn_id=lake.aws_conn_id,
-            region_name=lake.region,
-        )
 
     # ------------------------------------------------------------------ resume
     def execute_complete(
@@ -99,16 +94,13 @@ class LakeWritePartitionOperator(BaseOperator):
     ) -> dict[str, Any]:
         from iot_lake import config, engine, wap
         from iot_lake.catalog import get_catalog
-        from iot_lake.errors import is_athena_data_error
 
         lake = config.settings()
         query = query or {}
         self.query_execution_id = query.get("id")
         if not event or event.get("status") != "success":
             self._abandon(query, lake)
-            reason = engine.athena_hook(lake).get_state_change_reason(query["id"])
-            error = engine.QueryDataError if is_athena_data_error(reason) else engine.QueryError
-            raise error(f"Athena query {query.get('id')} did not succeed ({event}): {reason}")
+            raise failed_wait(query.get("id"), event, lake)
         catalog = get_catalog(lake)
         database = lake.curated_database
         table = engine.target_table(catalog, database, self.table, query["values"])
