@@ -833,11 +833,14 @@ def _result_cells(
     """Column metadata and data cells of a finished query (a SELECT's header row dropped)."""
     columns: list[dict[str, Any]] = []
     rows: list[list[dict[str, Any]]] = []
-    for page in athena_hook(settings).get_query_results_paginator(execution_id):
+    for page in athena_hook(settings).get_query_results_paginator(execution_id) or []:
         result = page["ResultSet"]
         columns = columns or list(result.get("ResultSetMetadata", {}).get("ColumnInfo", []))
         rows += [row["Data"] for row in result["Rows"]]
-    return columns, rows[1:]
+    names = [column["Name"] for column in columns]
+    if rows and [cell.get("VarCharValue") for cell in rows[0]] == names:
+        rows = rows[1:]  # a SELECT's first row holds the column labels
+    return columns, rows
 
 
 # --------------------------------------------------------------------------- writing

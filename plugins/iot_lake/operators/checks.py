@@ -6,6 +6,11 @@ views on `local`, Athena on `aws`, chosen from :func:`iot_lake.config.settings` 
 task runs, so DAG files carry no connection and never branch on the backend, and how
 they fail. Check SQL is Athena dialect on both backends.
 
+On `local` a check runs in the task (DuckDB, seconds). On `aws` its query runs on Athena
+while the task is *deferred* (no worker slot held): common.sql's logic is replayed on
+the finished query's typed rows (:mod:`iot_lake.operators.deferred_sql`), and the
+query is stopped if the task is killed or the wait fails or times out.
+
 In the DAGs the checks read the *staged* version of the day (``{{ lake.staging_database }}``,
 see :mod:`iot_lake.wap`). A failed check is a data error: it raises
 :class:`DataCheckFailed` (an ``AirflowFailException``, never retried) whose message
@@ -26,8 +31,10 @@ from airflow.providers.common.sql.operators.sql import (
 )
 from airflow.sdk.exceptions import AirflowException
 
+from iot_lake import config
 from iot_lake.errors import LakeDataError
 from iot_lake.hooks import lake_db_hook
+from iot_lake.operators.deferred_sql import AthenaReplayMixin
 
 
 class DataCheckFailed(LakeDataError):
@@ -55,8 +62,8 @@ def failure_message(
     return "\n".join(lines)
 
 
-class _LakeCheck:
-    """Mixin: the lake's hook, and failures that are data errors naming the staged data.
+class _LakeCheck(AthenaReplayMixin):
+    """Mixin: the lake's engine, and failures that are data errors naming the staged data.
 
     Each operator class declares ``__init__(staged_by=...)`` itself: Airflow wraps the
     ``__init__`` of operator classes only, not of plain mixins.
@@ -68,13 +75,26 @@ class _LakeCheck:
 
     staged_by: str | None = None
 
+    def _lake_check(self, staged_by: str | None, poll_interval: int, max_polls: int) -> None:
+        self.staged_by = staged_by
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+
     def get_db_hook(self) -> DbApiHook:
+        if self.recorded is not None:  # replaying on Athena's finished results
+            return self.recorded  # type: ignore[return-value]
         hook = lake_db_hook()
         if self.database:
             hook.schema = self.database
         return hook
 
     def execute(self, context: Any) -> Any:
+        if config.settings().is_local:
+            return self.replayed(context)
+        return self.execute_on_athena(context)
+
+    def replayed(self, context: Any) -> Any:
+        """common.sql's check; a failed check becomes :class:`DataCheckFailed`."""
         self.check_results = []
         try:
             return super().execute(context)  # type: ignore[misc]
@@ -95,19 +115,33 @@ class _LakeCheck:
 class LakeColumnCheckOperator(_LakeCheck, SQLColumnCheckOperator):
     """``SQLColumnCheckOperator`` on the lake (null, distinct, unique, min, max per column)."""
 
-    def __init__(self, *, staged_by: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        staged_by: str | None = None,
+        poll_interval: int = 10,
+        max_polls: int = 360,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("retry_on_failure", False)  # a failed check is a data error
         super().__init__(**kwargs)
-        self.staged_by = staged_by
+        self._lake_check(staged_by, poll_interval, max_polls)
 
 
 class LakeTableCheckOperator(_LakeCheck, SQLTableCheckOperator):
     """``SQLTableCheckOperator`` on the lake (boolean statements over a table)."""
 
-    def __init__(self, *, staged_by: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        staged_by: str | None = None,
+        poll_interval: int = 10,
+        max_polls: int = 360,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("retry_on_failure", False)  # a failed check is a data error
         super().__init__(**kwargs)
-        self.staged_by = staged_by
+        self._lake_check(staged_by, poll_interval, max_polls)
 
 
 class LakeSQLCheckOperator(_LakeCheck, SQLCheckOperator):
@@ -117,7 +151,14 @@ class LakeSQLCheckOperator(_LakeCheck, SQLCheckOperator):
     kept as a SQL file under ``include/sql/``.
     """
 
-    def __init__(self, *, staged_by: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        staged_by: str | None = None,
+        poll_interval: int = 10,
+        max_polls: int = 360,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("retry_on_failure", False)  # a failed check is a data error
         super().__init__(**kwargs)
-        self.staged_by = staged_by
+        self._lake_check(staged_by, poll_interval, max_polls)

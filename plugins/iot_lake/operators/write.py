@@ -20,10 +20,11 @@ at once (derived tables without checks).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
+
+from iot_lake.operators.deferred_sql import athena_trigger, failed_wait, wait_timeout
 
 STATE_XCOM_KEY = "athena_write"
 """Where a failed or timed-out resume (which gets no kwargs of ours) finds the queries."""
@@ -121,24 +122,17 @@ class LakeStagedWriteOperator(BaseOperator):
             raise
 
     def _defer(self, context: Any, state: dict[str, Any], lake: Any) -> None:
-        from iot_lake.triggers import LakeAthenaTrigger
-
         self.state = state
         context["ti"].xcom_push(key=STATE_XCOM_KEY, value=state)
         query = state["pending"][0]
         self.log.info("waiting for Athena query %s in the triggerer", query["id"])
         self.defer(
-            trigger=LakeAthenaTrigger(
-                query_execution_id=query["id"],
-                location=query["location"],
-                waiter_delay=self.poll_interval,
-                waiter_max_attempts=self.max_polls,
-                aws_conn_id=lake.aws_conn_id,
-                region_name=lake.region,
+            trigger=athena_trigger(
+                query["id"], lake, self.poll_interval, self.max_polls, query["location"]
             ),
             method_name="execute_complete",
             kwargs={"state": state},
-            timeout=timedelta(seconds=self.poll_interval * self.max_polls * 1.2),
+            timeout=wait_timeout(self.poll_interval, self.max_polls),
         )
 
     # ------------------------------------------------------------------ resume
@@ -148,7 +142,6 @@ class LakeStagedWriteOperator(BaseOperator):
     ) -> dict[str, Any]:
         from iot_lake import config, engine, staged_write, wap
         from iot_lake.catalog import get_catalog
-        from iot_lake.errors import is_athena_data_error
 
         lake = config.settings()
         if not state or not state.get("pending"):
@@ -157,9 +150,7 @@ class LakeStagedWriteOperator(BaseOperator):
         query = state["pending"][0]
         if not event or event.get("status") != "success":
             self._abandon(state, lake)
-            reason = engine.athena_hook(lake).get_state_change_reason(query["id"])
-            error = engine.QueryDataError if is_athena_data_error(reason) else engine.QueryError
-            raise error(f"Athena query {query['id']} did not succeed ({event}): {reason}")
+            raise failed_wait(query["id"], event, lake)
         state["pending"].pop(0)
         if query["table"] is None:
             state["summary"] = staged_write.one_row(engine.athena_records(query["id"], lake))

@@ -1,0 +1,191 @@
+"""Deferrable Athena for operators whose logic reads rows through a DB-API hook: *replay*.
+
+common.sql's check operators build their SQL, ask the hook for rows (``get_records`` or
+``get_first``) and judge them. On `aws`, :class:`AthenaReplayMixin` runs that logic with
+a :class:`RecordedResults` hook that answers from finished Athena queries. A statement
+with no result yet (:class:`QueryPending`) is submitted in the lake's workgroup and the
+task *defers* to the Amazon provider's ``AthenaTrigger``, giving its worker slot back
+while Athena runs. On resume the rows are fetched, typed with the column types Athena
+reports (GetQueryResults returns text; a count must compare as a number, a boolean as a
+boolean, NULL as None), and the logic runs again from the start until it asks for
+nothing new. The operator's own SQL, evaluation and failure messages are untouched.
+
+The query never outlives its task: ``on_kill``, the trigger's ``on_kill`` (a user marks
+the deferred task failed or clears it) and a failed or timed-out wait (``__fail__``
+resume, which gets no kwargs of ours: the query is found in XCom) call
+``StopQueryExecution``, as :mod:`iot_lake.operators.write` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from iot_lake.config import LakeSettings
+
+QUERY_XCOM_KEY = "athena_query"
+"""XCom key of the query a task waits for (a ``__fail__`` resume looks it up there)."""
+
+Rows = list[tuple[Any, ...]]
+
+
+class QueryPending(Exception):
+    """The replayed logic asked for a statement that has no result yet."""
+
+    def __init__(self, sql: str) -> None:
+        super().__init__(f"no Athena result yet for: {sql}")
+        self.sql = sql
+
+
+class RecordedResults:
+    """A stand-in hook: rows of finished queries, looked up by their exact SQL."""
+
+    def __init__(self, rows: Mapping[str, Rows]) -> None:
+        self.rows = dict(rows)
+
+    def get_records(self, sql: str, parameters: Any = None) -> Rows:
+        if parameters:
+            raise ValueError(
+                "query parameters are not supported by checks deferred to Athena: "
+                "render the values into the SQL with templates ({{ params.x }})"
+            )
+        if sql not in self.rows:
+            raise QueryPending(sql)
+        return self.rows[sql]
+
+    def get_first(self, sql: str, parameters: Any = None) -> tuple[Any, ...] | None:
+        rows = self.get_records(sql, parameters)
+        return rows[0] if rows else None
+
+
+def typed_rows(execution_id: str, lake: LakeSettings) -> Rows:
+    """Rows of a finished query, typed from ``ResultSetMetadata`` as pyathena types them."""
+    from iot_lake import engine
+
+    return [tuple(record.values()) for record in engine.athena_records(execution_id, lake)]
+
+
+def athena_trigger(
+    execution_id: str,
+    lake: LakeSettings,
+    poll_interval: int,
+    max_polls: int,
+    location: str | None = None,
+) -> Any:
+    """The provider's trigger that waits for one query in the triggerer (and stops it,
+    deleting ``location``, when a user kills the deferred task)."""
+    from iot_lake.triggers import LakeAthenaTrigger
+
+    return LakeAthenaTrigger(
+        query_execution_id=execution_id,
+        location=location,
+        waiter_delay=poll_interval,
+        waiter_max_attempts=max_polls,
+        aws_conn_id=lake.aws_conn_id,
+        region_name=lake.region,
+    )
+
+
+def wait_timeout(poll_interval: int, max_polls: int) -> timedelta:
+    """The deferral's timeout: the trigger's own polls, with a margin."""
+    return timedelta(seconds=poll_interval * max_polls * 1.2)
+
+
+def failed_wait(execution_id: str | None, event: Any, lake: LakeSettings) -> Exception:
+    """The error of a wait that did not succeed: a data error only for Athena's data errors."""
+    from iot_lake import engine
+    from iot_lake.errors import is_athena_data_error
+
+    reason = None
+    if execution_id:
+        reason = engine.athena_hook(lake).get_state_change_reason(execution_id)
+    error = engine.QueryDataError if is_athena_data_error(reason) else engine.QueryError
+    return error(f"Athena query {execution_id} did not succeed ({event}): {reason}")
+
+
+class AthenaReplayMixin:
+    """Runs :meth:`replayed` on `aws` with Athena results, deferring while queries run.
+
+    The operator implements :meth:`replayed` (its logic, reading rows through
+    ``get_db_hook()``) and returns :attr:`recorded` from ``get_db_hook`` while it is set.
+    """
+
+    task_id: str
+    database: str | None
+    log: Any
+    defer: Any
+    poll_interval: int = 10
+    max_polls: int = 360
+    query_execution_id: str | None = None
+    recorded: RecordedResults | None = None
+
+    def replayed(self, context: Any) -> Any:
+        raise NotImplementedError
+
+    def execute_on_athena(self, context: Any, queries: Mapping[str, str] | None = None) -> Any:
+        """Replay the logic on the rows of ``queries`` ({sql: execution id}); defer on a miss."""
+        from iot_lake import config
+
+        lake = config.settings()
+        queries = dict(queries or {})
+        self.recorded = RecordedResults({sql: typed_rows(q, lake) for sql, q in queries.items()})
+        try:
+            return self.replayed(context)
+        except QueryPending as miss:
+            pending = miss.sql
+        finally:
+            self.recorded = None
+        self._submit_and_defer(context, pending, queries, lake)
+
+    def _submit_and_defer(
+        self, context: Any, sql: str, queries: dict[str, str], lake: LakeSettings
+    ) -> NoReturn:
+        from iot_lake import engine
+
+        execution_id = engine.athena_start(sql, lake, database=self.database)
+        self.query_execution_id = queries[sql] = execution_id
+        context["ti"].xcom_push(key=QUERY_XCOM_KEY, value={"id": execution_id})
+        self.log.info("Athena query %s runs %s; deferring", execution_id, self.task_id)
+        self.defer(
+            trigger=athena_trigger(execution_id, lake, self.poll_interval, self.max_polls),
+            method_name="execute_complete",
+            kwargs={"queries": queries, "pending": execution_id},
+            timeout=wait_timeout(self.poll_interval, self.max_polls),
+        )
+        raise AssertionError("defer() returns only by raising")  # pragma: no cover
+
+    def execute_complete(
+        self,
+        context: Any,
+        event: dict[str, Any] | None = None,
+        queries: dict[str, str] | None = None,
+        pending: str | None = None,
+    ) -> Any:
+        """The trigger fired: a failed query is an engine error, a finished one is replayed."""
+        from iot_lake import config, engine
+
+        lake = config.settings()
+        self.query_execution_id = pending
+        if not event or event.get("status") != "success":
+            if pending:
+                engine.stop_query(pending, lake)
+            raise failed_wait(pending, event, lake)
+        return self.execute_on_athena(context, queries)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any):
+        """A wait that failed or timed out (``__fail__``) stops its query first."""
+        if next_method == "__fail__":
+            from iot_lake import config, engine
+
+            query = context["ti"].xcom_pull(task_ids=self.task_id, key=QUERY_XCOM_KEY)
+            if query and query.get("id"):
+                engine.stop_query(query["id"], config.settings())
+        return super().resume_execution(next_method, next_kwargs, context)  # type: ignore[misc]
+
+    def on_kill(self) -> None:
+        if self.query_execution_id:
+            from iot_lake import config, engine
+
+            engine.stop_query(self.query_execution_id, config.settings())
