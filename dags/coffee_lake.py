@@ -44,9 +44,11 @@ from typing import Any
 
 from airflow.sdk import Asset, TaskGroup, dag, task
 
+from iot_lake.coffee.operators import ReconcileWithMySQLOperator
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, day_bounds, run_day
 from iot_lake.operators.checks import LakeColumnCheckOperator, LakeSQLCheckOperator
 from iot_lake.operators.macros import LAKE
+from iot_lake.operators.profile import LakeProfileOperator
 from iot_lake.timetables import DailyTimetable
 
 # Named <database>.<table> like weather_lake's assets (no URI: no provider loads at parse).
@@ -81,24 +83,15 @@ def coffee_lake() -> None:
         day = run_day(ds)
         return stage_day(day, *day_bounds(day)).as_dict()
 
-    @task
-    def reconcile_with_mysql(written: dict[str, Any], ds: str | None = None) -> dict:
-        from iot_lake.coffee.reconcile import reconcile_day
-
-        day = run_day(ds)
-        return reconcile_day(day, *day_bounds(day), staged=written["staged"]).as_dict()
-
     @task(outlets=[COFFEES_ASSET, REJECTS_ASSET])
     def publish_coffees(written: dict[str, Any]) -> list[dict[str, Any]]:
         from iot_lake.wap import publish_all
 
         return publish_all(written["staged"])
 
-    @task(inlets=[COFFEES_ASSET])
-    def profile_coffees(ds: str | None = None, run_id: str | None = None) -> str:
-        from iot_lake.profiles import profile_day
-
-        return profile_day("coffees", run_day(ds), str(run_id))
+    profile_coffees = LakeProfileOperator(
+        task_id="profile_coffees", table="coffees", inlets=[COFFEES_ASSET]
+    )
 
     written = write_coffees()
     with TaskGroup("audit_coffees") as audit_coffees:
@@ -118,8 +111,8 @@ def coffee_lake() -> None:
             sql="coffee/check_coffee_hour_in_day.sql",
             staged_by=WRITE,
         )
-        reconcile_with_mysql(written)
-    written >> audit_coffees >> publish_coffees(written) >> profile_coffees()
+        ReconcileWithMySQLOperator(task_id="reconcile_with_mysql", written=written)
+    written >> audit_coffees >> publish_coffees(written) >> profile_coffees
 
 
 coffee_lake()

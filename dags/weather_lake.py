@@ -37,7 +37,7 @@ found wherever and whenever it arrived; no crawl, no late-data window.
    or the next publish deletes it.
 6. **stats_by_station_day / stats_by_condition_day** from the published day (deferrable
    Athena UNLOAD on `aws`: no worker slot while Athena runs); **profile_observations**:
-   column statistics of the day into `column_profiles`.
+   column statistics of the day into `column_profiles` (deferrable on `aws` too).
 
 Rerun a day: `airflow tasks clear weather_lake -s D -e D`, or `airflow dags test
 weather_lake D`.
@@ -63,6 +63,7 @@ from airflow.sdk import (
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, run_day
 from iot_lake.operators.checks import LakeColumnCheckOperator, LakeTableCheckOperator
 from iot_lake.operators.macros import LAKE
+from iot_lake.operators.profile import LakeProfileOperator
 from iot_lake.operators.write import LakeStagedWriteOperator, LakeWritePartitionOperator
 from iot_lake.timetables import DailyTimetable
 from iot_lake.weather import bounds, plan
@@ -183,15 +184,13 @@ def weather_lake() -> None:
         outlets=[STATS_BY_CONDITION],
     )
 
-    @task(inlets=[OBSERVATIONS])
-    def profile_observations(ds: str | None = None, run_id: str | None = None) -> str:
-        from iot_lake.profiles import profile_day
-
-        return profile_day("weather_observations", run_day(ds), str(run_id))
+    profile_observations = LakeProfileOperator(
+        task_id="profile_observations", table="weather_observations", inlets=[OBSERVATIONS]
+    )
 
     published = publish_observations(written)
     chain(wait_for_day_end, register_tables(), write_observations, audit_observations, published)
-    published >> [stats_by_station_day, stats_by_condition_day, profile_observations()]
+    published >> [stats_by_station_day, stats_by_condition_day, profile_observations]
 
 
 weather_lake()

@@ -692,15 +692,26 @@ def query_records(
     ds: str | None = None,
     database: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of one query as ``{column: value}``, typed alike on both backends.
+    """Rows of one query (file or text, templated) as ``{column: value}``: :func:`records`."""
+    lake = settings or config.settings()
+    text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
+    return records(text, lake, database, label=sql)
+
+
+def records(
+    text: str,
+    settings: LakeSettings | None = None,
+    database: str | None = None,
+    label: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of one rendered statement as ``{column: value}``, typed alike on both backends.
 
     Athena returns every value as text; its result metadata types them here (pyathena's
     converter), so a count is an ``int`` whichever backend ran it.
     """
     lake = settings or config.settings()
-    text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
     if lake.is_local:
-        names, rows = _run_local(sql, text, lake, database)
+        names, rows = _run_local(label or text, text, lake, database)
         return [dict(zip(names, row, strict=True)) for row in rows]
     return athena_records(athena_execute(text, lake, database=database), lake)
 

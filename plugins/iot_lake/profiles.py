@@ -16,12 +16,17 @@ import json
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from iot_lake import quality
 
 log = logging.getLogger(__name__)
+
+RunSql = Callable[[str], list[dict[str, Any]]]
+"""Runs one rendered statement, rows as dicts: :func:`iot_lake.quality.run_sql` in the
+task, or a deferred task's Athena results (:mod:`iot_lake.operators.profile`)."""
 
 PROFILE_TABLE = "column_profiles"
 PROFILE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -85,18 +90,25 @@ def columns_of(table_input: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def profile_rows(
-    database: str, table: str, day: str, *, run_id: str, top_n: int = DEFAULT_TOP_N
+    database: str,
+    table: str,
+    day: str,
+    *,
+    run_id: str,
+    top_n: int = DEFAULT_TOP_N,
+    run_sql: RunSql | None = None,
 ) -> list[dict[str, Any]]:
     """Compute the profile of ``database.table`` for partition ``dt=day`` (no writes)."""
+    run = run_sql or quality.run_sql
     table_def = quality.get_table(database, table)
     if table_def is None:
         raise LookupError(f"table {database}.{table} is not in the catalog: nothing to profile")
     columns = columns_of(table_def)
     params = {"database": database, "table": table, "columns": columns, "top_n": top_n}
-    stats = quality.run_sql_file(PROFILE_COLUMNS_SQL, ds=day, params=params)
+    stats = run(quality.render_sql(PROFILE_COLUMNS_SQL, ds=day, params=params))
     tops: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if any(c["comparable"] for c in columns):
-        for row in quality.run_sql_file(PROFILE_TOP_VALUES_SQL, ds=day, params=params):
+        for row in run(quality.render_sql(PROFILE_TOP_VALUES_SQL, ds=day, params=params)):
             tops[row["column_name"]].append(
                 {"value": row["value"], "count": int(row["value_count"])}
             )
@@ -130,10 +142,16 @@ def profile_rows(
 
 
 def profile_table(
-    database: str, table: str, day: str, *, run_id: str, top_n: int = DEFAULT_TOP_N
+    database: str,
+    table: str,
+    day: str,
+    *,
+    run_id: str,
+    top_n: int = DEFAULT_TOP_N,
+    run_sql: RunSql | None = None,
 ) -> str:
     """Profile one day of a table and store it in ``column_profiles`` (rerun = replace)."""
-    rows = profile_rows(database, table, day, run_id=run_id, top_n=top_n)
+    rows = profile_rows(database, table, day, run_id=run_id, top_n=top_n, run_sql=run_sql)
     if not rows:
         raise ValueError(f"{database}.{table} has no columns to profile")
     uri = quality.publish_object(
@@ -148,11 +166,18 @@ def profile_table(
     return uri
 
 
-def profile_day(table: str, ds: str, run_id: str, database: str | None = None) -> str:
-    """The DAG task body: profile day ``ds`` of a curated table (database from settings)."""
+def profile_day(
+    table: str,
+    ds: str,
+    run_id: str,
+    database: str | None = None,
+    run_sql: RunSql | None = None,
+) -> str:
+    """Profile day ``ds`` of a curated table (database from settings)."""
     from iot_lake.config import settings
 
-    return profile_table(database or settings().curated_database, table, ds, run_id=run_id)
+    database = database or settings().curated_database
+    return profile_table(database, table, ds, run_id=run_id, run_sql=run_sql)
 
 
 def _int(value: Any) -> int | None:

@@ -330,56 +330,11 @@ def render_sql(path: str | Path, *, ds: str | None = None, params: dict[str, Any
 
 
 def run_sql(sql: str) -> list[dict[str, Any]]:
-    """Run one rendered Athena-dialect statement on the backend's engine; rows as dicts.
-
-    Local: the engine's DuckDB with catalog views. Athena: the engine's execution, with
-    each value typed back from the result metadata (Athena returns text).
-    """
+    """Run one rendered Athena-dialect statement on the backend's engine; rows as dicts,
+    typed alike on both backends (:func:`iot_lake.engine.records`)."""
     from iot_lake import engine
 
-    lake = settings()
-    if lake.is_local:
-        con = engine.new_duckdb()
-        try:
-            local_sql = engine.prepare_local(con, sql, lake)
-            try:
-                cursor = con.execute(local_sql)
-            except Exception as err:
-                raise engine.QueryError(f"local query failed: {err}\n{sql}") from err
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            con.close()
-    execution_id = engine.athena_execute(sql, lake, sleep_time=1)
-    return _athena_dicts(engine.athena_hook(lake), execution_id)
-
-
-_ATHENA_TYPES = {
-    "tinyint": int, "smallint": int, "integer": int, "bigint": int,
-    "double": float, "float": float, "real": float, "decimal": float,
-    "boolean": lambda v: v.lower() == "true",
-}  # fmt: skip
-
-
-def _athena_dicts(hook: Any, execution_id: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    first = True
-    for page in hook.get_query_results_paginator(execution_id):
-        columns = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
-        casts = [_ATHENA_TYPES.get(c["Type"].lower(), str) for c in columns]
-        names = [c["Name"] for c in columns]
-        for row in page["ResultSet"]["Rows"]:
-            if first:  # the header row
-                first = False
-                continue
-            values = [cell.get("VarCharValue") for cell in row["Data"]]
-            rows.append(
-                {
-                    name: None if value is None else cast(value)
-                    for name, cast, value in zip(names, casts, values, strict=True)
-                }
-            )
-    return rows
+    return engine.records(sql, settings())
 
 
 def run_sql_file(

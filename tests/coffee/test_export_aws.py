@@ -110,3 +110,69 @@ def test_a_day_lands_in_s3_and_glue_and_a_rerun_swaps_the_partition(
     assert first.partition_uri.rstrip("/") in {e.rstrip("/") for e in expired}
     assert _keys(moto_endpoint, f"curated/coffees/dt={DAY}/") == [new_key]
     assert _keys(moto_endpoint, "curated/coffees/_superseded/") == []
+
+
+class _TaskInstance:
+    def __init__(self) -> None:
+        self.xcom: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcom[key] = json.loads(json.dumps(value))
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> object:
+        return self.xcom.get(key)
+
+
+def test_the_reconciliation_waits_for_athena_in_the_triggerer(
+    coffee_db, aws_lake, moto_endpoint, monkeypatch
+) -> None:
+    """MySQL (real) is counted at once; the lake's count runs on Athena while the task is
+    deferred, and the comparison is made when the trigger fires."""
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from iot_lake.coffee.operators import ReconcileWithMySQLOperator
+    from iot_lake.coffee.reconcile import ReconciliationError
+    from iot_lake.triggers import LakeAthenaTrigger
+    from tests.fixtures.moto import queue_result
+
+    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", f"s3://{BUCKET}/athena-results/")
+    monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", "coffee_wg")
+    config.settings.cache_clear()
+    athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
+    athena.create_work_group(Name="coffee_wg")
+    photo = f"https://{BUCKET}.s3.amazonaws.com/photos/coffee-machine-01/{DAY}/a.jpg"
+    coffee_db.insert([
+        {"photo_url": photo, "coffee_hour": datetime(2026, 11, 20, 8, 15)},
+        {"photo_url": photo, "coffee_hour": datetime(2026, 11, 20, 9, 0)},
+        {"photo_url": "file:///tmp/a.jpg", "coffee_hour": datetime(2026, 11, 20, 10, 0)},
+    ])
+    written = export.stage_day(DAY, START, END, lake=config.settings()).as_dict()
+    counts = [("lake_rows", "bigint"), ("rejected_rows", "bigint")]
+
+    def reconcile(lake_counts: list[str]) -> dict:
+        task = ReconcileWithMySQLOperator(
+            task_id="reconcile_with_mysql", written=written, day=DAY, poll_interval=1)
+        context = {"ti": _TaskInstance()}
+        with pytest.raises(TaskDeferred) as deferred:
+            task.execute(context)
+        assert isinstance(deferred.value.trigger, LakeAthenaTrigger)
+        pending = deferred.value.kwargs["pending"]
+        query = athena.get_query_execution(QueryExecutionId=pending)["QueryExecution"]
+        assert f"FROM iot_lake_staging.coffees WHERE dt = '{DAY}'" in query["Query"]
+        assert query["WorkGroup"] == "coffee_wg"
+
+        async def fired() -> dict:
+            return (await deferred.value.trigger.run().__anext__()).payload
+
+        event = asyncio.run(fired())  # the triggerer's side, against moto
+        queue_result(counts, [lake_counts])  # what Athena counts (moto runs no SQL)
+        return task.resume_execution(
+            "execute_complete", {"event": event, **deferred.value.kwargs}, context)
+
+    assert reconcile(["2", "1"]) == {
+        "dt": DAY, "source_rows": 3, "lake_rows": 2, "rejected_rows": 1, "balanced": True}
+    with pytest.raises(ReconciliationError, match="MySQL has 3 rows") as failed:
+        reconcile(["1", "1"])
+    assert written["staged"][0]["location"] in str(failed.value)

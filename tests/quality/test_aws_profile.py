@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 
+import pyarrow.parquet as pq
 import pytest
 
 from iot_lake import profiles, quality
@@ -43,7 +45,7 @@ STATS_COLUMNS = [
 ]  # fmt: skip
 
 
-def test_profile_on_athena_runs_the_profile_sql_and_types_the_results(athena) -> None:
+def _coffees_table() -> None:
     from iot_lake.catalog import get_catalog, parquet_table_input
 
     catalog = get_catalog()
@@ -57,6 +59,24 @@ def test_profile_on_athena_runs_the_profile_sql_and_types_the_results(athena) ->
             partition_keys=[("dt", "string")],
         ),
     )
+
+
+STATS_ROWS = [
+    ["machine_id", "string", "23", "0", "2", "m-1", "m-2", None, None, None, None, None],
+    ["smile", "boolean", "23", "5", "2", None, None, "0.388", None, None, None, None],
+]
+TOP_COLUMNS = [
+    ("column_name", "varchar"), ("value", "varchar"), ("value_count", "bigint"),
+    ("value_rank", "bigint"),
+]  # fmt: skip
+TOP_ROWS = [
+    ["machine_id", "m-1", "15", "1"], ["machine_id", "m-2", "8", "2"],
+    ["smile", "false", "11", "1"], ["smile", "true", "7", "2"],
+]  # fmt: skip
+
+
+def test_profile_on_athena_runs_the_profile_sql_and_types_the_results(athena) -> None:
+    _coffees_table()
     queue_result(
         STATS_COLUMNS,
         [
@@ -112,3 +132,74 @@ def test_athena_nulls_and_booleans_come_back_typed(athena) -> None:
         {"passed": True, "n": 3, "x": 1.5, "s": None},
         {"passed": False, "n": None, "x": None, "s": "a"},
     ]
+
+
+class _TaskInstance:
+    def __init__(self) -> None:
+        self.xcom: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcom[key] = json.loads(json.dumps(value))
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> object:
+        return self.xcom.get(key)
+
+
+@pytest.fixture
+def athena_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """As ``athena``, on a moto server (s3fs writes the profile object through it)."""
+    import boto3
+
+    from iot_lake import config
+
+    monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
+    monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://quality-curated")
+    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://quality-athena/results/")
+    monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", WORKGROUP)
+    config.settings.cache_clear()
+    for bucket in ("quality-athena", "quality-curated"):
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    boto3.client("athena", region_name="us-east-1").create_work_group(Name=WORKGROUP)
+    yield boto3
+    config.settings.cache_clear()
+
+
+def test_the_profile_task_defers_for_each_query_and_writes_only_at_the_end(
+    athena_server,
+) -> None:
+    """On aws no Athena wait holds a worker slot; a profile is written once, complete."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from iot_lake.operators.profile import LakeProfileOperator
+    from iot_lake.triggers import LakeAthenaTrigger
+
+    _coffees_table()
+    s3 = athena_server.client("s3", region_name="us-east-1")
+    task = LakeProfileOperator(task_id="profile_coffees", table="coffees", day="2024-06-07")
+    context = {"ti": _TaskInstance(), "run_id": "scheduled__2024-06-08"}
+
+    with pytest.raises(TaskDeferred) as first:
+        task.execute(context)
+    assert isinstance(first.value.trigger, LakeAthenaTrigger)
+    queue_result(STATS_COLUMNS, STATS_ROWS)  # what Athena answers the column statistics
+    done = {"status": "success", "value": first.value.kwargs["pending"]}  # the trigger's event
+    with pytest.raises(TaskDeferred) as second:
+        task.resume_execution("execute_complete", {"event": done, **first.value.kwargs}, context)
+    assert second.value.kwargs["pending"] != first.value.kwargs["pending"]  # the top values
+    assert "Contents" not in s3.list_objects_v2(Bucket="quality-curated")  # nothing written yet
+    queue_result(TOP_COLUMNS, TOP_ROWS)
+    done = {"status": "success", "value": second.value.kwargs["pending"]}
+    uri = task.resume_execution(
+        "execute_complete", {"event": done, **second.value.kwargs}, context)
+
+    assert uri.startswith("s3://quality-curated/") and "dt=2024-06-07" in uri
+    [written] = s3.list_objects_v2(Bucket="quality-curated")["Contents"]
+    assert uri.endswith(written["Key"])
+    body = s3.get_object(Bucket="quality-curated", Key=written["Key"])["Body"].read()
+    profile = pq.read_table(io.BytesIO(body)).to_pylist()
+    assert [(r["column_name"], r["row_count"], r["null_count"], r["run_id"]) for r in profile] == [
+        ("machine_id", 23, 0, "scheduled__2024-06-08"),
+        ("smile", 23, 5, "scheduled__2024-06-08"),
+    ]
+    assert json.loads(profile[1]["top_values"]) == [
+        {"value": "false", "count": 11}, {"value": "true", "count": 7}]

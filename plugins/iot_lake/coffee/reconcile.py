@@ -8,6 +8,7 @@ they are published). A mismatch is a data error (never retried) with all three n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -38,14 +39,25 @@ class Reconciliation:
         return {**asdict(self), "balanced": self.balanced}
 
 
-def count_lake_rows(dt: str, lake: LakeSettings, database: str | None = None) -> tuple[int, int]:
-    """(rows, rejected rows) of day ``dt`` in ``database`` (default: the staging database)."""
-    from iot_lake.engine import run_query
+RunSql = Callable[[str], list[dict[str, Any]]]
 
-    [(rows, rejected)] = run_query(
-        LAKE_COUNT_SQL, params={"database": database}, ds=dt, settings=lake
-    )
-    return int(rows), int(rejected)
+
+def count_lake_rows(
+    dt: str, lake: LakeSettings, database: str | None = None, run_sql: RunSql | None = None
+) -> tuple[int, int]:
+    """(rows, rejected rows) of day ``dt`` in ``database`` (default: the staging database).
+
+    ``run_sql`` runs the rendered count (default: the lake's engine, in this process; a
+    deferring task passes its Athena results, see :mod:`iot_lake.coffee.operators`).
+    """
+    from iot_lake import engine
+    from iot_lake.operators.macros import LakeMacros
+
+    statement = engine.render_sql(
+        LAKE_COUNT_SQL, params={"database": database}, ds=dt, lake=LakeMacros(lake))
+    run = run_sql or (lambda text: engine.records(text, lake))
+    [counts] = run(statement)
+    return int(counts["lake_rows"]), int(counts["rejected_rows"])
 
 
 def reconcile_day(
@@ -57,13 +69,14 @@ def reconcile_day(
     conn_id: str | None = None,
     database: str | None = None,
     staged: list[dict[str, Any]] | None = None,
+    run_sql: RunSql | None = None,
 ) -> Reconciliation:
     """Count the three sides of day ``dt``; raise :class:`ReconciliationError` if unbalanced.
 
     ``staged`` (the write step's staged versions) only goes into the failure message.
     """
     lake = lake or settings()
-    lake_rows, rejected_rows = count_lake_rows(dt, lake, database)
+    lake_rows, rejected_rows = count_lake_rows(dt, lake, database, run_sql)
     result = Reconciliation(
         dt=dt,
         source_rows=source.count_source_rows(start, end, conn_id),

@@ -18,9 +18,11 @@ resume, which gets no kwargs of ours: the query is found in XCom) call
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
     from iot_lake.config import LakeSettings
@@ -29,6 +31,7 @@ QUERY_XCOM_KEY = "athena_query"
 """XCom key of the query a task waits for (a ``__fail__`` resume looks it up there)."""
 
 Rows = list[tuple[Any, ...]]
+Records = list[dict[str, Any]]
 
 
 class QueryPending(Exception):
@@ -42,8 +45,14 @@ class QueryPending(Exception):
 class RecordedResults:
     """A stand-in hook: rows of finished queries, looked up by their exact SQL."""
 
-    def __init__(self, rows: Mapping[str, Rows]) -> None:
-        self.rows = dict(rows)
+    def __init__(self, records: Mapping[str, Records]) -> None:
+        self.records = dict(records)
+
+    def get_dicts(self, sql: str) -> Records:
+        """The rows as ``{column: value}`` (for logic that reads columns by name)."""
+        if sql not in self.records:
+            raise QueryPending(sql)
+        return self.records[sql]
 
     def get_records(self, sql: str, parameters: Any = None) -> Rows:
         if parameters:
@@ -51,20 +60,11 @@ class RecordedResults:
                 "query parameters are not supported by checks deferred to Athena: "
                 "render the values into the SQL with templates ({{ params.x }})"
             )
-        if sql not in self.rows:
-            raise QueryPending(sql)
-        return self.rows[sql]
+        return [tuple(record.values()) for record in self.get_dicts(sql)]
 
     def get_first(self, sql: str, parameters: Any = None) -> tuple[Any, ...] | None:
         rows = self.get_records(sql, parameters)
         return rows[0] if rows else None
-
-
-def typed_rows(execution_id: str, lake: LakeSettings) -> Rows:
-    """Rows of a finished query, typed from ``ResultSetMetadata`` as pyathena types them."""
-    from iot_lake import engine
-
-    return [tuple(record.values()) for record in engine.athena_records(execution_id, lake)]
 
 
 def athena_trigger(
@@ -126,11 +126,12 @@ class AthenaReplayMixin:
 
     def execute_on_athena(self, context: Any, queries: Mapping[str, str] | None = None) -> Any:
         """Replay the logic on the rows of ``queries`` ({sql: execution id}); defer on a miss."""
-        from iot_lake import config
+        from iot_lake import config, engine
 
         lake = config.settings()
         queries = dict(queries or {})
-        self.recorded = RecordedResults({sql: typed_rows(q, lake) for sql, q in queries.items()})
+        self.recorded = RecordedResults(
+            {sql: engine.athena_records(q, lake) for sql, q in queries.items()})
         try:
             return self.replayed(context)
         except QueryPending as miss:
@@ -189,3 +190,34 @@ class AthenaReplayMixin:
             from iot_lake import config, engine
 
             engine.stop_query(self.query_execution_id, config.settings())
+
+
+class LakeQueryingOperator(AthenaReplayMixin, BaseOperator):
+    """An operator whose work reads query results by name: ``work(context, run_sql)``.
+
+    ``run_sql(statement)`` gives a rendered statement's rows as ``{column: value}``: run
+    in the task on `local` (DuckDB), and on `aws` the recorded results of a replay, the
+    task deferring while each new statement runs on Athena. ``work`` runs once per
+    finished query on `aws`: side effects belong after its last query.
+    """
+
+    def __init__(self, *, poll_interval: int = 10, max_polls: int = 360, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database: str | None = None  # statements run in the curated database
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+
+    def work(self, context: Any, run_sql: Callable[[str], Records]) -> Any:
+        raise NotImplementedError
+
+    def execute(self, context: Any) -> Any:
+        from iot_lake import config, engine
+
+        lake = config.settings()
+        if lake.is_local:
+            return self.work(context, lambda statement: engine.records(statement, lake))
+        return self.execute_on_athena(context)
+
+    def replayed(self, context: Any) -> Any:
+        assert self.recorded is not None  # set by execute_on_athena around this call
+        return self.work(context, self.recorded.get_dicts)
