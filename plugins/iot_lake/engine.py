@@ -757,9 +757,9 @@ def athena_execute(
 
     The query never outlives the wait: when the wait times out, or the task is killed or
     hits its ``execution_timeout`` while waiting (Airflow raises inside the task), the
-    query is stopped (``StopQueryExecution``) before the error propagates. Tasks that
-    can give their worker slot back use :class:`iot_lake.operators.athena.LakeAthenaOperator`
-    (deferrable) instead.
+    query is stopped (``StopQueryExecution``) before the error propagates. For tools,
+    tests and ``lake_setup``; DAG tasks give their worker slot back instead and wait in
+    the triggerer (:mod:`iot_lake.operators.write`, :mod:`iot_lake.operators.deferred_sql`).
     """
     hook = athena_hook(settings)
     execution_id = athena_start(sql, settings, database, hook=hook)
