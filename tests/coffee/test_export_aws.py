@@ -112,29 +112,15 @@ def test_a_day_lands_in_s3_and_glue_and_a_rerun_swaps_the_partition(
     assert _keys(moto_endpoint, "curated/coffees/_superseded/") == []
 
 
-class _TaskInstance:
-    def __init__(self) -> None:
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> object:
-        return self.xcom.get(key)
-
-
 def test_the_reconciliation_waits_for_athena_in_the_triggerer(
     coffee_db, aws_lake, moto_endpoint, monkeypatch
 ) -> None:
     """MySQL (real) is counted at once; the lake's count runs on Athena while the task is
     deferred, and the comparison is made when the trigger fires."""
-    import asyncio
-
-    from airflow.sdk.exceptions import TaskDeferred
-
     from iot_lake.coffee.operators import ReconcileWithMySQLOperator
     from iot_lake.coffee.reconcile import ReconciliationError
     from iot_lake.triggers import LakeAthenaTrigger
+    from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
     from tests.fixtures.moto import queue_result
 
     monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", f"s3://{BUCKET}/athena-results/")
@@ -154,22 +140,15 @@ def test_the_reconciliation_waits_for_athena_in_the_triggerer(
     def reconcile(lake_counts: list[str]) -> dict:
         task = ReconcileWithMySQLOperator(
             task_id="reconcile_with_mysql", written=written, day=DAY, poll_interval=1)
-        context = {"ti": _TaskInstance()}
-        with pytest.raises(TaskDeferred) as deferred:
-            task.execute(context)
-        assert isinstance(deferred.value.trigger, LakeAthenaTrigger)
-        pending = deferred.value.kwargs["pending"]
+        context = {"ti": FakeTaskInstance("reconcile_with_mysql")}
+        deferred = deferral(lambda: task.execute(context))
+        assert isinstance(deferred.trigger, LakeAthenaTrigger)
+        pending = deferred.kwargs["pending"]
         query = athena.get_query_execution(QueryExecutionId=pending)["QueryExecution"]
         assert f"FROM iot_lake_staging.coffees WHERE dt = '{DAY}'" in query["Query"]
         assert query["WorkGroup"] == "coffee_wg"
-
-        async def fired() -> dict:
-            return (await deferred.value.trigger.run().__anext__()).payload
-
-        event = asyncio.run(fired())  # the triggerer's side, against moto
         queue_result(counts, [lake_counts])  # what Athena counts (moto runs no SQL)
-        return task.resume_execution(
-            "execute_complete", {"event": event, **deferred.value.kwargs}, context)
+        return resume(task, deferred, context)  # once the trigger fired, against moto
 
     assert reconcile(["2", "1"]) == {
         "dt": DAY, "source_rows": 3, "lake_rows": 2, "rejected_rows": 1, "balanced": True}

@@ -132,7 +132,8 @@ def test_a_failed_check_is_a_data_error_naming_values_and_the_staged_data(readin
 def test_an_engine_error_in_a_check_stays_retryable(readings) -> None:
     from iot_lake.operators.checks import DataCheckFailed
 
-    check = LakeSQLCheckOperator(task_id="broken", sql="SELECT no_such_column FROM iot_lake.readings")
+    check = LakeSQLCheckOperator(
+        task_id="broken", sql="SELECT no_such_column FROM iot_lake.readings")
     with pytest.raises(Exception) as error:
         check.execute(context={})
     assert not isinstance(error.value, DataCheckFailed)

@@ -8,22 +8,20 @@ is covered by ``test_checks.py``.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import urllib.request
+import re
 from typing import Any
 
 import boto3
 import pytest
 
-from iot_lake import config
 from iot_lake.operators.checks import (
     DataCheckFailed,
     LakeColumnCheckOperator,
     LakeSQLCheckOperator,
     LakeTableCheckOperator,
 )
-from tests.fixtures.moto import create_bucket
+from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
+from tests.fixtures.moto import lake_on_server, queue_result
 
 WORKGROUP = "iot_lake_checks"
 STAGED = {
@@ -38,17 +36,7 @@ STAGED = {
 @pytest.fixture
 def athena_lake(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
     """`aws` settings on the moto server: a results bucket and the lake's workgroup."""
-    monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
-    monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://checks-lake/curated")
-    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://checks-lake/results/")
-    monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", WORKGROUP)
-    config.settings.cache_clear()
-    create_bucket(moto_endpoint, "checks-lake")
-    _athena(moto_endpoint).create_work_group(
-        Name=WORKGROUP,
-        Configuration={"ResultConfiguration": {"OutputLocation": "s3://checks-lake/results/"}},
-    )
-    return config.settings()
+    return lake_on_server(moto_endpoint, monkeypatch, bucket="checks-lake", workgroup=WORKGROUP)
 
 
 @pytest.fixture
@@ -63,50 +51,13 @@ def running_queries(athena_lake):
     state_manager.unset_transition(model_name="athena::execution")
 
 
-class _TaskInstance:
+def _task_instance(task_id: str) -> FakeTaskInstance:
     """XCom of the check (its pending query) and of the write task (the staged data)."""
-
-    def __init__(self, task_id: str) -> None:
-        self.task_id = task_id
-        self.xcom: dict[tuple[str, str], Any] = {
-            ("write_readings", "return_value"): {"staged": [STAGED]}
-        }
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[(self.task_id, key)] = value
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
-        return self.xcom.get((task_ids, key))
+    return FakeTaskInstance(task_id, {("write_readings", "return_value"): {"staged": [STAGED]}})
 
 
 def _athena(endpoint: str):
     return boto3.client("athena", endpoint_url=endpoint, region_name="us-east-1")
-
-
-def _athena_answers(endpoint: str, columns: list[tuple[str, str]], rows: list[tuple]) -> None:
-    """The next query's result set, as Athena gives it: text cells, a header row, NULL = {}."""
-    cells = [[{"VarCharValue": name} for name, _ in columns]]
-    cells += [[{} if v is None else {"VarCharValue": v} for v in row] for row in rows]
-    body = {
-        "account_id": "123456789012",
-        "region": "us-east-1",
-        "results": [
-            {
-                "rows": [{"Data": data} for data in cells],
-                "column_info": [
-                    {"Name": name, "Label": name, "Type": type_, "Nullable": "UNKNOWN"}
-                    for name, type_ in columns
-                ],
-            }
-        ],
-    }
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/static/athena/query-results",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    assert urllib.request.urlopen(request).status == 201
 
 
 def _column_check(**kwargs: Any) -> LakeColumnCheckOperator:
@@ -140,27 +91,13 @@ def _table_check() -> LakeTableCheckOperator:
     )
 
 
-def _deferred(operator: Any, ti: _TaskInstance) -> Any:
-    from airflow.sdk.exceptions import TaskDeferred
-
-    with pytest.raises(TaskDeferred) as deferred:
-        operator.execute({"ti": ti})
-    return deferred.value
+def _deferred(operator: Any, ti: FakeTaskInstance) -> Any:
+    return deferral(lambda: operator.execute({"ti": ti}))
 
 
-def _fire(deferred: Any) -> dict[str, Any]:
-    """The triggerer's side: the AthenaTrigger's first event, polled against moto."""
-
-    async def first_event() -> Any:
-        return await deferred.trigger.run().__anext__()
-
-    return asyncio.run(first_event()).payload
-
-
-def _resume(fresh: Any, deferred: Any, ti: _TaskInstance) -> Any:
+def _resume(fresh: Any, deferred: Any, ti: FakeTaskInstance) -> Any:
     """A resumed task is a new operator instance given the deferral's kwargs and the event."""
-    kwargs = {"event": _fire(deferred), **deferred.kwargs}
-    return fresh.resume_execution(deferred.method_name, kwargs, {"ti": ti})
+    return resume(fresh, deferred, {"ti": ti})
 
 
 COLUMNS = [("col_name", "varchar"), ("check_type", "varchar"), ("check_result", "double")]
@@ -174,7 +111,7 @@ def test_a_column_check_defers_to_the_athena_trigger_with_the_common_sql_query(
 ) -> None:
     from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
 
-    check, ti = _column_check(), _TaskInstance("audit.columns")
+    check, ti = _column_check(), _task_instance("audit.columns")
     deferred = _deferred(check, ti)
 
     assert isinstance(deferred.trigger, AthenaTrigger)
@@ -192,7 +129,7 @@ def test_a_column_check_defers_to_the_athena_trigger_with_the_common_sql_query(
 
 
 def test_a_check_query_runs_in_the_check_database(athena_lake, moto_endpoint) -> None:
-    deferred = _deferred(_column_check(database="iot_lake_staging"), _TaskInstance("c"))
+    deferred = _deferred(_column_check(database="iot_lake_staging"), _task_instance("c"))
     execution = _athena(moto_endpoint).get_query_execution(
         QueryExecutionId=deferred.kwargs["pending"]
     )["QueryExecution"]
@@ -203,11 +140,10 @@ def test_a_check_query_runs_in_the_check_database(athena_lake, moto_endpoint) ->
 
 
 def test_a_column_check_passes_on_typed_results(athena_lake, moto_endpoint) -> None:
-    ti = _TaskInstance("audit.columns")
+    ti = _task_instance("audit.columns")
     deferred = _deferred(_column_check(), ti)
     # Text cells: untyped, '0.0' == 0 would fail and '20.0' <= 60 would raise.
-    _athena_answers(
-        moto_endpoint,
+    queue_result(
         COLUMNS,
         [
             ("station", "null_check", "0.0"),
@@ -229,10 +165,9 @@ def test_a_failing_column_check_raises_data_check_failed_naming_values_and_stage
 ) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    ti = _TaskInstance("audit.columns")
+    ti = _task_instance("audit.columns")
     deferred = _deferred(_column_check(), ti)
-    _athena_answers(
-        moto_endpoint,
+    queue_result(
         COLUMNS,
         [
             ("station", "null_check", "2.0"),
@@ -258,15 +193,14 @@ def test_a_failing_column_check_raises_data_check_failed_naming_values_and_stage
 def test_a_table_check_replays_on_athena_results(
     athena_lake, moto_endpoint, results: tuple[str, str], passes: bool
 ) -> None:
-    ti = _TaskInstance("audit.rows")
+    ti = _task_instance("audit.rows")
     deferred = _deferred(_table_check(), ti)
     execution = _athena(moto_endpoint).get_query_execution(
         QueryExecutionId=deferred.kwargs["pending"]
     )["QueryExecution"]
     assert execution["Query"] == _table_check().sql
     assert "CASE WHEN is_finite(temp) THEN 1 ELSE 0 END AS temp_finite" in execution["Query"]
-    _athena_answers(
-        moto_endpoint,
+    queue_result(
         [("check_name", "varchar"), ("check_result", "integer")],
         [("rows_present", results[0]), ("temp_finite", results[1])],
     )
@@ -275,7 +209,8 @@ def test_a_table_check_replays_on_athena_results(
         return
     with pytest.raises(
         DataCheckFailed,
-        match="temp_finite on iot_lake_staging.readings: observed '0', expected all truthy",
+        match=re.escape(
+            "temp_finite on iot_lake_staging.readings: observed '0', expected all truthy"),
     ):
         _resume(_table_check(), deferred, ti)
 
@@ -292,9 +227,9 @@ def test_a_sql_check_reads_athena_booleans_as_booleans(
             max_polls=5,
         )
 
-    ti = _TaskInstance("audit.hours")
+    ti = _task_instance("audit.hours")
     deferred = _deferred(check(), ti)
-    _athena_answers(moto_endpoint, [("_col0", "boolean"), ("_col1", "boolean")], [("true", value)])
+    queue_result([("_col0", "boolean"), ("_col1", "boolean")], [("true", value)])
     if passes:
         assert _resume(check(), deferred, ti) is None
         return
@@ -309,7 +244,7 @@ def test_a_check_whose_query_fails_is_an_engine_error_and_stays_retryable(
     from iot_lake.engine import QueryError
     from iot_lake.errors import AirflowFailException
 
-    ti = _TaskInstance("audit.columns")
+    ti = _task_instance("audit.columns")
     deferred = _deferred(_column_check(), ti)
     _athena(moto_endpoint).stop_query_execution(QueryExecutionId=deferred.kwargs["pending"])
     with pytest.raises(QueryError, match="did not succeed") as error:
@@ -327,7 +262,7 @@ def _state(endpoint: str, execution_id: str) -> str:
 
 def test_killing_a_deferred_check_stops_its_query(running_queries, moto_endpoint) -> None:
     check = _column_check()
-    deferred = _deferred(check, _TaskInstance("audit.columns"))
+    deferred = _deferred(check, _task_instance("audit.columns"))
     execution_id = deferred.kwargs["pending"]
     assert _state(moto_endpoint, execution_id) in ("QUEUED", "RUNNING")
     check.on_kill()
@@ -337,7 +272,7 @@ def test_killing_a_deferred_check_stops_its_query(running_queries, moto_endpoint
 def test_a_deferred_check_that_times_out_stops_its_query(running_queries, moto_endpoint) -> None:
     from airflow.sdk.exceptions import TaskDeferralTimeout
 
-    ti = _TaskInstance("audit.columns")
+    ti = _task_instance("audit.columns")
     execution_id = _deferred(_column_check(), ti).kwargs["pending"]
     assert _state(moto_endpoint, execution_id) in ("QUEUED", "RUNNING")
     fresh = _column_check()  # the failed resume gets no kwargs of ours: XCom names the query

@@ -5,18 +5,18 @@ Local lake in tmp_path with real DuckDB; AWS APIs (S3, Glue, Athena) on moto onl
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from iot_lake import config, engine, wap
+from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
 from iot_lake.errors import AirflowFailException
 from iot_lake.storage import filesystem, join
-from tests.fixtures.moto import create_bucket
+from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
+from tests.fixtures.moto import lake_on_server
 
 
 def _readings(lake, location: str | None = None) -> dict:
@@ -53,7 +53,8 @@ def test_a_staged_version_is_invisible_until_published_then_the_old_one_waits(
 
     result = engine.publish_partition(staged)
     assert engine.run_query("SELECT station FROM readings") == [("b",)]
-    assert get_catalog(lake_settings).get_partitions(lake_settings.staging_database, "readings") == []
+    catalog = get_catalog(lake_settings)
+    assert catalog.get_partitions(lake_settings.staging_database, "readings") == []
     # The replaced directory is kept, byte for byte, until the grace period ends.
     assert result["superseded"] and _files(result["superseded"]) == before
     assert wap.expire_superseded(lake_settings) == []
@@ -154,33 +155,11 @@ def test_a_killed_wait_stops_its_query(long_queries, monkeypatch) -> None:
     assert _state(_started()) == "CANCELLED"
 
 
-class _TaskInstance:
-    def __init__(self) -> None:
-        self.xcom: dict[tuple[str, str], Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[("write", key)] = value
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
-        return self.xcom.get((task_ids, key))
-
-
 @pytest.fixture
 def moto_lake(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
     """`aws` settings on a moto *server* (the trigger's async client needs an endpoint)."""
-    monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
-    monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://wap-curated/curated")
-    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://wap-curated/results/")
-    monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", "iot_lake_wap")
-    config.settings.cache_clear()
-    create_bucket(moto_endpoint, "wap-curated")
-    athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
-    if "iot_lake_wap" not in {w["Name"] for w in athena.list_work_groups()["WorkGroups"]}:
-        athena.create_work_group(  # moto's server keeps its state between tests
-            Name="iot_lake_wap",
-            Configuration={"ResultConfiguration": {"OutputLocation": "s3://wap-curated/results/"}},
-        )
-    lake = config.settings()
+    lake = lake_on_server(moto_endpoint, monkeypatch, bucket="wap-curated",
+                          workgroup="iot_lake_wap")
     _readings(lake, "s3://wap-curated/curated/readings/")
     return lake
 
@@ -196,28 +175,18 @@ def _operator(**kwargs: Any):
 
 def test_the_write_defers_to_the_athena_trigger_then_publishes(moto_lake, moto_endpoint) -> None:
     from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
-    from airflow.sdk.exceptions import TaskDeferred
 
-    operator, ti = _operator(), _TaskInstance()
-    with pytest.raises(TaskDeferred) as deferred:
-        operator.execute({"ti": ti})
-    trigger = deferred.value.trigger
-    assert isinstance(trigger, AthenaTrigger)
-    assert deferred.value.method_name == "execute_complete"
-    state = deferred.value.kwargs["state"]
-    [query] = state["pending"]
+    operator, ti = _operator(), FakeTaskInstance("write")
+    deferred = deferral(lambda: operator.execute({"ti": ti}))
+    assert isinstance(deferred.trigger, AthenaTrigger)
+    assert deferred.method_name == "execute_complete"
+    [query] = deferred.kwargs["state"]["pending"]
     athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
     execution = athena.get_query_execution(QueryExecutionId=query["id"])["QueryExecution"]
     assert execution["Query"].startswith("UNLOAD (SELECT 'a' AS station")
     assert execution["WorkGroup"] == "iot_lake_wap"
 
-    async def first_event() -> Any:
-        return await trigger.run().__anext__()
-
-    event = asyncio.run(first_event())  # the triggerer's side, against moto
-    result = operator.resume_execution(
-        "execute_complete", {"event": event.payload, "state": state}, {"ti": ti}
-    )
+    result = resume(_operator(), deferred, {"ti": ti})  # the trigger fired against moto
     assert result["location"] == query["location"]
     glue = boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1")
     partition = glue.get_partition(
@@ -227,12 +196,10 @@ def test_the_write_defers_to_the_athena_trigger_then_publishes(moto_lake, moto_e
 
 
 def test_a_deferred_write_that_times_out_stops_its_query(moto_lake, moto_endpoint) -> None:
-    from airflow.sdk.exceptions import TaskDeferralTimeout, TaskDeferred
+    from airflow.sdk.exceptions import TaskDeferralTimeout
 
-    operator, ti = _operator(), _TaskInstance()
-    with pytest.raises(TaskDeferred) as deferred:
-        operator.execute({"ti": ti})
-    [query] = deferred.value.kwargs["state"]["pending"]
+    operator, ti = _operator(), FakeTaskInstance("write")
+    [query] = deferral(lambda: operator.execute({"ti": ti})).kwargs["state"]["pending"]
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket_key = query["location"].removeprefix("s3://wap-curated/")
     s3.put_object(Bucket="wap-curated", Key=f"{bucket_key}partial.parquet", Body=b"x")
@@ -247,11 +214,9 @@ def test_a_deferred_write_that_times_out_stops_its_query(moto_lake, moto_endpoin
 
 
 def test_killing_a_write_stops_its_query(moto_lake, moto_endpoint) -> None:
-    from airflow.sdk.exceptions import TaskDeferred
 
     operator = _operator()
-    with pytest.raises(TaskDeferred):
-        operator.execute({"ti": _TaskInstance()})
+    deferral(lambda: operator.execute({"ti": FakeTaskInstance("write")}))
     operator.on_kill()
     [query] = operator.state["pending"]
     athena = boto3.client("athena", endpoint_url=moto_endpoint, region_name="us-east-1")
@@ -261,7 +226,7 @@ def test_killing_a_write_stops_its_query(moto_lake, moto_endpoint) -> None:
 
 def test_the_write_runs_in_the_task_on_local(lake_settings) -> None:
     _readings(lake_settings)
-    result = _operator(publish=False).execute({"ti": _TaskInstance()})
+    result = _operator(publish=False).execute({"ti": FakeTaskInstance("write")})
     [staged] = result["staged"]
     assert staged["staging_database"] == "iot_lake_staging" and result["rows"] == 1
     assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from iot_lake import profiles, quality
-from tests.fixtures.moto import queue_result
+from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
+from tests.fixtures.moto import lake_on_server, queue_result
 
 WORKGROUP = "iot_lake_quality_test"
 
@@ -134,68 +135,45 @@ def test_athena_nulls_and_booleans_come_back_typed(athena) -> None:
     ]
 
 
-class _TaskInstance:
-    def __init__(self) -> None:
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> object:
-        return self.xcom.get(key)
-
-
 @pytest.fixture
-def athena_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def athena_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> object:
     """As ``athena``, on a moto server (s3fs writes the profile object through it)."""
     import boto3
 
-    from iot_lake import config
+    lake_on_server(moto_endpoint, monkeypatch, bucket="quality-curated", workgroup=WORKGROUP)
+    return boto3
 
-    monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
-    monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://quality-curated")
-    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://quality-athena/results/")
-    monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", WORKGROUP)
-    config.settings.cache_clear()
-    for bucket in ("quality-athena", "quality-curated"):
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
-    boto3.client("athena", region_name="us-east-1").create_work_group(Name=WORKGROUP)
-    yield boto3
-    config.settings.cache_clear()
+
+def _profile_objects(s3: object) -> list[str]:
+    listed = s3.list_objects_v2(Bucket="quality-curated", Prefix="curated/column_profiles/")
+    return [o["Key"] for o in listed.get("Contents", [])]
 
 
 def test_the_profile_task_defers_for_each_query_and_writes_only_at_the_end(
     athena_server,
 ) -> None:
     """On aws no Athena wait holds a worker slot; a profile is written once, complete."""
-    from airflow.sdk.exceptions import TaskDeferred
-
     from iot_lake.operators.profile import LakeProfileOperator
     from iot_lake.triggers import LakeAthenaTrigger
 
     _coffees_table()
     s3 = athena_server.client("s3", region_name="us-east-1")
     task = LakeProfileOperator(task_id="profile_coffees", table="coffees", day="2024-06-07")
-    context = {"ti": _TaskInstance(), "run_id": "scheduled__2024-06-08"}
+    context = {"ti": FakeTaskInstance("profile_coffees"), "run_id": "scheduled__2024-06-08"}
 
-    with pytest.raises(TaskDeferred) as first:
-        task.execute(context)
-    assert isinstance(first.value.trigger, LakeAthenaTrigger)
+    first = deferral(lambda: task.execute(context))
+    assert isinstance(first.trigger, LakeAthenaTrigger)
     queue_result(STATS_COLUMNS, STATS_ROWS)  # what Athena answers the column statistics
-    done = {"status": "success", "value": first.value.kwargs["pending"]}  # the trigger's event
-    with pytest.raises(TaskDeferred) as second:
-        task.resume_execution("execute_complete", {"event": done, **first.value.kwargs}, context)
-    assert second.value.kwargs["pending"] != first.value.kwargs["pending"]  # the top values
-    assert "Contents" not in s3.list_objects_v2(Bucket="quality-curated")  # nothing written yet
+    second = deferral(lambda: resume(task, first, context))  # the trigger fired on moto
+    assert second.kwargs["pending"] != first.kwargs["pending"]  # the top values
+    assert _profile_objects(s3) == []  # nothing written before every result is in
     queue_result(TOP_COLUMNS, TOP_ROWS)
-    done = {"status": "success", "value": second.value.kwargs["pending"]}
-    uri = task.resume_execution(
-        "execute_complete", {"event": done, **second.value.kwargs}, context)
+    uri = resume(task, second, context)
 
     assert uri.startswith("s3://quality-curated/") and "dt=2024-06-07" in uri
-    [written] = s3.list_objects_v2(Bucket="quality-curated")["Contents"]
-    assert uri.endswith(written["Key"])
-    body = s3.get_object(Bucket="quality-curated", Key=written["Key"])["Body"].read()
+    [key] = _profile_objects(s3)
+    assert uri.endswith(key)
+    body = s3.get_object(Bucket="quality-curated", Key=key)["Body"].read()
     profile = pq.read_table(io.BytesIO(body)).to_pylist()
     assert [(r["column_name"], r["row_count"], r["null_count"], r["run_id"]) for r in profile] == [
         ("machine_id", 23, 0, "scheduled__2024-06-08"),

@@ -7,13 +7,13 @@ server: the triggerer's side is the provider's trigger run against that server.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.fixtures.moto import create_bucket, queue_result
+from tests.fixtures.deferral import FakeTaskInstance, deferral, resume, stored
+from tests.fixtures.moto import lake_on_server, queue_result
 
 DAY = "2026-11-03"
 SUMMARY_COLUMNS = [
@@ -22,37 +22,13 @@ SUMMARY_COLUMNS = [
 ]  # fmt: skip
 
 
-class _TaskInstance:
-    """The XCom a deferring task pushes and a failed resume pulls (one task)."""
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = _stored(value)
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
-        return self.xcom.get(key)
-
-
 @pytest.fixture
 def weather_on_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
-    from iot_lake import config
     from iot_lake.weather.tables import ensure_tables
 
-    monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
-    monkeypatch.setenv("IOT_LAKE_RAW_URI", "s3://lake-raw/")
-    monkeypatch.setenv("IOT_LAKE_CURATED_URI", "s3://lake-curated")
-    monkeypatch.setenv("IOT_LAKE_QUERY_RESULTS_URI", "s3://lake-athena/results/")
-    monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", "iot_lake_write")
-    config.settings.cache_clear()
-    for bucket in ("lake-raw", "lake-curated", "lake-athena"):
-        create_bucket(moto_endpoint, bucket)
-    _athena().create_work_group(
-        Name="iot_lake_write",
-        Configuration={"ResultConfiguration": {"OutputLocation": "s3://lake-athena/results/"}},
-    )
-    lake = config.settings()
+    lake = lake_on_server(
+        moto_endpoint, monkeypatch, bucket="lake-curated", workgroup="iot_lake_write",
+        raw="lake-raw")
     ensure_tables(lake)
     return lake
 
@@ -78,53 +54,28 @@ def _write_task() -> Any:
     return task
 
 
-def _event(trigger: Any) -> dict[str, Any]:
-    """The trigger's first event, as the triggerer would fire it (against moto)."""
-
-    async def first() -> Any:
-        return await trigger.run().__anext__()
-
-    return asyncio.run(first()).payload
-
-
-def _stored(value: Any) -> Any:
-    """What Airflow keeps of a value (XCom, the next method's kwargs): JSON, a copy."""
-    return json.loads(json.dumps(value))
-
-
-def _defer(call: Any) -> Any:
-    """The task's deferral, its kwargs as the triggerer stores them."""
-    from airflow.sdk.exceptions import TaskDeferred
-
-    with pytest.raises(TaskDeferred) as deferred:
-        call()
-    deferred.value.kwargs = _stored(deferred.value.kwargs)
-    return deferred.value
-
-
 def test_each_athena_query_of_the_write_is_waited_for_in_the_triggerer(weather_on_moto) -> None:
     from airflow.sdk.exceptions import TaskDeferred
 
     from iot_lake.catalog import get_catalog
     from iot_lake.triggers import LakeAthenaTrigger
 
-    task, ti = _write_task(), _TaskInstance()
-    deferrals = [_defer(lambda: task.execute({"ti": ti}))]
+    task, ti = _write_task(), FakeTaskInstance("write_observations")
+    deferrals = [deferral(lambda: task.execute({"ti": ti}))]
     while True:
         last = deferrals[-1]
         assert isinstance(last.trigger, LakeAthenaTrigger)
         assert last.method_name == "execute_complete"
         state = last.kwargs["state"]
-        assert ti.xcom["athena_write"] == state  # where a failed resume finds the queries
+        # kept where a failed resume (no kwargs of ours) finds the running queries
+        assert ti.xcom_pull("write_observations", key="athena_write") == state
         if state["pending"][0]["table"] is None:  # the summary: moto runs no SQL
             queue_result(SUMMARY_COLUMNS, [["7", "3", "2", "6", "1"]])
-        event = _event(last.trigger)
         try:
-            result = task.resume_execution(
-                "execute_complete", {"event": event, "state": _stored(state)}, {"ti": ti})
+            result = resume(task, last, {"ti": ti})
             break
         except TaskDeferred as deferred:
-            deferred.kwargs = _stored(deferred.kwargs)
+            deferred.kwargs = stored(deferred.kwargs)
             deferrals.append(deferred)
 
     # typed pass; rejects and observations (submitted together); the summary
@@ -170,18 +121,16 @@ def _gone(prefix: str) -> bool:
     return "Contents" not in s3.list_objects_v2(Bucket="lake-curated", Prefix=prefix)
 
 
-def _second_step(task: Any, ti: _TaskInstance) -> Any:
+def _second_step(task: Any, ti: FakeTaskInstance) -> Any:
     """Run the write until it waits on its second step (both outputs' UNLOADs running)."""
-    first = _defer(lambda: task.execute({"ti": ti}))
-    event = _event(first.trigger)
-    return _defer(lambda: task.resume_execution(
-        "execute_complete", {"event": event, "state": first.kwargs["state"]}, {"ti": ti}))
+    first = deferral(lambda: task.execute({"ti": ti}))
+    return deferral(lambda: resume(task, first, {"ti": ti}))
 
 
 def test_a_timed_out_wait_stops_every_running_query_of_its_step(weather_on_moto) -> None:
     from airflow.sdk.exceptions import TaskDeferralTimeout
 
-    task, ti = _write_task(), _TaskInstance()
+    task, ti = _write_task(), FakeTaskInstance("write_observations")
     second = _second_step(task, ti)
     pending = second.kwargs["state"]["pending"]
     prefixes = _with_objects(second.kwargs["state"])
@@ -196,7 +145,7 @@ def test_a_timed_out_wait_stops_every_running_query_of_its_step(weather_on_moto)
 def test_a_failed_query_fails_the_task_and_stops_the_others(weather_on_moto) -> None:
     from iot_lake import engine
 
-    task, ti = _write_task(), _TaskInstance()
+    task, ti = _write_task(), FakeTaskInstance("write_observations")
     second = _second_step(task, ti)
     state = second.kwargs["state"]
     prefixes = _with_objects(state)
@@ -210,8 +159,8 @@ def test_a_failed_query_fails_the_task_and_stops_the_others(weather_on_moto) -> 
 
 def test_marking_the_deferred_task_failed_stops_its_query(weather_on_moto) -> None:
     """The triggerer calls the trigger's on_kill when a user acts on a deferred task."""
-    task, ti = _write_task(), _TaskInstance()
-    deferred = _defer(lambda: task.execute({"ti": ti}))
+    task, ti = _write_task(), FakeTaskInstance("write_observations")
+    deferred = deferral(lambda: task.execute({"ti": ti}))
     [query] = deferred.kwargs["state"]["pending"]
     [prefix] = _with_objects(deferred.kwargs["state"])
     asyncio.run(deferred.trigger.on_kill())
@@ -220,7 +169,7 @@ def test_marking_the_deferred_task_failed_stops_its_query(weather_on_moto) -> No
 
 
 def test_killing_the_task_while_it_runs_stops_its_queries(weather_on_moto) -> None:
-    task, ti = _write_task(), _TaskInstance()
+    task, ti = _write_task(), FakeTaskInstance("write_observations")
     second = _second_step(task, ti)
     task.on_kill()
     for query in second.kwargs["state"]["pending"]:
@@ -232,11 +181,12 @@ def test_the_trigger_survives_serialization_with_its_location(weather_on_moto) -
     import importlib
 
     task = _write_task()
-    trigger = _defer(lambda: task.execute({"ti": _TaskInstance()})).trigger
+    trigger = deferral(lambda: task.execute({"ti": FakeTaskInstance("write_observations")})).trigger
     classpath, kwargs = trigger.serialize()
     module, name = classpath.rsplit(".", 1)
     assert classpath == "iot_lake.triggers.LakeAthenaTrigger"
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
     assert (rebuilt.query_execution_id, rebuilt.location) == (
         trigger.query_execution_id, trigger.location)
-    assert rebuilt.location.startswith("s3://lake-curated/weather_typed_records/dt=2026-11-03/")
+    assert rebuilt.location.startswith(
+        "s3://lake-curated/curated/weather_typed_records/dt=2026-11-03/")
