@@ -118,7 +118,7 @@ def test_a_column_check_defers_to_the_athena_trigger_with_the_common_sql_query(
     assert deferred.method_name == "execute_complete"
     [(sql, execution_id)] = deferred.kwargs["queries"].items()
     assert sql == check.sql and deferred.kwargs["pending"] == execution_id
-    assert ti.xcom[("audit.columns", "athena_query")] == {"id": execution_id}
+    assert ti.xcom_pull("audit.columns", key="athena_query")["id"] == execution_id
     execution = _athena(moto_endpoint).get_query_execution(QueryExecutionId=execution_id)[
         "QueryExecution"
     ]
@@ -279,3 +279,4 @@ def test_a_deferred_check_that_times_out_stops_its_query(running_queries, moto_e
     with pytest.raises(TaskDeferralTimeout):
         fresh.resume_execution("__fail__", {"error": "Trigger timeout"}, {"ti": ti})
     assert _state(moto_endpoint, execution_id) == "CANCELLED"
+

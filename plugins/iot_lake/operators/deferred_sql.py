@@ -88,6 +88,21 @@ def athena_trigger(
     )
 
 
+def resumed_kwargs(context: Any, task_id: str, key: str) -> dict[str, Any]:
+    """The deferral's kwargs, from XCom, for a resume that got the trigger's event only.
+
+    The triggerer adds the event to the kwargs given to ``defer``; ``airflow dags test``
+    (Airflow 3.3's inline trigger run) replaces them by the event. A deferring task also
+    pushes them to XCom, which Airflow keeps across its resumes: read them back there.
+    """
+    from iot_lake.engine import QueryError
+
+    stored = context["ti"].xcom_pull(task_ids=task_id, key=key)
+    if not stored:
+        raise QueryError(f"{task_id} resumed without its pending Athena query")
+    return stored
+
+
 def wait_timeout(poll_interval: int, max_polls: int) -> timedelta:
     """The deferral's timeout: the trigger's own polls, with a margin."""
     return timedelta(seconds=poll_interval * max_polls * 1.2)
@@ -147,12 +162,13 @@ class AthenaReplayMixin:
 
         execution_id = engine.athena_start(sql, lake, database=self.database)
         self.query_execution_id = queries[sql] = execution_id
-        context["ti"].xcom_push(key=QUERY_XCOM_KEY, value={"id": execution_id})
+        waiting = {"queries": queries, "pending": execution_id}
+        context["ti"].xcom_push(key=QUERY_XCOM_KEY, value={"id": execution_id, **waiting})
         self.log.info("Athena query %s runs %s; deferring", execution_id, self.task_id)
         self.defer(
             trigger=athena_trigger(execution_id, lake, self.poll_interval, self.max_polls),
             method_name="execute_complete",
-            kwargs={"queries": queries, "pending": execution_id},
+            kwargs=waiting,
             timeout=wait_timeout(self.poll_interval, self.max_polls),
         )
         raise AssertionError("defer() returns only by raising")  # pragma: no cover
@@ -168,6 +184,9 @@ class AthenaReplayMixin:
         from iot_lake import config, engine
 
         lake = config.settings()
+        if pending is None:  # resumed with the event only (see resumed_kwargs)
+            waiting = resumed_kwargs(context, self.task_id, QUERY_XCOM_KEY)
+            queries, pending = waiting["queries"], waiting["pending"]
         self.query_execution_id = pending
         if not event or event.get("status") != "success":
             if pending:

@@ -24,7 +24,12 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from iot_lake.operators.deferred_sql import athena_trigger, failed_wait, wait_timeout
+from iot_lake.operators.deferred_sql import (
+    athena_trigger,
+    failed_wait,
+    resumed_kwargs,
+    wait_timeout,
+)
 
 STATE_XCOM_KEY = "athena_write"
 """Where a failed or timed-out resume (which gets no kwargs of ours) finds the queries."""
@@ -144,8 +149,9 @@ class LakeStagedWriteOperator(BaseOperator):
         from iot_lake.catalog import get_catalog
 
         lake = config.settings()
-        if not state or not state.get("pending"):
-            raise engine.QueryError(f"resumed without a pending Athena query ({state})")
+        state = state or resumed_kwargs(context, self.task_id, STATE_XCOM_KEY)
+        if not state.get("pending"):
+            raise engine.QueryError(f"{self.task_id} resumed without a pending Athena query")
         self.state = state
         query = state["pending"][0]
         if not event or event.get("status") != "success":

@@ -1,7 +1,8 @@
-"""weather_lake's write step on `aws`: every Athena wait is deferred, none outlives the task.
+"""weather_lake on `aws`: every Athena wait is deferred, no query outlives its task.
 
-The DAG's own ``write_observations`` task, rendered as Airflow renders it, against a moto
-server: the triggerer's side is the provider's trigger run against that server.
+The DAG's own tasks against a moto server: driven by hand (each deferral, its trigger run
+against moto, the resume of a fresh task, a kill, a timeout) and through Airflow itself
+(``dag.test``). moto runs no SQL: what Athena would answer a SELECT is queued.
 """
 
 from __future__ import annotations
@@ -190,3 +191,71 @@ def test_the_trigger_survives_serialization_with_its_location(weather_on_moto) -
         trigger.query_execution_id, trigger.location)
     assert rebuilt.location.startswith(
         "s3://lake-curated/curated/weather_typed_records/dt=2026-11-03/")
+
+
+def test_the_write_step_runs_through_airflow_with_its_deferrals(
+    airflow_db, weather_on_moto
+) -> None:
+    """Airflow's own path (``dag.test``: the task SDK stores each deferral's kwargs, runs
+    the trigger, resumes a fresh task) from the raw day to the staged outputs."""
+    from datetime import UTC, datetime
+
+    from iot_lake.catalog import get_catalog
+
+    dag = _load_subset("register_tables", "write_observations")
+    for _unload in range(3):  # moto hands queued results out in the order queries start
+        queue_result([], [])
+    queue_result(SUMMARY_COLUMNS, [["9", "4", "1", "6", "1"]])
+
+    run = dag.test(logical_date=datetime(2026, 11, 3, tzinfo=UTC))
+
+    assert str(run.state) == "success"
+    [write] = [ti for ti in run.get_task_instances() if ti.task_id == "write_observations"]
+    assert str(write.state) == "success"
+    assert write.try_number == 1  # resumed after each deferral, never retried
+    written = write.xcom_pull(task_ids="write_observations")
+    assert {k: written[k] for k, _ in SUMMARY_COLUMNS} == {
+        "rows": 9, "observations": 4, "rejects": 1, "lines_read": 6, "duplicates": 1}
+    catalog = get_catalog(weather_on_moto)
+    for staged in written["staged"] + written["intermediate"]:
+        [partition] = catalog.get_partitions("iot_lake_staging", staged["table"])
+        assert partition["StorageDescriptor"]["Location"] == staged["location"]
+
+
+def _load_subset(*task_ids: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import ROOT
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "weather_lake.py"))
+    return bag.get_dag("weather_lake").partial_subset(
+        task_ids=list(task_ids), include_upstream=False)
+
+
+@pytest.mark.parametrize(("highest_temperature", "state"), [(20.0, "success"), (75.0, "failed")])
+def test_the_audit_runs_through_airflow_with_its_deferral(
+    airflow_db, weather_on_moto, highest_temperature: float, state: str
+) -> None:
+    """The range check under Airflow on aws: deferred while Athena runs, then common.sql
+    judges Athena's answer; a value out of bounds fails the check at once (no retry)."""
+    from datetime import UTC, datetime
+
+    check_id = "audit_observations.check_keys_and_ranges"
+    dag = _load_subset(check_id)
+    # What Athena answers common.sql's check query: every value on its bound (passing) ...
+    rows = [
+        [column, check, str(next(iter(condition.values())))]
+        for column, checks in dag.get_task(check_id).column_mapping.items()
+        for check, condition in checks.items()
+    ]
+    # ... but the day's highest air temperature
+    [highest] = [r for r in rows if r[:2] == ["air_temperature", "max"]]
+    highest[2] = str(highest_temperature)
+    queue_result(
+        [("col_name", "varchar"), ("check_type", "varchar"), ("check_result", "double")], rows)
+
+    run = dag.test(logical_date=datetime(2026, 11, 3, tzinfo=UTC))
+
+    [check] = run.get_task_instances()
+    assert (str(check.state), str(run.state)) == (state, state)
+    assert check.try_number == 1
