@@ -11,7 +11,7 @@ UV_VERSION=0.13.9
 # An entry "package:command" is satisfied by the command already being on PATH, whatever
 # installed it (Node.js from NodeSource ships npm and conflicts with Debian's npm).
 packages=(pkg-config default-libmysqlclient-dev gcc python3-dev python3-venv
-          mosquitto mosquitto-clients mosquitto-dev mariadb-server postgresql openssl
+          mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev mariadb-server postgresql openssl
           ca-certificates "$@")
 missing=()
 for entry in "${packages[@]}"; do
