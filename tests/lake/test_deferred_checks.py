@@ -40,15 +40,8 @@ def athena_lake(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def running_queries(athena_lake):
-    """Queries stay QUEUED/RUNNING in moto (its state manager), as a long Athena query does."""
-    from moto.moto_api import state_manager
-
-    state_manager.set_transition(
-        model_name="athena::execution", transition={"progression": "manual", "times": 10_000}
-    )
-    yield athena_lake
-    state_manager.unset_transition(model_name="athena::execution")
+def running_queries(athena_lake, athena_keeps_running):
+    return athena_lake
 
 
 def _task_instance(task_id: str) -> FakeTaskInstance:

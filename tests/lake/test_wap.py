@@ -113,15 +113,8 @@ def test_a_corrupt_raw_object_is_a_data_error_naming_the_file(lake_settings) -> 
 
 
 @pytest.fixture
-def long_queries(aws_lake):
-    """Athena queries stay QUEUED/RUNNING in moto (its state manager, not a mock of ours)."""
-    from moto.moto_api import state_manager
-
-    state_manager.set_transition(
-        model_name="athena::execution", transition={"progression": "manual", "times": 10_000}
-    )
-    yield aws_lake
-    state_manager.unset_transition(model_name="athena::execution")
+def long_queries(aws_lake, athena_keeps_running):
+    return aws_lake
 
 
 def _started() -> str:

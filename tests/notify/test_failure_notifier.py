@@ -19,7 +19,7 @@ DAY = datetime(2026, 11, 6, tzinfo=UTC)
 ERROR = "air_temperature"
 
 
-def _failing_run(monkeypatch: pytest.MonkeyPatch):
+def _failing_run():
     """weather_lake for a day with an impossible temperature: its range check fails.
 
     The flatten quarantines such a record itself (a reject, not a failure), so it is let
@@ -57,7 +57,7 @@ def test_a_failed_check_becomes_an_incident_on_the_dashboard(
     from iot_lake.dashboard.app import create_app
 
     monkeypatch.setenv("AIRFLOW_CONN_IOT_LAKE_ALERTS", '{"conn_type": "generic"}')
-    run = _failing_run(monkeypatch)
+    run = _failing_run()
     assert str(run.state) == "failed"
 
     # The failed check, once (checks do not retry), not its upstream_failed stats.
@@ -97,7 +97,7 @@ def test_on_aws_the_failure_is_published_to_sns(
             {"conn_type": "aws", "extra": {"target_arn": topic, "region_name": "us-east-1"}}
         ),
     )
-    assert str(_failing_run(monkeypatch).state) == "failed"
+    assert str(_failing_run().state) == "failed"
 
     messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
     [envelope] = [json.loads(m["Body"]) for m in messages]
