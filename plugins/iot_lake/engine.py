@@ -676,7 +676,8 @@ def run_query(
     ds: str | None = None,
     database: str | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows of one Athena-dialect query (file or text) on the configured backend."""
+    """Rows of one Athena-dialect query (file or text) on the configured backend, typed
+    alike on both (as :func:`records`)."""
     lake = settings or config.settings()
     text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
     if lake.is_local:
@@ -820,38 +821,39 @@ def abandon_query(query: Mapping[str, Any], settings: LakeSettings) -> None:
 
 
 def athena_rows(execution_id: str, settings: LakeSettings) -> list[tuple[Any, ...]]:
-    """Result rows of a finished Athena query (header row dropped), as strings."""
-    return [tuple(cell.get("VarCharValue") for cell in row) for row in _result_cells(
-        execution_id, settings)[1]]
+    """Result rows of a finished Athena query, typed by its metadata (see :func:`records`)."""
+    return athena_result(execution_id, settings)[1]
 
 
 def athena_records(execution_id: str, settings: LakeSettings) -> list[dict[str, Any]]:
     """Result rows of a finished Athena query as ``{column: value}``, typed by its metadata."""
+    names, rows = athena_result(execution_id, settings)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def athena_result(
+    execution_id: str, settings: LakeSettings
+) -> tuple[list[str], list[tuple[Any, ...]]]:  # names, rows
+    """Column names and rows of a finished query (a SELECT's header row dropped), each
+    value typed from the column's Athena type (GetQueryResults returns text)."""
     from pyathena.converter import DefaultTypeConverter
 
     convert = DefaultTypeConverter().convert
-    columns, rows = _result_cells(execution_id, settings)
-    return [
-        {c["Name"]: convert(c["Type"], cell.get("VarCharValue"))
-         for c, cell in zip(columns, row, strict=True)}
-        for row in rows
-    ]
-
-
-def _result_cells(
-    execution_id: str, settings: LakeSettings
-) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-    """Column metadata and data cells of a finished query (a SELECT's header row dropped)."""
     columns: list[dict[str, Any]] = []
-    rows: list[list[dict[str, Any]]] = []
+    cells: list[list[dict[str, Any]]] = []
     for page in athena_hook(settings).get_query_results_paginator(execution_id) or []:
         result = page["ResultSet"]
         columns = columns or list(result.get("ResultSetMetadata", {}).get("ColumnInfo", []))
-        rows += [row["Data"] for row in result["Rows"]]
+        cells += [row["Data"] for row in result["Rows"]]
     names = [column["Name"] for column in columns]
-    if rows and [cell.get("VarCharValue") for cell in rows[0]] == names:
-        rows = rows[1:]  # a SELECT's first row holds the column labels
-    return columns, rows
+    if cells and [cell.get("VarCharValue") for cell in cells[0]] == names:
+        cells = cells[1:]  # a SELECT's first row holds the column labels
+    rows = [
+        tuple(convert(c["Type"], cell.get("VarCharValue")) for c, cell in zip(columns, row,
+                                                                             strict=True))
+        for row in cells
+    ]
+    return names, rows
 
 
 # --------------------------------------------------------------------------- writing

@@ -43,16 +43,21 @@ class QueryPending(Exception):
 
 
 class RecordedResults:
-    """A stand-in hook: rows of finished queries, looked up by their exact SQL."""
+    """A stand-in hook: results (column names, typed rows) of finished queries, looked up
+    by their exact SQL."""
 
-    def __init__(self, records: Mapping[str, Records]) -> None:
-        self.records = dict(records)
+    def __init__(self, results: Mapping[str, tuple[list[str], Rows]]) -> None:
+        self.results = dict(results)
+
+    def _result(self, sql: str) -> tuple[list[str], Rows]:
+        if sql not in self.results:
+            raise QueryPending(sql)
+        return self.results[sql]
 
     def get_dicts(self, sql: str) -> Records:
         """The rows as ``{column: value}`` (for logic that reads columns by name)."""
-        if sql not in self.records:
-            raise QueryPending(sql)
-        return self.records[sql]
+        names, rows = self._result(sql)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def get_records(self, sql: str, parameters: Any = None) -> Rows:
         if parameters:
@@ -60,7 +65,7 @@ class RecordedResults:
                 "query parameters are not supported by checks deferred to Athena: "
                 "render the values into the SQL with templates ({{ params.x }})"
             )
-        return [tuple(record.values()) for record in self.get_dicts(sql)]
+        return self._result(sql)[1]
 
     def get_first(self, sql: str, parameters: Any = None) -> tuple[Any, ...] | None:
         rows = self.get_records(sql, parameters)
@@ -146,7 +151,7 @@ class AthenaReplayMixin:
         lake = config.settings()
         queries = dict(queries or {})
         self.recorded = RecordedResults(
-            {sql: engine.athena_records(q, lake) for sql, q in queries.items()})
+            {sql: engine.athena_result(q, lake) for sql, q in queries.items()})
         try:
             return self.replayed(context)
         except QueryPending as miss:
