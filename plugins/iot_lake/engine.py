@@ -680,10 +680,7 @@ def run_query(
     alike on both (as :func:`records`)."""
     lake = settings or config.settings()
     text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
-    if lake.is_local:
-        return _run_local(sql, text, lake, database)[1]
-    execution_id = athena_execute(text, lake, database=database)
-    return athena_rows(execution_id, lake)
+    return _result(text, lake, database, label=sql)[1]
 
 
 def query_records(
@@ -710,11 +707,17 @@ def records(
     Athena returns every value as text; its result metadata types them here (pyathena's
     converter), so a count is an ``int`` whichever backend ran it.
     """
-    lake = settings or config.settings()
+    names, rows = _result(text, settings or config.settings(), database, label)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _result(
+    text: str, lake: LakeSettings, database: str | None, label: str | None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of one rendered statement on the configured backend."""
     if lake.is_local:
-        names, rows = _run_local(label or text, text, lake, database)
-        return [dict(zip(names, row, strict=True)) for row in rows]
-    return athena_records(athena_execute(text, lake, database=database), lake)
+        return _run_local(label or text, text, lake, database)
+    return athena_result(athena_execute(text, lake, database=database), lake)
 
 
 def _run_local(
@@ -818,11 +821,6 @@ def abandon_query(query: Mapping[str, Any], settings: LakeSettings) -> None:
             delete_prefix(query["location"], settings)
         except Exception:
             log.exception("could not delete %s", query["location"])
-
-
-def athena_rows(execution_id: str, settings: LakeSettings) -> list[tuple[Any, ...]]:
-    """Result rows of a finished Athena query, typed by its metadata (see :func:`records`)."""
-    return athena_result(execution_id, settings)[1]
 
 
 def athena_records(execution_id: str, settings: LakeSettings) -> list[dict[str, Any]]:
