@@ -227,3 +227,11 @@ def test_setup_creates_every_service_role_with_the_boundary_and_puts_it_on_old_r
     assert not has_mutations(
         run(("permissions",), aws_account.settings, session=aws_account.session)
     )
+
+
+def test_setup_without_the_boundary_says_who_creates_it_and_creates_no_role(aws_account):
+    """IAM refuses a role whose boundary policy does not exist (CreateRole: NoSuchEntity);
+    moto accepts it, so the step checks first and names the administrator's step."""
+    with pytest.raises(RuntimeError, match="--step identities"):
+        run(("permissions",), aws_account.settings, session=aws_account.session)
+    assert aws_account.client("iam").list_roles()["Roles"] == []
