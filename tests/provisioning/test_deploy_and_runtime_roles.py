@@ -235,3 +235,19 @@ def test_setup_without_the_boundary_says_who_creates_it_and_creates_no_role(aws_
     with pytest.raises(RuntimeError, match="--step identities"):
         run(("permissions",), aws_account.settings, session=aws_account.session)
     assert aws_account.client("iam").list_roles()["Roles"] == []
+
+
+def test_runtime_policy_lets_the_dashboard_read_the_cold_readings(deployment):
+    """The dashboard (an Airflow plugin, runtime role) queries and scans the cold table."""
+    from iot_lake.config import PROJECT_ROOT
+
+    source = (PROJECT_ROOT / "plugins" / "iot_lake" / "dashboard" / "data.py").read_text()
+    assert "table.query(" in source and "table.scan(" in source
+    runtime = policy_document("iam/airflow_policy.json", deployment.values())
+    table = (
+        f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/"
+        f"{deployment.settings.cold_readings_table}"
+    )
+    for action in ("dynamodb:Query", "dynamodb:Scan"):
+        assert is_allowed(runtime, action, table), action
+    assert not is_allowed(runtime, "dynamodb:PutItem", table)
