@@ -99,9 +99,26 @@ def refuse_expiry_over_lake_data(
             )
 
 
+def _expires_lake_data(deployment: Deployment, bucket: str, rule: dict[str, Any]) -> str:
+    """Why a rule found on the bucket would expire lake data, or "" when it would not."""
+    if not any(key in rule for key in _EXPIRING):
+        return ""
+    prefix = _rule_prefix(rule)
+    covered = [
+        area
+        for area in DATA_AREAS
+        if deployment.location(area).bucket == bucket
+        and deployment.location(area).prefix.startswith(prefix)
+    ]
+    if not covered:
+        return ""
+    return f"{_describe_expiry(rule)} under s3://{bucket}/{prefix}: {', '.join(covered)} data"
+
+
 def _describe_expiry(rule: dict[str, Any]) -> str:
     if "Expiration" in rule:
-        return f"expires objects after {rule['Expiration'].get('Days', '?')} days"
+        days = rule["Expiration"].get("Days")
+        return f"expires objects after {days} day{'' if days == 1 else 's'}"
     return "expires noncurrent versions"
 
 
@@ -135,6 +152,14 @@ def ensure_bucket(
     elif documents.differences(want["encryption"], have_enc):
         notes.append(f"default encryption kept as found ({_describe_encryption(have_enc)})")
     have_rules = _read(s3.get_bucket_lifecycle_configuration, bucket, "Rules") or []
+    ours = {rule["ID"] for rule in want["lifecycle"]}
+    notes += [
+        f"lifecycle rule {rule.get('ID')} (not the setup's, kept) {warning}"
+        for rule in have_rules
+        if rule.get("ID") not in ours and rule.get("Status") == "Enabled"
+        for warning in [_expires_lake_data(ctx.deployment, bucket, rule)]
+        if warning
+    ]
     rules = merge_rules(have_rules, want["lifecycle"])
     if rules is not None:
         changed.append("lifecycle rules")
