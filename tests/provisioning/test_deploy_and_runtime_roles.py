@@ -251,3 +251,29 @@ def test_runtime_policy_lets_the_dashboard_read_the_cold_readings(deployment):
     for action in ("dynamodb:Query", "dynamodb:Scan"):
         assert is_allowed(runtime, action, table), action
     assert not is_allowed(runtime, "dynamodb:PutItem", table)
+
+
+def test_lake_setup_provisions_through_the_deploy_connection_not_the_runtime_one(
+    aws_settings, monkeypatch
+):
+    from airflow.providers.amazon.aws.hooks import base_aws
+
+    from iot_lake import config
+    from iot_lake.provisioning import airflow_session
+
+    seen = []
+
+    class Hook:
+        def __init__(self, aws_conn_id: str, region_name: str) -> None:
+            seen.append((aws_conn_id, region_name))
+
+        def get_session(self) -> str:
+            return "session"
+
+    monkeypatch.setattr(base_aws, "AwsBaseHook", Hook)
+    assert airflow_session(aws_settings) == "session"
+    monkeypatch.setenv("IOT_LAKE_DEPLOY_CONN_ID", "ci_deploy")
+    config.settings.cache_clear()
+    airflow_session(config.settings())
+    assert seen == [("aws_deploy", "eu-west-1"), ("ci_deploy", "eu-west-1")]
+    assert aws_settings.aws_conn_id == "aws_default"  # the DAGs' own: the runtime role
