@@ -277,3 +277,18 @@ def test_lake_setup_provisions_through_the_deploy_connection_not_the_runtime_one
     airflow_session(config.settings())
     assert seen == [("aws_deploy", "eu-west-1"), ("ci_deploy", "eu-west-1")]
     assert aws_settings.aws_conn_id == "aws_default"  # the DAGs' own: the runtime role
+
+
+def test_setup_refuses_a_boundary_made_for_other_settings(aws_account, monkeypatch):
+    """Made before the KMS key was set, the boundary would cut the roles' kms: grants."""
+    run(ADMIN_STEPS, aws_account.settings, session=aws_account.session)
+    monkeypatch.setenv("IOT_LAKE_KMS_KEY_ARN", KMS_KEY)
+
+    with pytest.raises(RuntimeError, match="is not the one these settings"):
+        run(("permissions",), aws_account.settings, session=aws_account.session)
+    assert aws_account.client("iam").list_roles()["Roles"][0]["RoleName"] == f"{PREFIX}-deploy"
+
+    [boundary, *_] = run(ADMIN_STEPS, aws_account.settings, session=aws_account.session)
+    assert (boundary.name, boundary.action) == (f"{PREFIX}-boundary", "updated")
+    changes = run(("permissions",), aws_account.settings, session=aws_account.session)
+    assert {c.action for c in changes} == {"created"}

@@ -26,6 +26,8 @@ def identities(ctx: AwsContext) -> list[Change]:
 
 
 def permissions(ctx: AwsContext) -> list[Change]:
+    if not ctx.dry_run:
+        administrator.require_current_boundary(ctx)
     return iam.ensure_roles(ctx)
 
 

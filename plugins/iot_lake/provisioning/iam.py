@@ -28,25 +28,7 @@ def definitions() -> dict[str, Any]:
 
 
 def ensure_roles(ctx: AwsContext) -> list[Change]:
-    if not ctx.dry_run:
-        require_boundary(ctx)
     return [ensure_role(ctx, purpose, spec) for purpose, spec in definitions()["roles"].items()]
-
-
-def require_boundary(ctx: AwsContext) -> None:
-    """IAM refuses a role whose boundary policy does not exist: say who creates it."""
-    arn = ctx.deployment.policy_arn("boundary")
-    try:
-        ctx.client("iam").get_policy(PolicyArn=arn)
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-        raise RuntimeError(
-            f"the permissions boundary {arn} does not exist: an administrator creates it, "
-            "with the runtime policy and the deploy role, by running "
-            "`python -m iot_lake.provisioning --step identities` once (docs/aws.md, "
-            "'The deploy role and the runtime role')"
-        ) from exc
 
 
 def decoded(value: Any) -> Any:

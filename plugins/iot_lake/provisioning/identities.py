@@ -101,6 +101,35 @@ def _boundary_resources(deployment: Deployment, service: str, named: set[str]) -
     return sorted(named)
 
 
+def require_current_boundary(ctx: AwsContext) -> None:
+    """Before the deploy role writes a role: the boundary exists and fits these settings.
+
+    IAM refuses a role whose boundary does not exist; a boundary made for other settings
+    (say, before the KMS key or Aurora was set) would silently cut what a role needs.
+    Either way only an administrator can fix it, so say so instead of half-provisioning.
+    """
+    client = ctx.client("iam")
+    arn = ctx.deployment.policy_arn("boundary")
+    rerun = (
+        "an administrator runs `python -m iot_lake.provisioning --step identities` with "
+        "these settings (docs/aws.md, 'The deploy role and the runtime role')"
+    )
+    try:
+        policy = client.get_policy(PolicyArn=arn)["Policy"]
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        raise RuntimeError(f"the permissions boundary {arn} does not exist: {rerun}") from exc
+    version = client.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+    have = iam.decoded(version["PolicyVersion"]["Document"])
+    want = permissions_boundary(ctx.deployment)
+    if documents.normalise_policy(have) != documents.normalise_policy(want):
+        raise RuntimeError(
+            f"the permissions boundary {arn} is not the one these settings and this version "
+            f"need (a role would lose permissions it needs): {rerun}"
+        )
+
+
 def ensure(ctx: AwsContext) -> list[Change]:
     """The ``identities`` step: boundary first (the deploy role is created under it)."""
     deployment = ctx.deployment
