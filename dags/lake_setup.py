@@ -18,8 +18,8 @@ returns what it did (created / updated / unchanged / skipped); **report** prints
 "no changes" when a run found everything in place.
 
 Steps (`aws` / `local`):
-- **permissions**: IAM roles for Firehose, IoT rules, the Glue crawler; policy
-  `iot-lake-airflow` / nothing
+- **permissions**: IAM roles for Firehose, IoT rules, the Glue crawler, the coffee
+  Lambda and machines, each under the permissions boundary `iot-lake-boundary` / nothing
 - **storage**: S3 buckets (public access block, encryption, TLS-only, lifecycle) /
   lake directories, or buckets on MinIO
 - **catalog**: Glue databases, JSON classifier, raw crawler / local catalog databases
@@ -34,9 +34,10 @@ Steps (`aws` / `local`):
   and that a later write of the same day replaced as long ago (`iot_lake.wap`; every
   publish also does this for its own table). Skipped in a dry run.
 
-Trigger with `{"dry_run": true}` to see the plan without changing anything. AWS
-credentials come from the connection `aws_default` (setting `aws_conn_id`); the identity
-needs `include/iam/lake_setup_policy.json`. No schedule and no catchup: setup runs when a
+Trigger with `{"dry_run": true}` to see the plan without changing anything. The
+provisioning steps run as the deploy role, through the connection `aws_deploy` (setting
+`deploy_conn_id`; `include/iam/lake_setup_policy.json` under the permissions boundary),
+never as the DAGs' runtime role (`aws_default`, no IAM write); see `docs/aws.md`, 2. No schedule and no catchup: setup runs when a
 person or a deploy pipeline asks for it.
 """
 

@@ -68,6 +68,8 @@ class LakeSettings:
     curated_database: str = "iot_lake"
     # Amazon services.
     aws_conn_id: str = "aws_default"
+    # The deploy role's connection: only lake_setup's provisioning steps use it.
+    deploy_conn_id: str = "aws_deploy"
     region: str = "us-east-1"
     # Prefix of every account-wide name (roles, policies, IoT types, stream, crawler...);
     # the names below default to names built from it (see ``_PREFIXED_DEFAULTS``).

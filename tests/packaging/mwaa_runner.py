@@ -35,6 +35,12 @@ with everywhere(ServerDefaults(), GlueClassifiers()) as (defaults, _):
     out["import_errors"] = {k: str(v) for k, v in bag.import_errors.items()}
     out["dag_ids"] = sorted(bag.dag_ids)
 
+    # An administrator's one-time step first (boundary, runtime policy, deploy role):
+    # lake_setup runs as the deploy role, which creates roles only under the boundary.
+    from iot_lake.provisioning import ADMIN_STEPS, run
+
+    out["identities"] = sorted(c.action for c in run(ADMIN_STEPS))
+
     # lake_setup: the DAG itself, twice; the report task's line of each run.
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session

@@ -202,6 +202,7 @@ def test_dags_parse_and_setup_runs_in_an_mwaa_tree_with_nothing_else(
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws"}),
+            "AIRFLOW_CONN_AWS_DEPLOY": json.dumps({"conn_type": "aws"}),  # the deploy role
             "AIRFLOW_CONN_COFFEE_MYSQL": json.dumps(
                 {
                     "conn_type": "mysql",
@@ -239,8 +240,10 @@ def test_dags_parse_and_setup_runs_in_an_mwaa_tree_with_nothing_else(
     first, second = result["register_tables"]
     assert first and second == [], (first, second)  # created, then nothing to change
     assert all(set(states.values()) == {"success"} for states in result["lake_setup_states"])
+    assert result["identities"] == ["created"] * 3  # boundary, runtime policy, deploy role
     first_report, second_report = result["lake_setup_reports"]
-    # every resource of every step: 18 on AWS (docs/aws.md) + the Aurora database and table
-    assert first_report == "27 created", first_report
-    assert second_report == "no changes (27 of 27 resources unchanged)", second_report
+    # every resource of every step (docs/aws.md, but the administrator's identities) + the
+    # Aurora database and table
+    assert first_report == "26 created", first_report
+    assert second_report == "no changes (26 of 26 resources unchanged)", second_report
     assert result["server_defaults_seen"].get("GetTable", 0) > 0

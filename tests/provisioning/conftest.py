@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.aws_answers import GlueClassifiers, ServerDefaults
+from tests.fixtures.aws_answers import GlueClassifiers, S3Answers, ServerDefaults
 
 READ_PREFIXES = ("Get", "Describe", "Head", "List")
 AURORA_CLUSTER_ARN = "arn:aws:rds:eu-west-1:123456789012:cluster:coffee"
@@ -82,4 +82,5 @@ def aws_account(aws_settings: Any) -> Iterator[AwsAccount]:
         session.events.register("before-parameter-build.*.*", recorder)
         GlueClassifiers().register(session)
         ServerDefaults().register(session.events)  # answers as real AWS gives them
+        S3Answers().register(session.events)
         yield AwsAccount(session, recorder, aws_settings)

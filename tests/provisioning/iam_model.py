@@ -77,6 +77,16 @@ def resource_formats(action: str) -> list[str]:
     ]
 
 
+def condition_keys(action: str) -> set[str]:
+    """The condition keys AWS's reference lists for an action (any of its resource types)."""
+    service, name = action.split(":", 1)
+    return {
+        key
+        for entry in get_action_data(service, name).get(service, [])
+        for key in entry.get("condition_keys") or []
+    }
+
+
 def fits(resource: str, arn_format: str) -> bool:
     """Whether a policy's Resource (a pattern) can name a resource of an ARN format.
 

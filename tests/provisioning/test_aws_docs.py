@@ -6,12 +6,13 @@ import pytest
 
 from iot_lake.config import PROJECT_ROOT
 from iot_lake.provisioning import run
-from tests.fixtures.aws_answers import GlueClassifiers, ServerDefaults
+from tests.fixtures.aws_answers import GlueClassifiers, S3Answers, ServerDefaults
 
 DOC = PROJECT_ROOT / "docs" / "aws.md"
 EXAMPLE = PROJECT_ROOT / "config" / "aws.env.example"
 AWS_STEPS = (
-    "permissions", "storage", "catalog", "query_engine", "ingestion", "devices", "coffee",
+    "identities", "permissions", "storage", "catalog", "query_engine", "ingestion", "devices",
+    "coffee",
 )
 
 
@@ -48,6 +49,7 @@ def test_the_documented_resources_are_exactly_the_created_ones(example_settings)
     session = boto3.session.Session(region_name=example_settings.region)
     GlueClassifiers().register(session)
     ServerDefaults().register(session.events)
+    S3Answers().register(session.events)
     created = []
     for step in AWS_STEPS:
         changes = run((step,), example_settings, session=session)

@@ -10,7 +10,9 @@ import pytest
 from iot_lake.provisioning import STEPS, run, summary
 from iot_lake.provisioning.report import Change, has_mutations
 
-AWS_STEPS = [step for step in STEPS if step != "relational"]  # MySQL: test_relational.py
+# The administrator's identities first (the boundary every role is created under);
+# MySQL: test_relational.py.
+AWS_STEPS = ["identities", *(step for step in STEPS if step != "relational")]
 ACCOUNT = "123456789012"  # moto's default account
 
 
@@ -242,8 +244,12 @@ def test_drift_is_put_back_and_reported_as_updated(aws_account):
 
     updated = {(c.kind, c.name): c.details for c in changes if c.action == "updated"}
     assert updated[("s3 bucket", "acme-iot-raw (raw)")] == ("public access block",)
+    # The hand-made rule is kept (the setup merges by rule ID) and reported: it expires
+    # the whole bucket.
     assert updated[("s3 bucket", "acme-iot-lake (curated, photos, query_results)")] == (
         "lifecycle rules",
+        "lifecycle rule hand-made (not the setup's, kept) expires objects after 1 day under "
+        "s3://acme-iot-lake/: curated, photos data",
     )
     assert any("BufferingHints" in d for d in updated[("firehose stream", "iot-lake-raw-weather")])
     assert ("iot topic rule", "iot_lake_weather_to_firehose") in updated

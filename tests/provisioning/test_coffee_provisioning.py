@@ -34,7 +34,7 @@ OTHER_NOTIFICATION = {
 
 
 def provision(account: Any, **kwargs: Any):
-    return run(["permissions", "storage", "coffee"], account.settings,
+    return run(["identities", "permissions", "storage", "coffee"], account.settings,
                session=account.session, **kwargs)  # fmt: skip
 
 

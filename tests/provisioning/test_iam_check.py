@@ -81,3 +81,28 @@ def test_wildcard_actions_are_reported():
         ]
     }
     assert wildcard_actions(policy) == ["s3:*", "*", "NotAction iam:*"]
+
+
+def test_a_negated_condition_on_a_key_the_request_lacks_holds_as_in_iam():
+    """IAM: a key absent from the request matches no value, so StringNotEquals is true.
+
+    ("If the key that you specify in a policy condition is not present in the request
+    context, the values do not match", IAM User Guide, condition operators; the negated
+    operators then hold.) A deny on roles created without the boundary relies on it.
+    """
+    guard = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": "iam:CreateRole",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": "arn:b"}},
+            },
+        ],
+    }
+    role = "arn:aws:iam::1:role/r"
+    assert is_allowed(guard, "iam:CreateRole", role, {"iam:PermissionsBoundary": "arn:b"})
+    assert not is_allowed(guard, "iam:CreateRole", role, {"iam:PermissionsBoundary": "arn:c"})
+    assert not is_allowed(guard, "iam:CreateRole", role)  # no boundary at all

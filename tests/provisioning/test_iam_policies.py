@@ -19,7 +19,7 @@ import pytest
 from botocore import xform_name
 
 from iot_lake.config import INCLUDE_DIR, PROJECT_ROOT
-from iot_lake.provisioning import STEPS, coffee, run
+from iot_lake.provisioning import ADMIN_STEPS, STEPS, coffee, identities, run
 from iot_lake.provisioning.deployment import Deployment
 from iot_lake.provisioning.documents import policy_document
 from iot_lake.provisioning.iam_check import is_allowed, wildcard_actions
@@ -61,8 +61,10 @@ def test_the_identity_policies_are_the_ones_provisioning_deploys():
     roles = json.loads((IAM_DIR / "roles.json").read_text())
     used = {spec["policy"] for spec in roles["roles"].values()}
     used |= {spec["policy"] for spec in roles["managed_policies"].values()}
-    assert used | {"lake_setup_policy.json"} == set(IDENTITY_POLICIES)
-    assert {spec["trust"] for spec in roles["roles"].values()} == set(TRUST_POLICIES)
+    used |= {roles["deploy_role"]["policy"], roles["permissions_boundary"]["guards"]}
+    assert used == set(IDENTITY_POLICIES)
+    trusts = {spec["trust"] for spec in roles["roles"].values()} | {roles["deploy_role"]["trust"]}
+    assert trusts == set(TRUST_POLICIES)
 
 
 @pytest.mark.parametrize("name", IDENTITY_POLICIES)
@@ -104,7 +106,7 @@ def test_every_action_exists_and_every_grant_fits_its_resource_types(name, deplo
             )
 
 
-@pytest.mark.parametrize("name", TRUST_POLICIES)
+@pytest.mark.parametrize("name", [t for t in TRUST_POLICIES if t != "trust/deploy.json"])
 def test_each_role_trusts_only_its_own_service_in_this_account(name, deployment):
     trust = document(name, deployment)
     [statement] = trust["Statement"]
@@ -114,10 +116,19 @@ def test_each_role_trusts_only_its_own_service_in_this_account(name, deployment)
     assert ACCOUNT in json.dumps(statement["Condition"])
 
 
+def test_the_deploy_role_trusts_only_principals_of_this_account(deployment):
+    [statement] = document("trust/deploy.json", deployment)["Statement"]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert statement["Action"] == "sts:AssumeRole"
+
+
 def test_setup_policy_allows_every_call_provisioning_makes(aws_account, monkeypatch):
-    """Record a create run, a KMS run and a repair run in moto; every call must be allowed."""
+    """Record a create run, a KMS run and a repair run in moto; every call must be allowed
+    to the deploy role: by its policy and by its permissions boundary."""
     monkeypatch.setenv("IOT_LAKE_KMS_KEY_ARN", KMS_KEY)
     steps = [step for step in STEPS if step != "relational"]
+    run(ADMIN_STEPS, aws_account.settings, session=aws_account.session)  # an administrator
+    aws_account.recorder.clear()
     run(steps, aws_account.settings, session=aws_account.session)
     calls = list(aws_account.recorder.calls)
     aws_account.client("s3").delete_bucket_policy(Bucket="acme-iot-raw")
@@ -137,27 +148,44 @@ def test_setup_policy_allows_every_call_provisioning_makes(aws_account, monkeypa
 
     deployment = Deployment.for_account(aws_account.settings, ACCOUNT)
     policy = document("lake_setup_policy.json", deployment)
+    boundary = identities.permissions_boundary(deployment)
+
+    def allowed(action: str, resource: str, context: dict[str, str]) -> bool:
+        return is_allowed(policy, action, resource, context) and is_allowed(
+            boundary, action, resource, context
+        )
+
     region = aws_account.settings.region
     checked = set()
     for service, operation, params in calls:
         if service == "sts":  # GetCallerIdentity needs no permission
             continue
         action = iam_action(service, operation)
+        # Every role the setup writes carries (or is being given) the boundary.
+        context = (
+            {"iam:PermissionsBoundary": deployment.policy_arn("boundary")}
+            if "RoleName" in params
+            else {}
+        )
         for resource in call_resources(service, operation, params, ACCOUNT, region):
-            assert is_allowed(policy, action, resource), f"{action} on {resource} is denied"
+            assert allowed(action, resource, context), f"{action} on {resource} is denied"
             checked.add(action)
         if ("Tags" in params or "tags" in params) and f"{service}:{operation}" in TAG_ACTION:
             tag_action = TAG_ACTION[f"{service}:{operation}"]
             resource = call_resources(service, operation, params, ACCOUNT, region)[0]
-            assert is_allowed(policy, tag_action, resource), f"{tag_action} denied"
+            assert allowed(tag_action, resource, context), f"{tag_action} denied"
         if not operation.startswith(("Get", "Describe", "List", "Head", "Put", "Update")):
             for role in passed_roles(params):
-                context = {"iam:PassedToService": SERVICE_PRINCIPAL[service]}
-                assert is_allowed(policy, "iam:PassRole", role, context), f"PassRole {role}"
-                assert not is_allowed(
-                    policy, "iam:PassRole", role, {"iam:PassedToService": "ec2.amazonaws.com"}
-                )
-    assert {"s3:PutEncryptionConfiguration", "iam:PutRolePolicy", "s3:PutBucketPolicy"} <= checked
+                passed = {"iam:PassedToService": SERVICE_PRINCIPAL[service]}
+                assert allowed("iam:PassRole", role, passed), f"PassRole {role}"
+                ec2 = {"iam:PassedToService": "ec2.amazonaws.com"}
+                assert not allowed("iam:PassRole", role, ec2)
+    assert {
+        "s3:PutEncryptionConfiguration",
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "s3:PutBucketPolicy",
+    } <= checked
 
 
 def _called_operations(path: Path, service: str, within: str | None = None) -> set[str]:

@@ -21,7 +21,9 @@ from iot_lake.provisioning.documents import load_path
 from tests.fixtures.aws_answers import GlueClassifiers, ServerDefaults
 
 REGION = "eu-west-3"
-AWS_STEPS = ("permissions", "storage", "catalog", "query_engine", "ingestion", "devices")
+AWS_STEPS = (
+    "identities", "permissions", "storage", "catalog", "query_engine", "ingestion", "devices",
+)
 
 
 @pytest.fixture

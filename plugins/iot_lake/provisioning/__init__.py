@@ -9,8 +9,11 @@ changes only what differs from the definitions under ``include/`` and returns
 =============  ===============================================  ==============================
 step           aws                                              local
 =============  ===============================================  ==============================
-permissions    IAM roles (Firehose, IoT rules, Glue crawler),   (nothing: one machine)
-               managed policy for Airflow
+identities     (administrator, once) permissions boundary,      (nothing: one machine)
+               runtime policy, deploy role; not in STEPS
+permissions    service roles (Firehose, IoT rules, Glue         (nothing: one machine)
+               crawler, Lambda, coffee machines), each under
+               the permissions boundary
 storage        S3 buckets: public access block, encryption,     lake directories (or buckets
                TLS-only policy, lifecycle of query results      on an S3 endpoint: MinIO)
 catalog        Glue databases, crawler from include/glue/       local catalog databases
@@ -42,7 +45,11 @@ STEPS: tuple[str, ...] = (
     "coffee",
 )
 
-__all__ = ["STEPS", "Change", "has_mutations", "run", "run_step", "summary"]
+# Run by an administrator, not by the deploy role: the boundary, the runtime policy and
+# the deploy role itself (iot_lake.provisioning.identities). ``run`` puts them first.
+ADMIN_STEPS: tuple[str, ...] = ("identities",)
+
+__all__ = ["ADMIN_STEPS", "STEPS", "Change", "has_mutations", "run", "run_step", "summary"]
 
 
 def run_step(
@@ -53,8 +60,8 @@ def run_step(
     dry_run: bool = False,
 ) -> list[Change]:
     """Run one step on the configured backend; ``session`` is a boto3 session (aws only)."""
-    if step not in STEPS:
-        raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    if step not in (*ADMIN_STEPS, *STEPS):
+        raise ValueError(f"unknown step {step!r}; steps: {', '.join((*ADMIN_STEPS, *STEPS))}")
     lake = lake or settings()
     if step == "relational":
         from iot_lake.provisioning.relational import ensure_coffees
@@ -84,7 +91,7 @@ def run(
     if not lake.is_local and session is None:
         session = default_session(lake)
     changes: list[Change] = []
-    for step in STEPS:
+    for step in (*ADMIN_STEPS, *STEPS):
         if step in steps:
             changes += run_step(step, lake, session=session, dry_run=dry_run)
     return changes
@@ -98,7 +105,10 @@ def default_session(lake: LakeSettings) -> Any:
 
 
 def airflow_session(lake: LakeSettings) -> Any:
-    """The boto3 session of the Airflow AWS connection (``settings().aws_conn_id``)."""
+    """The boto3 session of the deploy role's Airflow connection (``deploy_conn_id``).
+
+    Not the DAGs' connection (``aws_conn_id``): the runtime role has no IAM write.
+    """
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-    return AwsBaseHook(aws_conn_id=lake.aws_conn_id, region_name=lake.region).get_session()
+    return AwsBaseHook(aws_conn_id=lake.deploy_conn_id, region_name=lake.region).get_session()

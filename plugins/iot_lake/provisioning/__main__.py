@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from iot_lake.config import settings
-from iot_lake.provisioning import STEPS, run
+from iot_lake.provisioning import ADMIN_STEPS, STEPS, run
 from iot_lake.provisioning.report import summary
 
 
@@ -27,8 +27,10 @@ def parser() -> argparse.ArgumentParser:
         "--step",
         dest="steps",
         action="append",
-        choices=STEPS,
-        help="run only this step (repeatable); default: all, in order",
+        choices=(*ADMIN_STEPS, *STEPS),
+        help="run only this step (repeatable); default: all but 'identities', in order. "
+        "'identities' (an administrator, once): permissions boundary, runtime policy, "
+        "deploy role",
     )
     p.add_argument(
         "--dry-run",
@@ -44,8 +46,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--render-policy",
         metavar="NAME",
-        help="print include/iam/NAME_policy.json rendered for this deployment (e.g. "
-        "lake_setup for the deploy identity, airflow) and exit; needs --account-id or STS",
+        help="print include/iam/NAME_policy.json rendered for this deployment (lake_setup: "
+        "the deploy role, airflow: the runtime policy; boundary: the permissions boundary) "
+        "and exit; needs --account-id or STS",
     )
     p.add_argument("--account-id", help="with --render-policy: the account (default: STS)")
     p.add_argument("--partition", default="aws", help="with --render-policy (default: aws)")
@@ -64,6 +67,10 @@ def render_policy(name: str, account_id: str | None, partition: str) -> str:
         identity = default_session(lake).client("sts").get_caller_identity()
         account_id, partition = identity["Account"], identity["Arn"].split(":")[1]
     deployment = Deployment.for_account(lake, account_id, partition)
+    if name == "boundary":
+        from iot_lake.provisioning.identities import permissions_boundary
+
+        return json.dumps(permissions_boundary(deployment), indent=2)
     return json.dumps(policy_document(f"iam/{name}_policy.json", deployment.values()), indent=2)
 
 

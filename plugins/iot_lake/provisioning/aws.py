@@ -7,6 +7,7 @@ from typing import Any
 from iot_lake.config import LakeSettings
 from iot_lake.provisioning import athena, dynamodb, firehose, glue, iam, iot, logs, s3
 from iot_lake.provisioning import coffee as coffee_path
+from iot_lake.provisioning import identities as administrator
 from iot_lake.provisioning.context import AwsContext
 from iot_lake.provisioning.deployment import Deployment
 from iot_lake.provisioning.report import Change
@@ -20,8 +21,14 @@ def context(lake: LakeSettings, session: Any, dry_run: bool = False) -> AwsConte
     return AwsContext(session=session, deployment=deployment, dry_run=dry_run)
 
 
+def identities(ctx: AwsContext) -> list[Change]:
+    return administrator.ensure(ctx)
+
+
 def permissions(ctx: AwsContext) -> list[Change]:
-    return [*iam.ensure_roles(ctx), *iam.ensure_managed_policies(ctx)]
+    if not ctx.dry_run:
+        administrator.require_current_boundary(ctx)
+    return iam.ensure_roles(ctx)
 
 
 def storage(ctx: AwsContext) -> list[Change]:

@@ -96,6 +96,10 @@ class Deployment:
     def role_arn(self, purpose: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{self.role_name(purpose)}"
 
+    def policy_arn(self, purpose: str) -> str:
+        """A customer-managed policy ``<prefix>-<purpose>`` (``boundary``, ``airflow``)."""
+        return f"arn:{self.partition}:iam::{self.account_id}:policy/{self.name_prefix}-{purpose}"
+
     @property
     def thing_type(self) -> str:
         """The stations' thing type: the name the registration tool attaches things to."""
@@ -127,6 +131,9 @@ class Deployment:
             "firehose_role_arn": self.role_arn("firehose-delivery"),
             "iot_rule_role_arn": self.role_arn("iot-rules"),
             "crawler_role_arn": self.role_arn("glue-crawler"),
+            "deploy_role_arn": self.role_arn("deploy"),
+            "boundary_arn": self.policy_arn("boundary"),
+            "runtime_policy_arn": self.policy_arn("airflow"),
             "thing_type": self.thing_type,
             "thing_group": names.thing_group(self.name_prefix),
             "device_policy": names.device_policy(self.name_prefix),

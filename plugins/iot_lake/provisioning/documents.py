@@ -65,12 +65,17 @@ def policy_document(relative: str, values: Mapping[str, str]) -> dict[str, Any]:
     """An IAM policy rendered for this deployment.
 
     Statements whose every Resource rendered empty are dropped: that is how optional
-    parts (the KMS key) disappear when the deployment does not use them.
+    parts (the KMS key) disappear when the deployment does not use them. A statement
+    without Resource (a trust policy's) stays without: IAM rejects a trust policy that
+    has one ("Has prohibited field Resource").
     """
     document = load(relative, values)
     statements = []
     for statement in document["Statement"]:
-        resources = statement.get("Resource", "*")
+        if "Resource" not in statement:
+            statements.append(statement)
+            continue
+        resources = statement["Resource"]
         listed = [resources] if isinstance(resources, str) else list(resources)
         kept = [resource for resource in listed if resource]
         if not kept:

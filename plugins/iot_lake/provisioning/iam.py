@@ -1,4 +1,12 @@
-"""IAM roles the services assume, and the managed policy for Airflow, from ``include/iam/``."""
+"""The service roles, each under the permissions boundary, from ``include/iam/``.
+
+This is what the deploy role does (the ``permissions`` step): create or update the roles
+the services assume (Firehose, IoT rules, the Glue crawler, the coffee photo Lambda, the
+coffee machines' credentials), every one with the permissions boundary
+``<prefix>-boundary``, which the deploy role's policy requires of any role it writes. The
+boundary, the runtime policy and the deploy role itself are an administrator's
+(:mod:`iot_lake.provisioning.identities`, step ``identities``).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,6 @@ from iot_lake.provisioning.context import AwsContext, error_code
 from iot_lake.provisioning.report import Change, created, unchanged, updated
 
 ROLES_FILE = "iam/roles.json"
-MAX_POLICY_VERSIONS = 5  # IAM keeps at most five versions of a managed policy
 
 
 def definitions() -> dict[str, Any]:
@@ -24,14 +31,7 @@ def ensure_roles(ctx: AwsContext) -> list[Change]:
     return [ensure_role(ctx, purpose, spec) for purpose, spec in definitions()["roles"].items()]
 
 
-def ensure_managed_policies(ctx: AwsContext) -> list[Change]:
-    return [
-        ensure_managed_policy(ctx, purpose, spec)
-        for purpose, spec in definitions()["managed_policies"].items()
-    ]
-
-
-def _document(value: Any) -> Any:
+def decoded(value: Any) -> Any:
     """IAM returns documents URL-encoded when boto3 does not decode them already."""
     if isinstance(value, str):
         return json.loads(unquote(value))
@@ -39,9 +39,15 @@ def _document(value: Any) -> Any:
 
 
 def ensure_role(ctx: AwsContext, purpose: str, spec: dict[str, Any]) -> Change:
+    """One role with its trust policy, inline policy and the permissions boundary.
+
+    On a role that lacks the boundary (made by an earlier setup), the boundary is put
+    first: the deploy role may change only roles that carry it.
+    """
     iam = ctx.client("iam")
     values = ctx.deployment.values()
     name = ctx.deployment.role_name(purpose)
+    boundary = ctx.deployment.policy_arn("boundary")
     trust = documents.policy_document(f"iam/{spec['trust']}", values)
     policy = documents.policy_document(f"iam/{spec['policy']}", values)
     policy_name = f"{name}-policy"
@@ -55,6 +61,7 @@ def ensure_role(ctx: AwsContext, purpose: str, spec: dict[str, Any]) -> Change:
                 RoleName=name,
                 AssumeRolePolicyDocument=json.dumps(trust),
                 Description=spec["description"],
+                PermissionsBoundary=boundary,
                 Tags=[{"Key": "project", "Value": "iot-lake"}],
             )
             iam.put_role_policy(
@@ -63,8 +70,12 @@ def ensure_role(ctx: AwsContext, purpose: str, spec: dict[str, Any]) -> Change:
         return created("iam role", name)
 
     changed: list[str] = []
+    if (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn") != boundary:
+        changed.append("permissions boundary")
+        if not ctx.dry_run:
+            iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
     canon = documents.normalise_policy
-    if canon(_document(role["AssumeRolePolicyDocument"])) != canon(trust):
+    if canon(decoded(role["AssumeRolePolicyDocument"])) != canon(trust):
         changed.append("trust policy")
         if not ctx.dry_run:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
@@ -73,9 +84,7 @@ def ensure_role(ctx: AwsContext, purpose: str, spec: dict[str, Any]) -> Change:
         if not ctx.dry_run:
             iam.update_role(RoleName=name, Description=spec["description"])
     try:
-        have = _document(
-            iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-        )
+        have = decoded(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
     except ClientError as exc:
         if error_code(exc) != "NoSuchEntity":
             raise
@@ -87,40 +96,3 @@ def ensure_role(ctx: AwsContext, purpose: str, spec: dict[str, Any]) -> Change:
                 RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy)
             )
     return updated("iam role", name, *changed) if changed else unchanged("iam role", name)
-
-
-def ensure_managed_policy(ctx: AwsContext, purpose: str, spec: dict[str, Any]) -> Change:
-    """A customer-managed policy; a changed document becomes its new default version."""
-    iam = ctx.client("iam")
-    deployment = ctx.deployment
-    name = f"{deployment.name_prefix}-{purpose}"
-    arn = f"arn:{deployment.partition}:iam::{deployment.account_id}:policy/{name}"
-    document = documents.policy_document(f"iam/{spec['policy']}", deployment.values())
-    try:
-        policy = iam.get_policy(PolicyArn=arn)["Policy"]
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-        if not ctx.dry_run:
-            iam.create_policy(
-                PolicyName=name,
-                PolicyDocument=json.dumps(document),
-                Description=spec["description"],
-                Tags=[{"Key": "project", "Value": "iot-lake"}],
-            )
-        return created("iam policy", name)
-    version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
-    have = _document(version["PolicyVersion"]["Document"])
-    if documents.normalise_policy(have) == documents.normalise_policy(document):
-        return unchanged("iam policy", name)
-    if not ctx.dry_run:
-        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
-        if len(versions) >= MAX_POLICY_VERSIONS:
-            oldest = min(
-                (v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"]
-            )
-            iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
-        iam.create_policy_version(
-            PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True
-        )
-    return updated("iam policy", name, "new default version")

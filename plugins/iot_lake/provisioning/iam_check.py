@@ -4,8 +4,9 @@ Enough of IAM's evaluation logic to test our own least-privilege documents: Acti
 NotAction and Resource / NotResource with ``*`` and ``?`` wildcards (actions match case-
 insensitively, resources case-sensitively), an explicit Deny beats any Allow, nothing is
 allowed by default, and the condition operators our documents use (String*, Arn*, Bool,
-with ``...IfExists``). A condition on a key the request does not carry does not hold, as
-in IAM; an unsupported operator raises instead of guessing.
+with ``...IfExists``). A condition on a key the request does not carry does not hold,
+except a negated one (``StringNotEquals``...), which does, as in IAM; an unsupported
+operator raises instead of guessing.
 """
 
 from __future__ import annotations
@@ -37,13 +38,19 @@ def _matches_any(patterns: Iterable[str], value: str, *, case_sensitive: bool) -
     return any(_glob(p, value, case_sensitive=case_sensitive) for p in patterns)
 
 
+_NEGATED = frozenset(
+    {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
+)
+
+
 def _condition_holds(conditions: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
     for operator, tests in conditions.items():
         if_exists = operator.endswith("IfExists")
         base = operator.removesuffix("IfExists")
         for key, expected in tests.items():
             if key not in context:
-                if if_exists:
+                # An absent key matches no value: ...IfExists and the negated operators hold.
+                if if_exists or base in _NEGATED:
                     continue
                 return False
             actual = [str(v) for v in _as_list(context[key])]
