@@ -55,8 +55,12 @@ LAMBDA_MODULES = (
     "coffee/__init__.py",
     "coffee/faces.py",
     "coffee/photo_handler.py",
+    "coffee/photo_url.py",
 )
 LAMBDA_INCLUDE = ("sql/aurora/insert_coffee_photo.sql",)
+# Pure-Python libraries the handler imports that the runtime lacks: their sources go under
+# plugins/ (on the entry point's sys.path). sqlparse strips comments off Data API SQL.
+LAMBDA_VENDORED = ("sqlparse",)
 LIBRARY_DIR = Path(__file__).resolve().parents[1]  # the installed iot_lake package
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same sources give the same CodeSha256
 
@@ -79,6 +83,7 @@ def lambda_zip() -> bytes:
     files: list[tuple[str, Path]] = [("lambda_function.py", LAMBDA_ENTRY)]
     files += [(f"plugins/iot_lake/{name}", LIBRARY_DIR / name) for name in LAMBDA_MODULES]
     files += [(f"include/{name}", INCLUDE_DIR / name) for name in LAMBDA_INCLUDE]
+    files += [item for package in LAMBDA_VENDORED for item in _vendored(package)]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, path in sorted(files):
@@ -87,6 +92,23 @@ def lambda_zip() -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
+
+
+def _vendored(package: str) -> list[tuple[str, Path]]:
+    """(name in the zip, source) of an installed pure-Python package, with its licence."""
+    import importlib
+    from importlib import metadata
+
+    root = Path(importlib.import_module(package).__file__ or "").parent
+    files = [
+        (f"plugins/{package}/{path.relative_to(root).as_posix()}", path)
+        for path in root.rglob("*.py")
+        if "__pycache__" not in path.parts
+    ]
+    for item in metadata.files(package) or []:
+        if item.name.upper().startswith(("LICENSE", "COPYING")):
+            files.append((f"plugins/{package}.LICENSE", Path(str(item.locate()))))
+    return files
 
 
 def code_sha256(code: bytes) -> str:
