@@ -303,3 +303,27 @@ def test_the_photos_location_of_each_store():
         ph.parse_key("raw/m-1/2026-11-20/000000-a.jpg", "photos/")
     with pytest.raises(ph.KeyRejected, match=r"'\.\.' segment"):
         ph.object_uri(LakeSettings(photos_uri="file:///x"), ph.LOCAL_BUCKET, "a/../b")
+
+
+def test_a_handler_that_failed_is_rebuilt_for_the_next_event(monkeypatch, lake_settings, coffee_db):
+    """A MariaDB restart leaves the cached connection dead: the next event must not fail on
+    it (locally the notifier would set every event aside after three attempts)."""
+    monkeypatch.setattr(ph, "_HANDLER", None)
+    monkeypatch.setenv("AIRFLOW_CONN_COFFEE_MYSQL", coffee_db.connection_json())
+    built: list[ph.PhotoHandler] = []
+    real_build = ph.build
+
+    def recording_build(lake=None):
+        built.append(real_build(lake))
+        return built[-1]
+
+    monkeypatch.setattr(ph, "build", recording_build)
+    upload_photo(lake_settings, NAME, ASTRONAUT)
+    event = ph.s3_event(ph.LOCAL_BUCKET, NAME)
+    assert ph.handler(event, None)["inserted"] == 1
+    built[0].writer.connection.close()  # the server went away under the warm handler
+    with pytest.raises(Exception):  # noqa: B017  (MySQLdb's error for a closed connection)
+        ph.handler(event, None)
+    assert ph.handler(event, None)["duplicates"] == 1
+    assert len(built) == 2
+    monkeypatch.setattr(ph, "_HANDLER", None)

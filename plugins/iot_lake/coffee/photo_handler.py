@@ -386,4 +386,16 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     global _HANDLER
     if _HANDLER is None:
         _HANDLER = build()
-    return _HANDLER(event).as_dict()
+    try:
+        return _HANDLER(event).as_dict()
+    except Exception:
+        # A database restarted under a warm handler leaves its connection dead: the next
+        # event builds new clients instead of failing on it until its retries run out.
+        broken, _HANDLER = _HANDLER, None
+        close = getattr(getattr(broken.writer, "connection", None), "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:  # already closed by the server
+                log.debug("closing the failed handler's connection: %s", exc)
+        raise
