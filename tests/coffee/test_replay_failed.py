@@ -230,6 +230,13 @@ def test_locally_an_event_failing_three_times_is_set_aside_shown_and_replayed(
         and "python -m iot_lake.coffee.replay_failed" in incident["error"]
     )
     assert (incident["day"], incident["try_number"]) == (DAY, 3)
+    from fastapi.testclient import TestClient
+
+    from iot_lake.dashboard.app import create_app
+
+    page = TestClient(create_app()).get("/incidents")
+    assert page.status_code == 200 and 'data-task="coffee_photo.handler"' in page.text
+    assert "090000-cup 0.png" in page.text and f'data-day="{DAY}"' in page.text
 
     env = _env(coffee_db, lake_settings)
     command = [sys.executable, "-m", "iot_lake.coffee.replay_failed"]

@@ -19,7 +19,8 @@ The photo's object key carries the press: ``<photos prefix><machine id>/<YYYY-MM
 A key of another shape is rejected with its reason (logged, counted, never fatal); a
 photo that is not an image still makes a row, with every attribute NULL (not judged):
 the coffee was pressed. Anything else (database or service down) raises, so the event
-is retried (Lambda's async retries; the local spool keeps it pending).
+is retried (Lambda's async retries; the local spool keeps it pending); after three
+attempts it waits, on both backends, for ``python -m iot_lake.coffee.replay_failed``.
 
 This module imports only the standard library and ``iot_lake.config``/``faces``/``photo_url``
 at load time: the Lambda zip holds nothing else but ``sqlparse`` (pure Python, imported when
