@@ -54,8 +54,10 @@ MAX_ATTEMPTS = 3
 RETRY_DELAYS_SECONDS = (60, 120)
 """Lambda waits one minute before the first retry and two minutes before the second."""
 LOCAL_FUNCTION = "local:iot_lake.coffee.photo_handler.handler"
-RECEIVE_VISIBILITY_SECONDS = 300
-"""How long a received message stays hidden while its event is replayed."""
+RECEIVE_VISIBILITY_SECONDS = 900
+"""How long a received batch stays hidden while its events are replayed: ten synchronous
+invokes of a function with a 30 s timeout, three times over. A message seen again after
+that is replayed twice, which the idempotent insert makes harmless."""
 
 
 def queue_name(prefix: str) -> str:
