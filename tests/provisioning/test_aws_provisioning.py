@@ -35,6 +35,7 @@ def test_first_run_creates_every_resource_with_the_expected_configuration(aws_ac
     assert sorted(kinds) == sorted(
         [
             "athena workgroup",
+            "cloudwatch alarm",
             "dynamodb table",
             "firehose stream",
             "glue classifier",
@@ -47,10 +48,12 @@ def test_first_run_creates_every_resource_with_the_expected_configuration(aws_ac
             "iot thing type",
             "iot topic rule",
             "log group",
+            "lambda event invoke config",
             "lambda function",
             "lambda permission",
             "s3 bucket",
             "s3 notification",
+            "sqs queue",
         ]
     )
     s3 = aws_account.client("s3")

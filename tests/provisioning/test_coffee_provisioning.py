@@ -193,3 +193,75 @@ def test_the_lambda_reads_photos_and_writes_one_cluster_and_nothing_else(deploym
     assert is_allowed(policy, "secretsmanager:GetSecretValue", AURORA_SECRET_ARN)
     log_stream = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{FUNCTION}:log-stream:x"
     assert is_allowed(policy, "logs:PutLogEvents", log_stream)
+
+
+FAILED_QUEUE = "iot-lake-coffee-photo-failed"
+FAILED_ALARM = "iot-lake-coffee-photo-failed-events"
+
+
+def test_failed_photo_events_go_to_an_encrypted_queue_kept_14_days_with_an_alarm(
+    aws_account, monkeypatch
+):
+    """Lambda discards an async event after two retries: the on-failure queue keeps it."""
+    topic = f"arn:aws:sns:eu-west-1:{ACCOUNT}:iot-lake-alerts"
+    monkeypatch.setenv("IOT_LAKE_ALERTS_TOPIC_ARN", topic)
+    changes = {(c.kind, c.name): c.action for c in provision(aws_account)}
+    sqs = aws_account.client("sqs")
+    url = sqs.get_queue_url(QueueName=FAILED_QUEUE)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["MessageRetentionPeriod"] == "1209600"  # 14 days, SQS's maximum
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    assert "FifoQueue" not in attributes  # Lambda takes no FIFO queue as a destination
+    queue_arn = attributes["QueueArn"]
+    assert queue_arn == f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{FAILED_QUEUE}"
+
+    lam = aws_account.client("lambda")
+    invoke_config = lam.get_function_event_invoke_config(FunctionName=FUNCTION)
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    assert invoke_config["MaximumEventAgeInSeconds"] == 6 * 3600
+
+    [alarm] = aws_account.client("cloudwatch").describe_alarms(AlarmNames=[FAILED_ALARM])[
+        "MetricAlarms"
+    ]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": FAILED_QUEUE}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0.0)
+    assert alarm["AlarmActions"] == [topic] and "replay_failed" in alarm["AlarmDescription"]
+    assert changes[("sqs queue", FAILED_QUEUE)] == "created"
+    assert changes[("cloudwatch alarm", FAILED_ALARM)] == "created"
+
+    # Idempotent: a second run changes nothing; drift is repaired, and only that.
+    aws_account.recorder.clear()
+    again = provision(aws_account)
+    kinds = ("sqs queue", "cloudwatch alarm", "lambda event invoke config")
+    assert {c.action for c in again if c.kind in kinds} == {"unchanged"}
+    assert aws_account.recorder.mutating == []
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": "345600"})
+    # moto appends a second PutFunctionEventInvokeConfig and keeps answering the first;
+    # AWS overwrites ("If a configuration already exists for a function, version, or
+    # alias, this operation overwrites it", API_PutFunctionEventInvokeConfig): delete first.
+    lam.delete_function_event_invoke_config(FunctionName=FUNCTION)
+    lam.put_function_event_invoke_config(FunctionName=FUNCTION, MaximumRetryAttempts=0)
+    aws_account.recorder.clear()
+    repaired = {c.kind: c.action for c in provision(aws_account)}
+    assert repaired["sqs queue"] == "updated"
+    assert repaired["lambda event invoke config"] == "updated"
+    assert repaired["cloudwatch alarm"] == "unchanged"
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["MessageRetentionPeriod"])[
+        "Attributes"]["MessageRetentionPeriod"] == "1209600"  # fmt: skip
+    [put] = [p for _, op, p in aws_account.recorder.calls if op == "PutFunctionEventInvokeConfig"]
+    assert put == {"FunctionName": FUNCTION, **{k: invoke_config[k] for k in (
+        "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")}}  # fmt: skip
+
+
+def test_the_lambda_may_send_to_its_failure_queue_and_do_nothing_else_there(deployment):
+    policy = policy_document("iam/coffee_photo_lambda_policy.json", deployment.values())
+    queue = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:{FAILED_QUEUE}"
+    assert is_allowed(policy, "sqs:SendMessage", queue)
+    assert not is_allowed(policy, "sqs:SendMessage", f"arn:aws:sqs:eu-west-1:{ACCOUNT}:other")
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:PurgeQueue"):
+        assert not is_allowed(policy, action, queue), action

@@ -5,8 +5,11 @@ On ``aws`` S3 sends an ``ObjectCreated:Put`` event to the Lambda when a photo la
 atomically and fsynced, into a spool beside the lake:
 
     <home>/events/photos/pending/<ns>-<id>.json   written after the photo
+                         attempts/...             how often a pending event failed
                          done/...                 handled (kept as a log)
                          rejected/...             the handler rejected the key (+ reason)
+                         failed/...               failed for good: Lambda's invocation
+                                                  record, for ``replay_failed``
 
 :func:`drain` hands every pending event, oldest first, to the same
 :func:`iot_lake.coffee.photo_handler.handler` the Lambda runs, and moves it to ``done/``
@@ -15,6 +18,13 @@ while no notifier ran is processed by the next ``drain``; an event handled twice
 between commit and move) hits the unique ``photo_key`` and changes nothing: at least
 once delivery, exactly once in effect. ``rescan`` re-emits an event for every photo in
 the store, for a photo whose uploader died between the photo and its event.
+
+An event that fails is retried on every drain (so a database outage ends the moment the
+database is back), but counted as Lambda counts the attempts of an asynchronous event:
+three, at least one and then two minutes apart. After the third it goes to ``failed/`` as
+the invocation record Lambda sends to the photo function's on-failure destination on
+``aws``, shows on the Incidents page and waits for ``python -m
+iot_lake.coffee.replay_failed``, as on ``aws``; the events behind it go on.
 
     python -m iot_lake.coffee.local_notifier            # drain what is pending, exit
     python -m iot_lake.coffee.local_notifier --watch    # keep draining (Ctrl-C stops)
@@ -38,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from iot_lake.coffee.photo_handler import object_uri, photos_location, s3_event
+from iot_lake.coffee.replay_failed import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, failure_record
 from iot_lake.config import LakeSettings, settings
 
 log = logging.getLogger(__name__)
@@ -115,19 +126,44 @@ class DrainSummary:
     duplicates: int = 0
     rejected: int = 0
     failed: list[str] = field(default_factory=list)
+    set_aside: int = 0
+    """Events that failed MAX_ATTEMPTS times, moved to ``failed/`` for replay."""
 
     def line(self) -> str:
         return (
             f"photo events: handled={self.events} inserted={self.inserted} "
-            f"duplicates={self.duplicates} rejected={self.rejected} failed={len(self.failed)}"
+            f"duplicates={self.duplicates} rejected={self.rejected} failed={len(self.failed)} "
+            f"set_aside={self.set_aside}"
         )
 
 
-def drain(lake: LakeSettings, handler: Handler | None = None) -> DrainSummary:
+def _count_attempt(root: Path, name: str, now: float) -> int:
+    """Record one failure of event ``name``; returns its attempts as Lambda counts them.
+
+    A failure counts as a new attempt once Lambda's retry delay has passed since the last
+    counted one (one minute, then two): a watcher draining every second does not use up
+    an event's attempts within seconds.
+    """
+    path = root / "attempts" / name
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {"attempts": 0, "counted_at": None}
+    attempts, counted_at = int(state["attempts"]), state["counted_at"]
+    if attempts == 0 or now - float(counted_at) >= RETRY_DELAYS_SECONDS[attempts - 1]:
+        attempts, counted_at = attempts + 1, now
+        _write_atomically(path, json.dumps({"attempts": attempts, "counted_at": now}).encode())
+    return attempts
+
+
+def drain(
+    lake: LakeSettings, handler: Handler | None = None, clock: Callable[[], float] = time.time
+) -> DrainSummary:
     """Hand every pending event to the handler, oldest first; stop at the first failure.
 
     A failing event (database down ...) stays pending with everything after it, so the
-    next drain retries in order.
+    next drain retries in order; at its third attempt (see the module's doc) it goes to
+    ``failed/`` instead and the drain goes on.
     """
     if handler is None:
         from iot_lake.coffee.photo_handler import handler as lambda_handler
@@ -147,9 +183,21 @@ def drain(lake: LakeSettings, handler: Handler | None = None) -> DrainSummary:
         try:
             result = handler(event, None)
         except Exception as exc:
-            log.warning("photo event %s failed, kept pending: %s", path.name, exc)
+            attempts = _count_attempt(root, path.name, clock())
             summary.failed.append(f"{path.name}: {type(exc).__name__}: {exc}")
-            break
+            if attempts < MAX_ATTEMPTS:
+                log.warning("photo event %s failed (attempt %d), kept pending: %s",
+                            path.name, attempts, exc)  # fmt: skip
+                break
+            log.error("photo event %s failed %d times, set aside for replay_failed: %s",
+                      path.name, attempts, exc)  # fmt: skip
+            record = failure_record(event, exc, attempts=attempts, request_id=path.stem)
+            _write_atomically(root / "failed" / path.name, json.dumps(record).encode())
+            path.unlink()
+            (root / "attempts" / path.name).unlink(missing_ok=True)
+            summary.set_aside += 1
+            continue
+        (root / "attempts" / path.name).unlink(missing_ok=True)
         summary.events += 1
         summary.inserted += int(result.get("inserted", 0))
         summary.duplicates += int(result.get("duplicates", 0))
@@ -182,6 +230,7 @@ def watch(lake: LakeSettings, stop: threading.Event, interval: float = 1.0) -> D
         total.inserted += found.inserted
         total.duplicates += found.duplicates
         total.rejected += found.rejected
+        total.set_aside += found.set_aside
         total.failed = [*total.failed, *found.failed][-10:]  # a long outage: the last ten
         stop.wait(interval)
     return total

@@ -19,14 +19,17 @@ The photo's object key carries the press: ``<photos prefix><machine id>/<YYYY-MM
 A key of another shape is rejected with its reason (logged, counted, never fatal); a
 photo that is not an image still makes a row, with every attribute NULL (not judged):
 the coffee was pressed. Anything else (database or service down) raises, so the event
-is retried (Lambda's async retries; the local spool keeps it pending).
+is retried (Lambda's async retries; the local spool keeps it pending); after three
+attempts it waits, on both backends, for ``python -m iot_lake.coffee.replay_failed``.
 
-This module imports only the standard library and ``iot_lake.config``/``faces`` at load
-time: the Lambda zip holds nothing else but boto3, which the runtime provides.
+This module imports only the standard library and ``iot_lake.config``/``faces``/``photo_url``
+at load time: the Lambda zip holds nothing else but ``sqlparse`` (pure Python, imported when
+the Data API writer is built) and boto3, which the runtime provides.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -38,6 +41,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import unquote, unquote_plus, urlsplit
 
+from iot_lake.coffee import photo_url as urls
 from iot_lake.coffee.faces import (
     FaceAttributes,
     LocalFaceAnalyzer,
@@ -114,10 +118,14 @@ def photo_key(bucket: str, key: str) -> str:
 
 
 def photo_url(lake: LakeSettings, bucket: str, key: str) -> str:
-    """The URL stored in the row, in a form ``iot_lake.coffee.photo_url`` accepts."""
-    if lake.is_local:
-        return object_uri(lake, bucket, key)
-    return f"https://{bucket}.s3.{lake.region}.amazonaws.com/{key}"
+    """The URL stored in the row, in a form ``iot_lake.coffee.photo_url`` accepts: the key
+    percent-encoded (it may hold ' ', '#', '?'...), so the URL decodes back to it."""
+    object_uri(lake, bucket, key)  # refuses a '..' segment
+    if not lake.is_local:
+        return urls.s3_object_url(bucket, lake.region, key)
+    if bucket == LOCAL_BUCKET:
+        return urls.object_url(lake.uri("photos"), key)
+    return urls.object_url(f"s3://{bucket}", key)
 
 
 def object_uri(lake: LakeSettings, bucket: str, key: str) -> str:
@@ -192,6 +200,23 @@ def data_api_parameters(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def data_api_sql(sql: str) -> str:
+    """``sql`` as the RDS Data API gets it: one statement, without its comments.
+
+    The Data API finds the ``:name`` placeholders in the text it is sent; a comment is no
+    SQL it needs, and a quote inside one (``API's``) is taken as the start of a string
+    literal. sqlparse's lexer tells a comment from a literal holding ``--``, ``#`` or
+    ``/*``, which no regular expression does (issue 18 item 10).
+    """
+    import sqlparse
+
+    statements = [s for s in sqlparse.split(sql) if sqlparse.format(s, strip_comments=True).strip()]
+    if len(statements) != 1:
+        raise ValueError(f"the Data API takes one statement at a time, got {len(statements)}")
+    return str(sqlparse.format(statements[0], strip_comments=True)).strip()
+
+
 @dataclass
 class DataApiWriter:
     """Aurora MySQL through the RDS Data API (``rds-data:ExecuteStatement``)."""
@@ -202,14 +227,18 @@ class DataApiWriter:
     database: str = DEFAULT_DATABASE
     sql: str = field(default_factory=lambda: INSERT_SQL.read_text(encoding="utf-8"))
 
-    def insert(self, params: Mapping[str, Any]) -> bool:
-        response = self.client.execute_statement(
+    def execute(self, sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Every statement this writer sends goes through :func:`data_api_sql`."""
+        return self.client.execute_statement(
             resourceArn=self.cluster_arn,
             secretArn=self.secret_arn,
             database=self.database,
-            sql=self.sql,
+            sql=data_api_sql(sql),
             parameters=data_api_parameters(params),
         )
+
+    def insert(self, params: Mapping[str, Any]) -> bool:
+        response = self.execute(self.sql, params)
         return int(response.get("numberOfRecordsUpdated", 0)) == 1
 
 
@@ -358,4 +387,16 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     global _HANDLER
     if _HANDLER is None:
         _HANDLER = build()
-    return _HANDLER(event).as_dict()
+    try:
+        return _HANDLER(event).as_dict()
+    except Exception:
+        # A database restarted under a warm handler leaves its connection dead: the next
+        # event builds new clients instead of failing on it until its retries run out.
+        broken, _HANDLER = _HANDLER, None
+        close = getattr(getattr(broken.writer, "connection", None), "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:  # already closed by the server
+                log.debug("closing the failed handler's connection: %s", exc)
+        raise

@@ -10,13 +10,18 @@ rejected with a reason; the original pipeline dropped such rows silently.
 
 The same rules exist twice on purpose: an RE2 pattern that Arrow evaluates on a whole
 batch at C++ speed, and :func:`photo_url_problem`, which explains the (rare) rejects.
+
+A key may hold spaces, '+', '#', '?', '%' or non-ASCII letters (the photo handler's key
+pattern allows them): :func:`object_url` percent-encodes the key (UTF-8, RFC 3986: only
+'/' and the unreserved characters stay as they are), so the URL names that very object
+and :func:`object_key` gives the key back. A raw '#' or '?' would cut the URL short.
 """
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -28,6 +33,25 @@ S3_URL_PATTERN = (
     rf"^(?:s3://{_BUCKET}/|https://{_BUCKET}\.s3(?:[.\-]{_REGION})?\.amazonaws\.com/)[^\s?#]+$"
 )
 _DOT_DOT = "/.."
+
+
+def object_url(base: str, key: str) -> str:
+    """The URL of object ``key`` under ``base`` (``s3://bucket``, ``https://host``, the
+    local photos store), the key percent-encoded."""
+    return f"{base.rstrip('/')}/{quote(key, safe='/')}"
+
+
+def s3_object_url(bucket: str, region: str, key: str) -> str:
+    """The virtual-hosted HTTPS URL of an S3 object, as the photo handler stores it."""
+    return object_url(f"https://{bucket}.s3.{region}.amazonaws.com", key)
+
+
+def object_key(url: str, base: str) -> str:
+    """The key :func:`object_url` encoded into ``url`` (``url`` must start with ``base``)."""
+    prefix = f"{base.rstrip('/')}/"
+    if not url.startswith(prefix):
+        raise ValueError(f"{url!r} is not under {prefix!r}")
+    return unquote(url[len(prefix) :])
 
 
 def valid_url_pattern(photos_uri: str | None) -> str:
