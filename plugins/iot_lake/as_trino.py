@@ -55,11 +55,13 @@ MACROS: tuple[str, ...] = (
     "WHEN s = '-inf' THEN '-Infinity' "
     "WHEN starts_with(s, '-') THEN '-' || _trino_scientific(ltrim(s, '-')) "
     "ELSE _trino_scientific(s) END",
+    # Athena's timestamp(3) text, from DuckDB's ('2026-11-03 05:59:30[.ffffff]')
+    "CREATE OR REPLACE MACRO trino_timestamp_text(s) AS "
+    "CASE WHEN length(s) = 19 THEN s || '.000' ELSE rpad(left(s, 23), 23, '0') END",
     # CAST(x AS varchar) as Athena answers it, whatever x's type
     "CREATE OR REPLACE MACRO trino_varchar(x) AS "
     "CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN trino_approx_text(CAST(x AS VARCHAR)) "
-    f"WHEN typeof(x) IN {_TIMESTAMPS} THEN "
-    "strftime(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMP), '%Y-%m-%d %H:%M:%S.%g') "
+    f"WHEN typeof(x) IN {_TIMESTAMPS} THEN trino_timestamp_text(CAST(x AS VARCHAR)) "
     "ELSE CAST(x AS VARCHAR) END",
 )
 """DuckDB macros the rewritten statements call (``CREATE OR REPLACE``: idempotent)."""
