@@ -103,6 +103,22 @@ def test_the_coffee_column_check_as_it_was_is_rejected(schema) -> None:
             "SELECT smile FROM iot_lake.coffees UNION ALL SELECT id FROM iot_lake.coffees",
             "column 1 in UNION query has incompatible types: boolean, bigint",
         ),
+        (  # DuckDB sums booleans as 0/1; Trino has no sum(boolean)
+            "SELECT sum(smile) FROM iot_lake.coffees",
+            "Unexpected parameters (boolean) for function sum",
+        ),
+        (
+            "SELECT smile + 1 FROM iot_lake.coffees",
+            "'+' cannot be applied to boolean, int",
+        ),
+        (
+            "SELECT coalesce(smile, 0) FROM iot_lake.coffees",
+            "All COALESCE results must be the same type or coercible: boolean, int",
+        ),
+        (
+            "SELECT CASE WHEN smile THEN 1 ELSE 'no' END FROM iot_lake.coffees",
+            "All CASE results must be the same type or coercible: int",
+        ),
         (  # DuckDB's name of the function
             "SELECT approx_quantile(air_temperature, 0.5) FROM iot_lake.weather_observations",
             "Function 'approx_quantile' not registered",
@@ -127,6 +143,8 @@ def test_the_rules_catch_what_trino_refuses(sql: str, problem: str, schema) -> N
         "SELECT 1 FROM iot_lake.coffees WHERE CAST(coffee_hour AS DATE) < coffee_hour",
         "SELECT 1 FROM iot_lake.coffees WHERE id IN (1, 2.5) AND smile IS NOT NULL",
         "SELECT NULL AS x FROM iot_lake.coffees UNION ALL SELECT smile FROM iot_lake.coffees",
+        "SELECT coffee_hour + INTERVAL '1' DAY, id * 2.5, coalesce(id, 0.5), "
+        "CASE WHEN smile THEN 1 END FROM iot_lake.coffees",
     ],
 )
 def test_the_rules_let_trinos_implicit_conversions_pass(sql: str, schema) -> None:

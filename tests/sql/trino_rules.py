@@ -10,8 +10,9 @@ fail on Athena. :func:`problems` lists what Trino would refuse in a rendered sta
    Trino's list (``trino_functions.txt``, taken from Trino's documentation);
 3. **types**: sqlglot's optimizer types every expression against the declared table
    schemas (the Glue definitions the catalog holds); then the branches of a UNION /
-   INTERSECT / EXCEPT must agree column by column, and the two sides of a comparison
-   (``=``, ``<``, ``BETWEEN``, ``IN`` ...) must be comparable. Trino converts implicitly
+   INTERSECT / EXCEPT must agree column by column, so must the results of CASE / IF /
+   COALESCE; the two sides of a comparison (``=``, ``<``, ``BETWEEN``, ``IN`` ...) must be
+   comparable; arithmetic and sum/avg/stddev take numbers. Trino converts implicitly
    between numeric types, and between date and timestamp, but never between boolean,
    number and text ("Trino will not convert between character and numeric types",
    https://trino.io/docs/current/functions/conversion.html; a boolean is no number:
@@ -211,6 +212,61 @@ def _comparison_problems(tree: exp.Expression) -> list[str]:
     return [problem for problem in out if problem]
 
 
+_ARITHMETIC: dict[type[exp.Expression], str] = {
+    exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%",
+}
+_NUMERIC_AGGREGATES: dict[type[exp.Expression], str] = {
+    exp.Sum: "sum", exp.Avg: "avg", exp.Stddev: "stddev", exp.StddevSamp: "stddev_samp",
+    exp.StddevPop: "stddev_pop", exp.Variance: "variance", exp.ApproxQuantile: "approx_percentile",
+}
+
+
+def _arithmetic_problems(tree: exp.Expression) -> list[str]:
+    """Arithmetic and numeric aggregates take numbers (and date/time +/- interval), never a
+    boolean or text: DuckDB casts a boolean to 0/1, Trino has no such operator."""
+    out = []
+    for node in tree.find_all(*_ARITHMETIC, *_NUMERIC_AGGREGATES):
+        if isinstance(node, tuple(_NUMERIC_AGGREGATES)):
+            if family(node.this.type) in ("boolean", "text"):
+                out.append(
+                    f"Unexpected parameters ({_trino_type(node.this.type)}) for function "
+                    f"{_NUMERIC_AGGREGATES[type(node)]}"
+                )
+            continue
+        left, right = node.this.type, node.expression.type
+        if {family(left), family(right)} & {"boolean", "text"}:
+            out.append(
+                f"'{_ARITHMETIC[type(node)]}' cannot be applied to {_trino_type(left)}, "
+                f"{_trino_type(right)} (in {node.sql(DIALECT)})"
+            )
+    return out
+
+
+def _branch_problems(tree: exp.Expression) -> list[str]:
+    """The results of CASE / IF / COALESCE must share a type (Trino: "All CASE results
+    must be the same type or coercible to a common type")."""
+    out = []
+    for node in tree.find_all(exp.Case, exp.If, exp.Coalesce):
+        if isinstance(node, exp.Case):
+            values = [w.args.get("true") for w in node.args.get("ifs") or []]
+            values.append(node.args.get("default"))
+            name = "CASE"
+        elif isinstance(node, exp.If):
+            values = [node.args.get("true"), node.args.get("false")]
+            name = "IF"
+        else:
+            values = [node.this, *node.expressions]
+            name = "COALESCE"
+        seen: dict[str, exp.DataType] = {}
+        for value in values:
+            if value is not None and (group := family(value.type)) is not None:
+                seen.setdefault(group, value.type)
+        if len(seen) > 1:
+            names = ", ".join(_trino_type(t) for t in seen.values())
+            out.append(f"All {name} results must be the same type or coercible: {names}")
+    return out
+
+
 def typed_tree(sql: str, schema: Schema, database: str) -> exp.Expression:
     """The statement, qualified and typed against ``schema`` (``database`` by default)."""
     mapping = MappingSchema(
@@ -231,7 +287,12 @@ def typed_tree(sql: str, schema: Schema, database: str) -> exp.Expression:
 
 def type_problems(sql: str, schema: Schema, database: str) -> list[str]:
     tree = typed_tree(sql, schema, database)
-    return _set_operation_problems(tree) + _comparison_problems(tree)
+    return (
+        _set_operation_problems(tree)
+        + _comparison_problems(tree)
+        + _arithmetic_problems(tree)
+        + _branch_problems(tree)
+    )
 
 
 def problems(sql: str, schema: Schema, database: str) -> list[str]:
