@@ -37,7 +37,7 @@ import jinja2
 import sqlglot
 from sqlglot import exp
 
-from iot_lake import config, wap
+from iot_lake import as_trino, config, wap
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
 from iot_lake.errors import is_athena_data_error, is_data_error
@@ -221,8 +221,11 @@ def to_duckdb(sql: str) -> str:
 
 
 def duckdb_tree(tree: exp.Expression) -> exp.Expression:
-    """The parsed Athena statement, rewritten where DuckDB's semantics differ."""
-    return _parse_json_as_cast(_rename_functions(_unnest_rows_as_columns(tree.copy())))
+    """The parsed Athena statement, rewritten where DuckDB's semantics differ (and where
+    its answers differ: :mod:`iot_lake.as_trino`)."""
+    return as_trino.rewrite(
+        _parse_json_as_cast(_rename_functions(_unnest_rows_as_columns(tree.copy())))
+    )
 
 
 # --------------------------------------------------------------------------- views
@@ -622,12 +625,15 @@ def attach_views(
 
 
 def new_duckdb(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB, bounded to this machine's cores."""
+    """A fresh in-memory DuckDB, bounded to this machine's cores, with the macros that
+    make its answers Athena's (:mod:`iot_lake.as_trino`)."""
     import duckdb
 
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
     con.execute("SET preserve_insertion_order = false")
+    for macro in as_trino.MACROS:
+        con.execute(macro)
     return con
 
 

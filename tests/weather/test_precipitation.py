@@ -149,6 +149,24 @@ def test_six_hour_reports_of_one_series_are_summed(lake_settings, observations_t
     assert precipitation(lake_settings) == {"B": 2.5, "C": 4.5}
 
 
+def test_six_hour_series_with_seconds_tile_by_whole_minutes_as_on_athena(
+    lake_settings, observations_table
+) -> None:
+    """date_diff('minute', a, b) counts whole minutes elapsed on Athena (Trino), not the
+    minute boundaries crossed (DuckDB's date_diff): 17:50:30 is 360 minutes before 23:51:00
+    (in the series), 17:51:30 is 359 (not in it)."""
+    series = ("05:51:00", "11:51:00", "17:50:30", "23:51:00")
+    write_day(
+        lake_settings,
+        observations_table,
+        DAY,
+        [observation("D", t, aa(6, d)) for t, d in zip(series, (1.0, 2.0, 4.0, 8.0), strict=True)]
+        + [observation("E", t, aa(6, d)) for t, d in (("17:51:30", 4.0), ("23:51:00", 8.0))],
+    )
+
+    assert precipitation(lake_settings) == {"D": 15.0, "E": 8.0}
+
+
 def test_hourly_reports_count_each_clock_hour_once(lake_settings, observations_table) -> None:
     """Special reports (01:08, 01:17) hold part of the routine 01:51 report's hour."""
     write_day(
