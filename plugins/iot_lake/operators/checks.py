@@ -21,7 +21,7 @@ every check.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.providers.common.sql.operators.sql import (
@@ -113,7 +113,20 @@ class _LakeCheck(AthenaReplayMixin):
 
 
 class LakeColumnCheckOperator(_LakeCheck, SQLColumnCheckOperator):
-    """``SQLColumnCheckOperator`` on the lake (null, distinct, unique, min, max per column)."""
+    """``SQLColumnCheckOperator`` on the lake (null, distinct, unique, min, max per column).
+
+    common.sql sends every check as one ``UNION ALL`` whose ``check_result`` takes its
+    type from all branches; Trino has no common type for a count (bigint) and ``MIN`` of
+    a boolean column, and rejects the statement (DuckDB casts silently). Every check's
+    result is therefore a double: the thresholds it is compared with are numbers anyway
+    (a boolean's ``MIN`` becomes 0.0 or 1.0), and a type no number can hold (a timestamp's
+    ``MIN``) fails on both engines alike instead of only on Athena.
+    """
+
+    column_checks: ClassVar[dict[str, str]] = {
+        check: f"CAST({statement} AS double)"
+        for check, statement in SQLColumnCheckOperator.column_checks.items()
+    }
 
     def __init__(
         self,
