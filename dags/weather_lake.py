@@ -23,8 +23,11 @@ found wherever and whenever it arrived; no crawl, no late-data window.
    (`plugins/iot_lake/wap.py`); `staged_day_summary.sql` counts them. Readers of the
    curated tables still see the old day. On `aws` each Athena query is waited for in
    the triggerer (deferrable; no worker slot).
-4. **audit_observations**: a day without raw observations skips the checks (the empty
-   day is published as such). Otherwise every check reads the *staged* day: keys not
+4. **audit_observations**: every check reads the *staged* day. Reconciliation and
+   **check_day_not_shrunk** always run: a new version that lost all, or more than
+   `max_day_shrink` (default 0.5), of the published day's rows fails unless the run is
+   triggered with `accept_shrink` = true (`iot_lake.shrink`). A day without raw
+   observations skips the per-row checks: keys not
    null, every measured column within its physical bounds
    (`plugins/iot_lake/weather/bounds.py`, the same bounds the flatten rejects by), no
    NaN/±Infinity, row count > 0, and reconciliation against the raw objects themselves
@@ -53,6 +56,7 @@ from typing import Any
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import (
     Asset,
+    Param,
     TaskGroup,
     TriggerRule,
     chain,
@@ -61,7 +65,11 @@ from airflow.sdk import (
 )
 
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, run_day
-from iot_lake.operators.checks import LakeColumnCheckOperator, LakeTableCheckOperator
+from iot_lake.operators.checks import (
+    LakeColumnCheckOperator,
+    LakeDayShrinkCheckOperator,
+    LakeTableCheckOperator,
+)
 from iot_lake.operators.macros import LAKE
 from iot_lake.operators.profile import LakeProfileOperator
 from iot_lake.operators.write import LakeStagedWriteOperator, LakeWritePartitionOperator
@@ -81,6 +89,10 @@ STAGED_OBSERVATIONS = "{{ lake.staging_database }}.weather_observations"
 WRITE = "write_observations"
 # The day is the run's logical date (see iot_lake.dag_defaults.run_day).
 DAY = "dt = '{{ ds }}'"
+ACCEPT_SHRINK = (
+    "publish the day even if it has lost all or most (setting max_day_shrink) of the "
+    "rows of its published version: set on a manual rerun when the smaller day is right"
+)
 
 
 @dag(
@@ -94,6 +106,7 @@ DAY = "dt = '{{ ds }}'"
     doc_md=__doc__,
     template_searchpath=TEMPLATE_SEARCHPATH,
     user_defined_macros={"lake": LAKE},
+    params={"accept_shrink": Param(False, type="boolean", description=ACCEPT_SHRINK)},
 )
 def weather_lake() -> None:
     # Deferred in the triggerer (no worker slot) until day D's raw data is complete.
@@ -124,7 +137,8 @@ def weather_lake() -> None:
     # ---- audit: every check reads the staged partitions; any failure stops the publish
     written = write_observations.output
     with TaskGroup("audit_observations") as audit_observations:
-        # A day without observations skips the checks and publishes the empty day.
+        # A day without observations skips the per-row checks; reconciliation and the
+        # comparison with the published day always run.
         day_has_data = has_observations(written)
 
         @task  # a mismatch is a data error (no retry); listing errors retry
@@ -135,7 +149,7 @@ def weather_lake() -> None:
 
             return reconcile_task(run_day(ds), task, written=written)
 
-        checks = [
+        row_checks = [
             LakeColumnCheckOperator(
                 task_id="check_keys_and_ranges",
                 table=STAGED_OBSERVATIONS,
@@ -157,9 +171,12 @@ def weather_lake() -> None:
                 },
                 staged_by=WRITE,
             ),
-            check_reconciliation(written),
         ]
-        day_has_data >> checks
+        day_has_data >> row_checks
+        check_reconciliation(written)
+        LakeDayShrinkCheckOperator(
+            task_id="check_day_not_shrunk", table="weather_observations", staged_by=WRITE
+        )
 
     # ---- publish: rejects and observations together (a day without data publishes empty)
     @task(outlets=[OBSERVATIONS, REJECTS], trigger_rule=TriggerRule.NONE_FAILED)

@@ -1,0 +1,88 @@
+"""The shrink rule (iot_lake.shrink) and its check operator, at function level."""
+
+from __future__ import annotations
+
+import pytest
+
+from iot_lake import config, engine, shrink
+from iot_lake.catalog import get_catalog, parquet_table_input
+from iot_lake.operators.checks import DataCheckFailed, LakeDayShrinkCheckOperator
+from iot_lake.storage import join
+
+
+@pytest.mark.parametrize(
+    ("staged", "published", "too_small"),
+    [
+        (0, 0, False),  # never published: nothing to lose
+        (5, 0, False),
+        (0, 1, True),  # all rows gone, however few
+        (0, 100, True),
+        (50, 100, False),  # exactly the allowed loss
+        (49, 100, True),
+        (100, 100, False),
+        (150, 100, False),
+    ],
+)
+def test_all_rows_gone_or_a_drop_beyond_the_setting_is_too_small(staged, published, too_small):
+    verdict = shrink.judge("t", "d", {"staged_rows": staged, "published_rows": published}, 0.5)
+    assert verdict.too_small is too_small
+    assert verdict.passes is not too_small
+    assert shrink.judge(
+        "t", "d", {"staged_rows": staged, "published_rows": published}, 0.5, accepted=True
+    ).passes
+
+
+def test_accept_shrink_reads_the_trigger_forms_boolean_or_text() -> None:
+    assert shrink.accepted({"accept_shrink": True})
+    assert shrink.accepted({"accept_shrink": "true"})
+    assert not shrink.accepted({"accept_shrink": False})
+    assert not shrink.accepted({})
+    assert not shrink.accepted(None)
+
+
+def test_the_threshold_is_a_documented_setting(lake_settings, monkeypatch) -> None:
+    assert config.LakeSettings().max_day_shrink == 0.5
+    monkeypatch.setenv("IOT_LAKE_MAX_DAY_SHRINK", "0.1")
+    config.settings.cache_clear()
+    assert config.settings().max_day_shrink == 0.1
+    monkeypatch.setenv("IOT_LAKE_MAX_DAY_SHRINK", "lots")
+    config.settings.cache_clear()
+    with pytest.raises(config.ConfigError, match="IOT_LAKE_MAX_DAY_SHRINK"):
+        config.settings()
+    config.settings.cache_clear()
+
+
+@pytest.fixture
+def readings(lake_settings):
+    table = parquet_table_input(
+        "readings", [("temp", "double")], join(lake_settings.uri("curated"), "readings"),
+        [("dt", "string")],
+    )
+    get_catalog(lake_settings).upsert_table("iot_lake", table)
+    engine.write_partition(
+        "SELECT 1.0 AS temp UNION ALL SELECT 2.0 UNION ALL SELECT 3.0", "iot_lake",
+        "readings", ["2026-11-03"],
+    )
+    return lake_settings
+
+
+def _stage(rows: int) -> None:
+    select = " UNION ALL ".join(f"SELECT {n}.0 AS temp" for n in range(rows)) or (
+        "SELECT 1.0 AS temp WHERE false"
+    )
+    engine.stage_partition(select, "iot_lake", "readings", ["2026-11-03"])
+
+
+def _check(params: dict) -> dict:
+    op = LakeDayShrinkCheckOperator(task_id="shrink", table="readings", day="2026-11-03")
+    return op.execute({"params": params})
+
+
+def test_the_operator_fails_an_empty_new_version_as_a_data_error(readings) -> None:
+    _stage(0)
+    with pytest.raises(DataCheckFailed, match="new version has 0 rows, the published version 3"):
+        _check({"accept_shrink": False})
+    assert _check({"accept_shrink": True})["accepted"] is True
+    _stage(2)
+    assert _check({})["passes"] is True
+
