@@ -72,9 +72,10 @@ from iot_lake.operators.checks import (
 )
 from iot_lake.operators.macros import LAKE
 from iot_lake.operators.profile import LakeProfileOperator
-from iot_lake.operators.write import LakeStagedWriteOperator, LakeWritePartitionOperator
+from iot_lake.operators.write import LakeWritePartitionOperator
 from iot_lake.timetables import DailyTimetable
 from iot_lake.weather import bounds, plan
+from iot_lake.weather.operators import RawDayWriteOperator
 
 # Assets are named <database>.<table>; a URI with a scheme would make Airflow load every
 # provider's URI handlers (boto3 included) while parsing this file.
@@ -122,7 +123,7 @@ def weather_lake() -> None:
 
     # ---- write: the day's observations and rejects, staged (not visible to readers);
     # the raw lines are typed once, then both tables are written from that pass
-    write_observations = LakeStagedWriteOperator(
+    write_observations = RawDayWriteOperator(
         task_id=WRITE,
         steps=plan.WRITE_STEPS,
         summary_sql=plan.SUMMARY_SQL,
