@@ -82,3 +82,49 @@ def test_every_record_of_a_firehose_error_object_is_a_reject(lake_settings, good
     assert {r[3] for r in rows} == {"garbage", "[1, 2]", not_text}
     assert "DynamicPartitioning.MetadataExtractionFailed" in rows[0][2]
     assert reconcile_day(DAY, written=written)["ingest_errors"] == 3
+
+
+def test_on_s3_the_error_objects_are_recorded_with_their_etag_and_join_the_staged_rejects(
+    moto_endpoint, monkeypatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from iot_lake.storage import filesystem
+    from iot_lake.weather import ingest_errors
+    from tests.fixtures.moto import lake_on_server
+
+    lake = lake_on_server(moto_endpoint, monkeypatch, bucket="lake-curated",
+                          workgroup="iot_lake_errors", raw="lake-raw")
+    where = firehose_processing_failed(
+        lake.uri("raw"), [NOT_JSON + b"\n"], START + timedelta(hours=4))
+    [entry] = ingest_errors.error_objects(DAY, lake)
+    assert entry["uri"] == where and entry["kind"] == "processing-failed"
+    assert entry["etag"] and entry["size"] > 0  # S3's ETag: the version that was read
+    staged = "s3://lake-curated/curated/weather_rejects/dt=2026-11-08/run=test/"
+    written = {"staged": [{"table": "weather_rejects", "location": staged, "rows": None}],
+               "rejects": 2}
+    result = ingest_errors.add_to_staged_rejects(written, [entry], lake)
+    assert result["rejects"] == 3 and result["ingest_errors"] == 1
+    fs, path = filesystem(staged + ingest_errors.INGEST_ERRORS_FILE)
+    with fs.open(path, "rb") as handle:
+        rows = pq.read_table(handle).to_pylist()
+    assert [(r["source"], r["raw"]) for r in rows] == [(where, NOT_JSON.decode())]
+
+
+def test_the_dag_publishes_the_days_ingestion_errors_as_rejects(
+    airflow_db, lake_settings, good_day
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import ROOT
+
+    firehose_processing_failed(lake_settings.uri("raw"), [NOT_JSON + b"\n"],
+                               START + timedelta(hours=9))
+    iot_rule_failed(lake_settings.uri("raw"), b"\x00binary", START + timedelta(hours=10))
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "weather_lake.py")).get_dag("weather_lake")
+    run = dag.test(logical_date=START)
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert str(run.state) == "success", states
+    published = engine.run_query(
+        "SELECT raw FROM weather_rejects WHERE dt = '{{ ds }}' ORDER BY raw", ds=DAY)
+    assert published == [("\x00binary",), (NOT_JSON.decode(),)]
