@@ -86,3 +86,33 @@ def test_the_operator_fails_an_empty_new_version_as_a_data_error(readings) -> No
     _stage(2)
     assert _check({})["passes"] is True
 
+
+
+def test_on_aws_the_counts_run_deferred_and_a_lost_day_fails(moto_endpoint, monkeypatch) -> None:
+    """The count query is waited for in the triggerer; the verdict runs on its typed row."""
+    from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
+
+    from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
+    from tests.fixtures.moto import lake_on_server, queue_result
+
+    lake_on_server(moto_endpoint, monkeypatch, bucket="shrink-lake", workgroup="iot_lake_shrink")
+    staged = {"database": "iot_lake", "table": "readings", "values": ["2026-11-03"],
+              "location": "s3://shrink-lake/curated/readings/dt=2026-11-03/run=r1/",
+              "staging_database": "iot_lake_staging"}
+    ti = FakeTaskInstance("audit.shrink", {("write", "return_value"): {"staged": [staged]}})
+
+    def operator() -> LakeDayShrinkCheckOperator:
+        return LakeDayShrinkCheckOperator(
+            task_id="audit.shrink", table="readings", day="2026-11-03", staged_by="write",
+            poll_interval=1, max_polls=5)
+
+    context = {"ti": ti, "params": {"accept_shrink": False}}
+    deferred = deferral(lambda: operator().execute(context))
+    assert isinstance(deferred.trigger, AthenaTrigger)
+    [sql] = deferred.kwargs["queries"]
+    assert "FROM iot_lake_staging.readings" in sql and "FROM iot_lake.readings" in sql
+    queue_result([("staged_rows", "bigint"), ("published_rows", "bigint")], [["0", "240"]])
+    with pytest.raises(DataCheckFailed, match="new version has 0 rows, the published version 240"
+                       ) as failure:
+        resume(operator(), deferred, context)
+    assert staged["location"] in str(failure.value)
