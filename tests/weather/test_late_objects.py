@@ -8,6 +8,7 @@ an error: the next rerun of the day reads it.
 
 from __future__ import annotations
 
+import copy
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -105,3 +106,29 @@ def test_the_dag_publishes_what_it_read_and_the_rerun_takes_the_late_object(
     run = dag.test(logical_date=START)
     assert str(run.state) == "success"
     assert engine.run_query(observed, ds=DAY) == [(8,)]
+
+
+def test_a_resumed_write_renders_the_objects_its_first_run_listed(
+    lake_settings, day_objects
+) -> None:
+    """On aws the task renders its templates again at each resume after a deferral."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import ROOT
+    from tests.fixtures.deferral import FakeTaskInstance
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "weather_lake.py")).get_dag("weather_lake")
+    ti = FakeTaskInstance("write_observations")
+
+    def rendered_typed_pass() -> str:
+        task = copy.deepcopy(dag.get_task("write_observations"))  # a fresh task per run
+        task.render_template_fields({"ds": DAY, "params": dict(task.params), "ti": ti})
+        return task.steps[0]["weather_typed_records"]
+
+    first = rendered_typed_pass()
+    late = _land_late_object(lake_settings)
+    resumed = rendered_typed_pass()
+    assert resumed == first and late not in resumed
+    assert all(uri in first for uri in day_objects)
+    ti.xcom.clear()  # a new try lists again
+    assert late in rendered_typed_pass()
