@@ -12,28 +12,29 @@ found wherever and whenever it arrived; no crawl, no late-data window.
    300 s buffer); a past day passes at once.
 2. **register_tables**: the raw tables (declared with partition projection on `day`,
    `include/glue/tables/raw/`) and the curated tables exist in the catalog.
-3. **write_observations**: `include/sql/weather/typed_records.sql` reads `day=D` plus
-   the `day=undated` objects that arrived on D once and types every record with
+3. **write_observations**: lists `day=D` plus the `day=undated` objects that arrived on
+   D (key, size, ETag: recorded in its result for the audit);
+   `include/sql/weather/typed_records.sql` reads exactly those once and types every record with
    `try`/`try_cast` (no record can fail the day); from that pass
    `flatten_rejects.sql` and `flatten_observations.sql` remove duplicates (earliest
    arrival, then object key, then record text), unnest sky-cover layers and
    present-weather groups, and write partition `dt=D` of `weather_rejects` (every record
-   that cannot be typed or is implausible, with its reason) and `weather_observations`
+   that cannot be typed or is implausible, with its reason, and every record the
+   ingestion kept under `errors/` that day) and `weather_observations`
    **aside**: staged versions registered in `<curated_database>_staging`
    (`plugins/iot_lake/wap.py`); `staged_day_summary.sql` counts them. Readers of the
    curated tables still see the old day. On `aws` each Athena query is waited for in
    the triggerer (deferrable; no worker slot).
-4. **audit_observations**: every check reads the *staged* day. Reconciliation and
-   **check_day_not_shrunk** always run: a new version that lost all, or more than
-   `max_day_shrink` (default 0.5), of the published day's rows fails unless the run is
-   triggered with `accept_shrink` = true (`iot_lake.shrink`). A day without raw
-   observations skips the per-row checks: keys not
-   null, every measured column within its physical bounds
-   (`plugins/iot_lake/weather/bounds.py`, the same bounds the flatten rejects by), no
-   NaN/±Infinity, row count > 0, and reconciliation against the raw objects themselves
-   (raw records = staged observations + staged rejects + duplicates removed). A failure
-   is a data error (no retry); its message names the check, the offending values and
-   where the staged data is kept; the published day is untouched.
+4. **audit_observations** (every check reads the *staged* day): keys not null, every
+   measured column within its physical bounds (`plugins/iot_lake/weather/bounds.py`,
+   the same bounds the flatten rejects by), no NaN/±Infinity, row count > 0 (skipped
+   for a day without observations); always the reconciliation against the raw objects
+   the write read (raw records + ingestion errors = staged observations + staged rejects
+   + duplicates removed) and **check_day_not_shrunk**: a new version that lost all, or
+   more than `max_day_shrink` (default 0.5), of the published day's rows fails unless
+   the run is triggered with `accept_shrink` = true (`iot_lake.shrink`). A failure is a
+   data error (no retry); its message names the check, the offending values and where
+   the staged data is kept; the published day is untouched.
 5. **publish_observations**: the audited rejects and observations are swapped in
    together (directory swap on `local`, Glue partition swap on `aws`); a replaced
    version stays readable for `superseded_grace_hours` (default 24), then `lake_setup`
