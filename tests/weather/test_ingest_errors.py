@@ -128,3 +128,10 @@ def test_the_dag_publishes_the_days_ingestion_errors_as_rejects(
     published = engine.run_query(
         "SELECT raw FROM weather_rejects WHERE dt = '{{ ds }}' ORDER BY raw", ds=DAY)
     assert published == [("\x00binary",), (NOT_JSON.decode(),)]
+
+
+def test_a_damaged_error_record_is_still_a_reject(lake_settings) -> None:
+    from iot_lake.weather.ingest_errors import RULE_ERRORS, UNREADABLE, records_of
+
+    [row] = records_of(b"{truncated", {"uri": "file:///e.json", "kind": RULE_ERRORS})
+    assert (row["reason"], row["raw"]) == (UNREADABLE, "{truncated")

@@ -75,6 +75,18 @@ def error_objects(ds: str, settings: LakeSettings | None = None) -> list[dict[st
     return out
 
 
+UNREADABLE = "not delivered to raw, and its error record is unreadable (kept as found)"
+
+
+def _document(data: bytes) -> dict[str, Any] | None:
+    """An error record as a JSON object, or None: a damaged one is still a reject."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def _payload_text(data: bytes) -> str:
     """The payload as text; bytes that are not UTF-8 are kept as base64 (nothing lost)."""
     if data.endswith(b"\n"):  # the IoT rule's separator, added before Firehose
@@ -99,7 +111,9 @@ def records_of(data: bytes, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     uri, kind = entry["uri"], entry["kind"]
     rows = []
     if kind == RULE_ERRORS:
-        doc = json.loads(data)
+        doc = _document(data)
+        if doc is None:
+            return [rejects.record(uri, UNREADABLE, _payload_text(data))]
         failures = "; ".join(
             f"{f.get('failedAction', '?')} {f.get('failedResource', '')}: "
             f"{f.get('errorMessage', '')}".strip()
@@ -115,7 +129,10 @@ def records_of(data: bytes, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
-        doc = json.loads(line)
+        doc = _document(line)
+        if doc is None:
+            rows.append(rejects.record(uri, UNREADABLE, _payload_text(line), number))
+            continue
         code = doc.get("errorCode") or doc.get("ErrorCode") or "?"
         message = doc.get("errorMessage") or doc.get("ErrorMessage") or ""
         rows.append(rejects.record(
@@ -165,6 +182,6 @@ def add_to_staged_rejects(
                           lake.parquet_compression)
     if target.get("rows") is not None:
         target["rows"] = int(target["rows"]) + len(rows)
-    log.warning("day: %d records that never reached raw (in %d error objects) added to %s",
+    log.warning("%d records that never reached raw (in %d error objects) added to %s",
                 len(rows), len(objects), target["location"])
     return {**result, "staged": staged, "rejects": int(written["rejects"]) + len(rows)}
