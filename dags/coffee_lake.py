@@ -5,6 +5,7 @@ r"""
 write_coffees --> audit_coffees.check_columns             --> publish_coffees --> profile_coffees
               \-> audit_coffees.check_coffee_hour_in_day -/
               \-> audit_coffees.reconcile_with_mysql     -/
+              \-> audit_coffees.check_day_not_shrunk     -/
 ```
 
 Write -> audit -> publish, as in `weather_lake` (`plugins/iot_lake/wap.py`):
@@ -18,7 +19,9 @@ Write -> audit -> publish, as in `weather_lake` (`plugins/iot_lake/wap.py`):
    `.coffee_rejects`; readers of the curated tables still see the previous version.
 2. **audit_coffees** (on the staged day): unique, non-null `id`; non-null `coffee_hour`
    inside the day; flags only true/false/NULL (min >= 0, max <= 1); and the
-   reconciliation: rows in MySQL = staged rows + staged rejects. A failure is a data
+   reconciliation: rows in MySQL = staged rows + staged rejects; and the day may not lose
+   all, or more than `max_day_shrink` (default 0.5), of its published rows unless the
+   run is triggered with `accept_shrink` = true (`iot_lake.shrink`). A failure is a data
    error (no retry); its message names the check, the values and where the staged data
    is kept.
 3. **publish_coffees**: swaps the audited rejects, then rows, in (directory swap on
@@ -42,11 +45,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import Asset, TaskGroup, dag, task
+from airflow.sdk import Asset, Param, TaskGroup, dag, task
 
 from iot_lake.coffee.operators import ReconcileWithMySQLOperator
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, day_bounds, run_day
-from iot_lake.operators.checks import LakeColumnCheckOperator, LakeSQLCheckOperator
+from iot_lake.operators.checks import (
+    LakeColumnCheckOperator,
+    LakeDayShrinkCheckOperator,
+    LakeSQLCheckOperator,
+)
 from iot_lake.operators.macros import LAKE
 from iot_lake.operators.profile import LakeProfileOperator
 from iot_lake.timetables import DailyTimetable
@@ -61,6 +68,10 @@ WRITE = "write_coffees"
 DAY = "dt = '{{ ds }}'"
 BOOLEAN = {"min": {"geq_to": 0}, "max": {"leq_to": 1}}  # true/false/NULL, nothing else
 FLAGS = ("has_face", "smile", "beard", "mustache", "glasses")
+ACCEPT_SHRINK = (
+    "publish the day even if it has lost all or most (setting max_day_shrink) of the "
+    "rows of its published version: set on a manual rerun when the smaller day is right"
+)
 
 
 @dag(
@@ -74,6 +85,7 @@ FLAGS = ("has_face", "smile", "beard", "mustache", "glasses")
     doc_md=__doc__,
     template_searchpath=TEMPLATE_SEARCHPATH,
     user_defined_macros={"lake": LAKE},
+    params={"accept_shrink": Param(False, type="boolean", description=ACCEPT_SHRINK)},
 )
 def coffee_lake() -> None:
     @task
@@ -112,6 +124,9 @@ def coffee_lake() -> None:
             staged_by=WRITE,
         )
         ReconcileWithMySQLOperator(task_id="reconcile_with_mysql", written=written)
+        LakeDayShrinkCheckOperator(
+            task_id="check_day_not_shrunk", table="coffees", staged_by=WRITE
+        )
     written >> audit_coffees >> publish_coffees(written) >> profile_coffees
 
 

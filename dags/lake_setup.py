@@ -37,8 +37,8 @@ Steps (`aws` / `local`):
 Trigger with `{"dry_run": true}` to see the plan without changing anything. The
 provisioning steps run as the deploy role, through the connection `aws_deploy` (setting
 `deploy_conn_id`; `include/iam/lake_setup_policy.json` under the permissions boundary),
-never as the DAGs' runtime role (`aws_default`, no IAM write); see `docs/aws.md`, 2. No schedule and no catchup: setup runs when a
-person or a deploy pipeline asks for it.
+never as the DAGs' runtime role (`aws_default`, no IAM write); see `docs/aws.md`, 2.
+No schedule and no catchup: setup runs when a person or a deploy pipeline asks for it.
 """
 
 from __future__ import annotations

@@ -12,25 +12,29 @@ found wherever and whenever it arrived; no crawl, no late-data window.
    300 s buffer); a past day passes at once.
 2. **register_tables**: the raw tables (declared with partition projection on `day`,
    `include/glue/tables/raw/`) and the curated tables exist in the catalog.
-3. **write_observations**: `include/sql/weather/typed_records.sql` reads `day=D` plus
-   the `day=undated` objects that arrived on D once and types every record with
+3. **write_observations**: lists `day=D` plus the `day=undated` objects that arrived on
+   D (key, size, ETag: recorded in its result for the audit);
+   `include/sql/weather/typed_records.sql` reads exactly those once and types every record with
    `try`/`try_cast` (no record can fail the day); from that pass
    `flatten_rejects.sql` and `flatten_observations.sql` remove duplicates (earliest
    arrival, then object key, then record text), unnest sky-cover layers and
    present-weather groups, and write partition `dt=D` of `weather_rejects` (every record
-   that cannot be typed or is implausible, with its reason) and `weather_observations`
+   that cannot be typed or is implausible, with its reason, and every record the
+   ingestion kept under `errors/` that day) and `weather_observations`
    **aside**: staged versions registered in `<curated_database>_staging`
    (`plugins/iot_lake/wap.py`); `staged_day_summary.sql` counts them. Readers of the
    curated tables still see the old day. On `aws` each Athena query is waited for in
    the triggerer (deferrable; no worker slot).
-4. **audit_observations**: a day without raw observations skips the checks (the empty
-   day is published as such). Otherwise every check reads the *staged* day: keys not
-   null, every measured column within its physical bounds
-   (`plugins/iot_lake/weather/bounds.py`, the same bounds the flatten rejects by), no
-   NaN/±Infinity, row count > 0, and reconciliation against the raw objects themselves
-   (raw records = staged observations + staged rejects + duplicates removed). A failure
-   is a data error (no retry); its message names the check, the offending values and
-   where the staged data is kept; the published day is untouched.
+4. **audit_observations** (every check reads the *staged* day): keys not null, every
+   measured column within its physical bounds (`plugins/iot_lake/weather/bounds.py`,
+   the same bounds the flatten rejects by), no NaN/±Infinity, row count > 0 (skipped
+   for a day without observations); always the reconciliation against the raw objects
+   the write read (raw records + ingestion errors = staged observations + staged rejects
+   + duplicates removed) and **check_day_not_shrunk**: a new version that lost all, or
+   more than `max_day_shrink` (default 0.5), of the published day's rows fails unless
+   the run is triggered with `accept_shrink` = true (`iot_lake.shrink`). A failure is a
+   data error (no retry); its message names the check, the offending values and where
+   the staged data is kept; the published day is untouched.
 5. **publish_observations**: the audited rejects and observations are swapped in
    together (directory swap on `local`, Glue partition swap on `aws`); a replaced
    version stays readable for `superseded_grace_hours` (default 24), then `lake_setup`
@@ -53,6 +57,7 @@ from typing import Any
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import (
     Asset,
+    Param,
     TaskGroup,
     TriggerRule,
     chain,
@@ -61,12 +66,17 @@ from airflow.sdk import (
 )
 
 from iot_lake.dag_defaults import DEFAULT_ARGS, TEMPLATE_SEARCHPATH, run_day
-from iot_lake.operators.checks import LakeColumnCheckOperator, LakeTableCheckOperator
+from iot_lake.operators.checks import (
+    LakeColumnCheckOperator,
+    LakeDayShrinkCheckOperator,
+    LakeTableCheckOperator,
+)
 from iot_lake.operators.macros import LAKE
 from iot_lake.operators.profile import LakeProfileOperator
-from iot_lake.operators.write import LakeStagedWriteOperator, LakeWritePartitionOperator
+from iot_lake.operators.write import LakeWritePartitionOperator
 from iot_lake.timetables import DailyTimetable
 from iot_lake.weather import bounds, plan
+from iot_lake.weather.operators import RawDayWriteOperator
 
 # Assets are named <database>.<table>; a URI with a scheme would make Airflow load every
 # provider's URI handlers (boto3 included) while parsing this file.
@@ -81,6 +91,10 @@ STAGED_OBSERVATIONS = "{{ lake.staging_database }}.weather_observations"
 WRITE = "write_observations"
 # The day is the run's logical date (see iot_lake.dag_defaults.run_day).
 DAY = "dt = '{{ ds }}'"
+ACCEPT_SHRINK = (
+    "publish the day even if it has lost all or most (setting max_day_shrink) of the "
+    "rows of its published version: set on a manual rerun when the smaller day is right"
+)
 
 
 @dag(
@@ -94,6 +108,7 @@ DAY = "dt = '{{ ds }}'"
     doc_md=__doc__,
     template_searchpath=TEMPLATE_SEARCHPATH,
     user_defined_macros={"lake": LAKE},
+    params={"accept_shrink": Param(False, type="boolean", description=ACCEPT_SHRINK)},
 )
 def weather_lake() -> None:
     # Deferred in the triggerer (no worker slot) until day D's raw data is complete.
@@ -109,7 +124,7 @@ def weather_lake() -> None:
 
     # ---- write: the day's observations and rejects, staged (not visible to readers);
     # the raw lines are typed once, then both tables are written from that pass
-    write_observations = LakeStagedWriteOperator(
+    write_observations = RawDayWriteOperator(
         task_id=WRITE,
         steps=plan.WRITE_STEPS,
         summary_sql=plan.SUMMARY_SQL,
@@ -124,7 +139,8 @@ def weather_lake() -> None:
     # ---- audit: every check reads the staged partitions; any failure stops the publish
     written = write_observations.output
     with TaskGroup("audit_observations") as audit_observations:
-        # A day without observations skips the checks and publishes the empty day.
+        # A day without observations skips the per-row checks; reconciliation and the
+        # comparison with the published day always run.
         day_has_data = has_observations(written)
 
         @task  # a mismatch is a data error (no retry); listing errors retry
@@ -135,7 +151,7 @@ def weather_lake() -> None:
 
             return reconcile_task(run_day(ds), task, written=written)
 
-        checks = [
+        row_checks = [
             LakeColumnCheckOperator(
                 task_id="check_keys_and_ranges",
                 table=STAGED_OBSERVATIONS,
@@ -157,9 +173,12 @@ def weather_lake() -> None:
                 },
                 staged_by=WRITE,
             ),
-            check_reconciliation(written),
         ]
-        day_has_data >> checks
+        day_has_data >> row_checks
+        check_reconciliation(written)
+        LakeDayShrinkCheckOperator(
+            task_id="check_day_not_shrunk", table="weather_observations", staged_by=WRITE
+        )
 
     # ---- publish: rejects and observations together (a day without data publishes empty)
     @task(outlets=[OBSERVATIONS, REJECTS], trigger_rule=TriggerRule.NONE_FAILED)

@@ -95,6 +95,10 @@ class LakeSettings:
     # this long (queries already planned on it keep working), then lake_setup or the next
     # publish of the table deletes it (iot_lake.wap).
     superseded_grace_hours: float = 24.0
+    # The audit fails a day whose new version has lost more than this fraction of the
+    # rows of the published version it would replace (all rows gone always fails), unless
+    # the run is triggered with the param accept_shrink = true (iot_lake.shrink).
+    max_day_shrink: float = 0.5
 
     def uri(self, bucket: str) -> str:
         """URI of one of the lake's buckets: raw, curated, photos, query_results, catalog."""
@@ -211,6 +215,18 @@ def settings() -> LakeSettings:
                 f"IOT_LAKE_SUPERSEDED_GRACE_HOURS={values['superseded_grace_hours']!r} "
                 "is not a number"
             ) from err
+    if "max_day_shrink" in values:
+        given = str(values["max_day_shrink"])
+        try:
+            fraction = float(given)
+        except ValueError:
+            fraction = -1.0
+        if not 0.0 <= fraction <= 1.0:
+            raise ConfigError(
+                f"IOT_LAKE_MAX_DAY_SHRINK={given!r} is not a fraction between 0 and 1 "
+                "(0.5: a new version of a day may lose at most half of its published rows)"
+            )
+        values["max_day_shrink"] = fraction
     backend = str(values.get("backend", "local")).lower()
     if backend not in BACKENDS:
         raise ConfigError(

@@ -47,6 +47,7 @@ def test_a_day_runs_write_audit_publish(
         "audit_coffees.check_columns",
         "audit_coffees.check_coffee_hour_in_day",
         "audit_coffees.reconcile_with_mysql",
+        "audit_coffees.check_day_not_shrunk",
         "publish_coffees",
         "profile_coffees",
     }

@@ -116,7 +116,10 @@ def test_a_column_check_defers_to_the_athena_trigger_with_the_common_sql_query(
         "QueryExecution"
     ]
     assert execution["Query"] == check.sql  # common.sql's own check SQL
-    assert "MAX(temp) AS temp_max FROM iot_lake_staging.readings WHERE dt = '2026-11-03'" in sql
+    assert (
+        "CAST(MAX(temp) AS double) AS temp_max FROM iot_lake_staging.readings "
+        "WHERE dt = '2026-11-03'"
+    ) in sql
     assert execution["WorkGroup"] == WORKGROUP
     assert execution["QueryExecutionContext"]["Database"] == "iot_lake"
 

@@ -272,3 +272,12 @@ def test_aws_run_query_uses_the_workgroup_and_results_location(aws_lake) -> None
     assert execution["QueryExecutionContext"]["Database"] == "iot_lake_raw"
     # Athena (and moto) append <execution id>.csv to the location the query was given
     assert execution["ResultConfiguration"]["OutputLocation"].startswith("s3://lake-athena/results/")
+
+
+def test_count_if_over_no_rows_is_zero_as_on_athena(lake_settings) -> None:
+    """Trino's count_if of no rows is 0 (a count); DuckDB's is NULL, which made a check
+    like ``count_if(...) = 0`` fail locally on an empty day and pass on Athena."""
+    assert engine.run_query("SELECT count_if(x) FROM (SELECT true AS x) WHERE false") == [(0,)]
+    assert engine.run_query(
+        "SELECT count_if(x) = 0 FROM (SELECT true AS x) WHERE false"
+    ) == [(True,)]

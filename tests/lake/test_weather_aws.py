@@ -27,8 +27,22 @@ def test_raw_tables_are_declared_in_glue_with_partition_projection(aws_lake) -> 
     assert ensure_tables(aws_lake) == []  # a second run changes nothing
 
 
-def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(aws_lake) -> None:
+def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(
+    moto_endpoint, monkeypatch
+) -> None:
+    # On a moto server: the write lists the raw objects through s3fs (aiobotocore), which
+    # the in-process mock does not serve.
+    from datetime import UTC, datetime
+
+    from iot_lake.weather import synthetic
+    from tests.fixtures.moto import lake_on_server
+
+    aws_lake = lake_on_server(moto_endpoint, monkeypatch, bucket="lake-curated",
+                              workgroup="iot_lake_test", raw="lake-raw")
     ensure_tables(aws_lake)
+    [raw_object] = synthetic.write_raw(
+        aws_lake.uri("raw"), synthetic.hourly_messages("2026-11-03", seed=1)[:3],
+        arrival=lambda _m: datetime(2026, 11, 3, 5, tzinfo=UTC))
     # moto runs no SQL and hands queued results out in the order queries start: the
     # three UNLOADs answer nothing, the summary of the staged day what Athena would
     columns = ("rows", "observations", "rejects", "lines_read", "duplicates")
@@ -51,6 +65,9 @@ def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(aws_lak
     assert "FROM iot_lake_raw.weather_lines AS l" in typed
     assert "l.day IN ('2026-11-03', 'undated')" in typed
     assert 'l."$path"' in typed
+    # exactly the objects the write listed (and returns for the audit)
+    assert f"l.\"$path\" IN ('{raw_object}')" in typed
+    assert [o["uri"] for o in written["raw_objects"]] == [raw_object]
     assert "compression = 'ZSTD'" in typed
     # ... then both outputs read the staged intermediate, never the raw lines again
     for table in ("weather_observations", "weather_rejects"):

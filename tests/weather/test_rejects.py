@@ -126,6 +126,7 @@ def test_a_day_with_bad_records_reconciles_from_the_raw_objects(lake_settings, h
     assert figures == {
         "raw_objects": figures["raw_objects"],
         "raw_records": 24 + 3 + hostile_day["mixed"] + 1,
+        "ingest_errors": 0,
         "lines_read": 24 + 3 + hostile_day["mixed"] + 1,
         "observations": 24,
         "rejects": len(BAD_RECORDS) + 1,
@@ -136,7 +137,9 @@ def test_a_day_with_bad_records_reconciles_from_the_raw_objects(lake_settings, h
 def test_a_record_that_vanishes_fails_the_reconciliation(lake_settings, hostile_day) -> None:
     written = stage_day(DAY)  # the audit reconciles what the write step staged
     lost_one = {**written, "observations": written["observations"] - 1}
-    with pytest.raises(ReconciliationError, match=r"raw records 51 != observations 23"):
+    with pytest.raises(
+        ReconciliationError, match=r"raw records 51 \+ ingestion errors 0 = 51 != observations 23"
+    ):
         reconcile_day(DAY, written=lost_one)
 
 

@@ -146,7 +146,7 @@ def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
     assert "75.0" in failure and staged["location"] in failure
 
 
-def test_a_day_without_raw_data_skips_checks_and_publishes_it_empty(
+def test_a_day_without_raw_data_skips_row_checks_and_publishes_it_empty(
     airflow_db, lake_settings
 ) -> None:
     dag = _load_dag()
@@ -154,6 +154,9 @@ def test_a_day_without_raw_data_skips_checks_and_publishes_it_empty(
     states = _states(run)
     assert states["write_observations"] == "success"
     assert states["audit_observations.check_row_count"] == "skipped"
+    # never short-circuited: a day that was never published has nothing to lose
+    assert states["audit_observations.check_reconciliation"] == "success"
+    assert states["audit_observations.check_day_not_shrunk"] == "success"
     assert states["publish_observations"] == "success"
     assert states["stats_by_station_day"] == "success"
 
@@ -198,14 +201,16 @@ def test_the_graph_is_write_audit_publish() -> None:
         "audit_observations.check_keys_and_ranges",
         "audit_observations.check_reconciliation",
         "audit_observations.check_row_count",
+        "audit_observations.check_day_not_shrunk",
     }
+    always = {"audit_observations.check_reconciliation", "audit_observations.check_day_not_shrunk"}
     gate = "audit_observations.has_observations"
     assert {t for t in dag.task_ids if t.startswith("audit_observations.")} == checks | {gate}
     assert dag.get_task(gate).upstream_task_ids == {"write_observations"}
     publish = dag.get_task("publish_observations")
     assert checks <= publish.upstream_task_ids
     reconciliation = "audit_observations.check_reconciliation"
-    for task_id in checks - {reconciliation}:
+    for task_id in checks - always:
         check = dag.get_task(task_id)
         assert check.upstream_task_ids == {gate}
         assert check.retry_on_failure is False  # a failed check is never retried
@@ -213,7 +218,12 @@ def test_the_graph_is_write_audit_publish() -> None:
         assert check.table == "{{ lake.staging_database }}.weather_observations"
     # the reconciliation gets the staged versions (to name them) from the write step;
     # a mismatch raises ReconciliationError, a LakeDataError: never retried
-    assert dag.get_task(reconciliation).upstream_task_ids == {gate, "write_observations"}
+    # The day's gate skips the per-row checks only: reconciliation and the comparison
+    # with the published day always run.
+    assert dag.get_task(reconciliation).upstream_task_ids == {"write_observations"}
+    assert dag.get_task("audit_observations.check_day_not_shrunk").upstream_task_ids == {
+        "write_observations"
+    }
     assert dag.get_task("publish_observations").upstream_task_ids >= {"write_observations"}
     assert dag.get_task("stats_by_station_day").upstream_task_ids == {"publish_observations"}
 

@@ -21,7 +21,8 @@ every check.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.providers.common.sql.operators.sql import (
@@ -34,7 +35,7 @@ from airflow.sdk.exceptions import AirflowException
 from iot_lake import config
 from iot_lake.errors import LakeDataError
 from iot_lake.hooks import lake_db_hook
-from iot_lake.operators.deferred_sql import AthenaReplayMixin
+from iot_lake.operators.deferred_sql import AthenaReplayMixin, LakeQueryingOperator
 
 
 class DataCheckFailed(LakeDataError):
@@ -106,14 +107,32 @@ class _LakeCheck(AthenaReplayMixin):
             raise DataCheckFailed(failure_message(self.task_id, results, err, staged)) from err
 
     def _staged(self, context: Any) -> list[dict[str, Any]]:
-        if not self.staged_by:
-            return []
-        written = context["ti"].xcom_pull(task_ids=self.staged_by) or {}
-        return list(written.get("staged") or [])
+        return staged_versions(context, self.staged_by)
+
+
+def staged_versions(context: Any, staged_by: str | None) -> list[dict[str, Any]]:
+    """The staged versions the write task ``staged_by`` returned (to name them)."""
+    if not staged_by:
+        return []
+    written = context["ti"].xcom_pull(task_ids=staged_by) or {}
+    return list(written.get("staged") or [])
 
 
 class LakeColumnCheckOperator(_LakeCheck, SQLColumnCheckOperator):
-    """``SQLColumnCheckOperator`` on the lake (null, distinct, unique, min, max per column)."""
+    """``SQLColumnCheckOperator`` on the lake (null, distinct, unique, min, max per column).
+
+    common.sql sends every check as one ``UNION ALL`` whose ``check_result`` takes its
+    type from all branches; Trino has no common type for a count (bigint) and ``MIN`` of
+    a boolean column, and rejects the statement (DuckDB casts silently). Every check's
+    result is therefore a double: the thresholds it is compared with are numbers anyway
+    (a boolean's ``MIN`` becomes 0.0 or 1.0), and a type no number can hold (a timestamp's
+    ``MIN``) fails on both engines alike instead of only on Athena.
+    """
+
+    column_checks: ClassVar[dict[str, str]] = {
+        check: f"CAST({statement} AS double)"
+        for check, statement in SQLColumnCheckOperator.column_checks.items()
+    }
 
     def __init__(
         self,
@@ -162,3 +181,74 @@ class LakeSQLCheckOperator(_LakeCheck, SQLCheckOperator):
         kwargs.setdefault("retry_on_failure", False)  # a failed check is a data error
         super().__init__(**kwargs)
         self._lake_check(staged_by, poll_interval, max_polls)
+
+
+class LakeDayShrinkCheckOperator(LakeQueryingOperator):
+    """The staged day may not be much smaller than the published day it would replace.
+
+    Counts both versions of partition ``dt = ds`` of ``table``
+    (``include/sql/quality/count_day_versions.sql``; deferred on `aws`) and fails with
+    :class:`DataCheckFailed` when all published rows would be gone or more than the
+    setting ``max_day_shrink`` of them (:mod:`iot_lake.shrink`), unless the run was
+    triggered with the DAG param ``accept_shrink = true``.
+    """
+
+    template_fields: Sequence[str] = ("table", "day")
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        day: str = "{{ ds }}",
+        staged_by: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+        self.day = day
+        self.staged_by = staged_by
+        self.check_results: list[Any] = []
+
+    def work(self, context: Any, run_sql: Callable[[str], list[dict[str, Any]]]) -> dict:
+        from airflow.providers.common.sql.operators.sql import SQLCheckResult
+
+        from iot_lake import engine, shrink
+
+        lake = config.settings()
+        accepted = shrink.accepted(context.get("params"))
+        sql = engine.render_sql(shrink.COUNT_SQL, ds=self.day, params={"table": self.table})
+        [row] = run_sql(sql)
+        verdict = shrink.judge(self.table, self.day, row, lake.max_day_shrink, accepted)
+        self.check_results = [
+            SQLCheckResult(
+                name="day_not_shrunk",
+                check_type="shrink",
+                success=verdict.passes,
+                table=f"{lake.staging_database}.{self.table}",
+                expected=f"> 0 and >= {1 - verdict.max_shrink:.0%} of {verdict.published_rows}"
+                if verdict.published_rows else "any (no published rows)",
+                actual=str(verdict.staged_rows),
+                description="a new version of a day keeps most of the published rows",
+                params=verdict.as_dict(),
+            )
+        ]
+        if verdict.too_small and accepted:
+            self.log.warning("accepted by the run's param %s: %s",
+                             shrink.ACCEPT_PARAM, verdict.describe())
+        elif not verdict.passes:
+            staged = staged_versions(context, self.staged_by)
+            lines = [f"data check {self.task_id} failed: {verdict.describe()}."]
+            if staged:
+                from iot_lake.wap import StagedPartition
+
+                lines.append("The published partitions are unchanged. Staged data kept for "
+                             "inspection:")
+                lines += [f"  - {StagedPartition.from_dict(s).describe()}" for s in staged]
+            lines.append(
+                f"If the smaller day is right (rows deleted at the source on purpose), "
+                f"trigger this day again with the param {shrink.ACCEPT_PARAM} = true."
+            )
+            raise DataCheckFailed("\n".join(lines))
+        else:
+            self.log.info("%s", verdict.describe())
+        return verdict.as_dict()

@@ -35,14 +35,24 @@ def flatten_params() -> dict[str, Any]:
     return bounds.sql_params()
 
 
-def day_select(table: str, ds: str, settings: LakeSettings | None = None) -> str:
-    """The rendered Athena SELECT that yields table ``table``'s rows of day ``ds``."""
+def day_select(
+    table: str,
+    ds: str,
+    settings: LakeSettings | None = None,
+    raw_objects: list[dict[str, Any]] | None = None,
+) -> str:
+    """The rendered Athena SELECT that yields table ``table``'s rows of day ``ds``.
+
+    ``raw_objects`` (:func:`iot_lake.weather.reconcile.raw_snapshot`) limits the raw
+    objects read to exactly those.
+    """
     lake = settings or config.settings()
     sql = DAY_SQL.get(table) or STATS_SQL.get(table)
     if sql is None:
         raise ValueError(f"unknown weather table {table!r}; one of {sorted(DAY_SQL | STATS_SQL)}")
     params = flatten_params() if table in DAY_SQL else {}
-    return render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
+    extra = {} if raw_objects is None else {"raw_objects": raw_objects}
+    return render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake), **extra)
 
 
 def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
@@ -52,14 +62,25 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
     DAG's ``write_observations`` runs the same steps and defers on `aws`): the raw lines
     are read and typed once (``weather_typed_records``, an intermediate), both tables are
     written from that pass. Returns the staged outputs (rejects first, for
-    :func:`iot_lake.wap.publish_all`), the intermediate and the summary's figures (rows,
+    :func:`iot_lake.wap.publish_all`), the intermediate, the summary's figures (rows,
     observations, rejects, lines_read, duplicates), which the DAG branches on and the
-    reconciliation adds up.
+    reconciliation adds up, and ``raw_objects``: the raw objects listed first and then
+    read, exactly those (:func:`iot_lake.weather.reconcile.raw_snapshot`); the records
+    the ingestion kept under ``errors/`` on that day are rejects too
+    (:mod:`iot_lake.weather.ingest_errors`: ``ingest_errors``, ``ingest_error_objects``).
     """
+    from iot_lake.weather import ingest_errors
+    from iot_lake.weather.reconcile import raw_snapshot
+
     lake = settings or config.settings()
-    steps = [{table: day_select(table, ds, lake) for table in step} for step in WRITE_STEPS]
+    objects = raw_snapshot(ds, lake)
+    errors = ingest_errors.error_objects(ds, lake)
+    steps = [
+        {table: day_select(table, ds, lake, objects) for table in step} for step in WRITE_STEPS
+    ]
     summary = render_sql(SUMMARY_SQL, ds=ds, lake=LakeMacros(lake))
-    written = staged_write.stage_steps(steps, [ds], summary, lake)
+    written = {**staged_write.stage_steps(steps, [ds], summary, lake), "raw_objects": objects}
+    written = ingest_errors.add_to_staged_rejects(written, errors, lake)
     if written["rejects"]:
         log.warning("day %s: %s raw records rejected (staged: %s)",
                     ds, written["rejects"], written["staged"][0]["location"])
