@@ -387,3 +387,18 @@ def publish_all(
     results = [publish(version, lake) for version in versions]
     expire_superseded(lake, tables=sorted({v.table for v in versions}))
     return results
+
+
+def record_unload_prefix(
+    lake: LakeSettings, table: dict[str, Any], values: list[str], location: str
+) -> str:
+    """Put a fresh UNLOAD prefix in the superseded ledger before its query starts.
+
+    Whatever becomes of the query (stopped by a kill, its task lost, its trigger moved),
+    what it wrote then expires after the grace period like a replaced version, unless it
+    is the staged or published version by then (:func:`expire_superseded` keeps live
+    locations and drops their entries). Nothing has to delete it on the way out.
+    """
+    return _record_superseded(
+        lake, table, values, location, reason="UNLOAD prefix, expires unless staged"
+    )
