@@ -13,7 +13,7 @@ found wherever and whenever it arrived; no crawl, no late-data window.
 2. **register_tables**: the raw tables (declared with partition projection on `day`,
    `include/glue/tables/raw/`) and the curated tables exist in the catalog.
 3. **write_observations**: `include/sql/weather/typed_records.sql` reads `day=D` plus
-   the `day=undated` objects that arrived on D once and types every record with
+   `day=undated/arrived=D/` (the undated objects that arrived on D) once, typing every record with
    `try`/`try_cast` (no record can fail the day); from that pass
    `flatten_rejects.sql` and `flatten_observations.sql` remove duplicates (earliest
    arrival, then object key, then record text), unnest sky-cover layers and

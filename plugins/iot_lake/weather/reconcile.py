@@ -1,7 +1,7 @@
 """Reconciliation of a weather day against the raw objects themselves, not the catalog.
 
 The raw records of day D's window (every line of the objects under ``weather/day=D/``
-and of the ``weather/day=undated/`` objects that arrived on D, counted by listing and
+and of the ``weather/day=undated/arrived=D/`` objects, counted by listing and
 reading the objects) must equal staged observations + rejects + duplicates removed.
 Counting from the objects, not through the catalog's view, means a record the flatten
 loses, an object the query did not see (a wrong projection template, a partition that
@@ -19,7 +19,7 @@ from iot_lake import config
 from iot_lake.config import LakeSettings
 from iot_lake.errors import LakeDataError
 from iot_lake.storage import filesystem, join
-from iot_lake.weather.layout import UNDATED, arrival_of, day_prefix
+from iot_lake.weather.layout import UNDATED, arrival_prefix, day_prefix
 from iot_lake.weather.pipeline import staged_summary
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,10 @@ def raw_objects(ds: str, settings: LakeSettings | None = None) -> list[str]:
     """URIs of the raw objects of day ``ds``'s window: ``day=ds`` + undated arrivals on ds."""
     lake = settings or config.settings()
     out = []
-    for day in (ds, UNDATED):
-        uri = join(lake.uri("raw"), day_prefix(day))
+    # what the flatten reads: the whole day folder, and the undated objects that arrived
+    # on ds (their folder says so; objects of other arrival days are not even listed)
+    for prefix in (day_prefix(ds), arrival_prefix(UNDATED, ds)):
+        uri = join(lake.uri("raw"), prefix)
         fs, base = filesystem(uri)
         if not fs.exists(base):
             continue
@@ -52,10 +54,6 @@ def raw_objects(ds: str, settings: LakeSettings | None = None) -> list[str]:
         for path in sorted(fs.find(base)):
             if not _visible(base, path):
                 continue
-            if day == UNDATED:
-                arrived = arrival_of(path.rsplit("/", 1)[-1])
-                if arrived is None or arrived.date().isoformat() != ds:
-                    continue
             out.append(f"{scheme}://{path}" if scheme != "file" else f"file://{path}")
     return out
 
