@@ -330,8 +330,18 @@ def expire_superseded(
         table = catalog.get_table(database, name)
         if table is None:
             continue
-        for entry_uri, entry in _ledger(lake, table):
+        ledger = _ledger(lake, table)
+        # A location may have several entries (its UNLOAD's submission, then its
+        # replacement): its grace runs from the newest one.
+        newest: dict[str | None, datetime] = {}
+        for _, entry in ledger:
+            at, key = datetime.fromisoformat(entry["superseded_at"]), _norm(entry["location"])
+            newest[key] = max(at, newest.get(key, at))
+        for entry_uri, entry in ledger:
             if now - datetime.fromisoformat(entry["superseded_at"]) < grace:
+                continue
+            if now - newest[_norm(entry["location"])] < grace:
+                _delete_tree(lake, entry_uri)  # a newer entry keeps the location its grace
                 continue
             live = {
                 _norm(p["StorageDescriptor"]["Location"])
