@@ -12,8 +12,8 @@ found wherever and whenever it arrived; no crawl, no late-data window.
    300 s buffer); a past day passes at once.
 2. **register_tables**: the raw tables (declared with partition projection on `day`,
    `include/glue/tables/raw/`) and the curated tables exist in the catalog.
-3. **write_observations**: lists `day=D` plus the `day=undated` objects that arrived on
-   D (key, size, ETag: recorded in its result for the audit);
+3. **write_observations**: lists `day=D` plus `day=undated/arrived=D/` (the undated
+   objects that arrived on D; key, size, ETag: recorded in its result for the audit);
    `include/sql/weather/typed_records.sql` reads exactly those once and types every record with
    `try`/`try_cast` (no record can fail the day); from that pass
    `flatten_rejects.sql` and `flatten_observations.sql` remove duplicates (earliest

@@ -7,6 +7,7 @@ audited and swapped in by :mod:`iot_lake.wap`.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -18,6 +19,8 @@ from urllib.parse import unquote
 
 import fsspec
 from fsspec import AbstractFileSystem
+
+log = logging.getLogger(__name__)
 
 S3_SCHEMES = ("s3", "s3a")
 
@@ -91,13 +94,21 @@ def is_local(fs: AbstractFileSystem) -> bool:
 def atomic_open(uri: str, mode: str = "wb") -> Iterator[IO[bytes]]:
     """Open ``uri`` for writing so that it appears whole or not at all.
 
-    Locally the bytes go to a hidden sibling, are fsynced and renamed over the target;
-    on S3 a single PUT (or a completed multipart upload) is already atomic.
+    Locally the bytes go to a hidden sibling, are fsynced and renamed over the target.
+    On S3 the object appears when its single PUT, or its multipart upload, completes; but
+    fsspec's files complete it on ``close()`` even when the writer raised (``__exit__``
+    closes): on error the upload is discarded instead (s3fs's ``discard()`` aborts the
+    multipart upload; a small buffer is never PUT), so no truncated object appears.
     """
     fs, path = filesystem(uri)
     if not is_local(fs):
-        with fs.open(path, mode) as handle:
+        handle = fs.open(path, mode)
+        try:
             yield handle
+        except BaseException:
+            _discard(handle)
+            raise
+        handle.close()
         return
     directory, name = os.path.split(path)
     os.makedirs(directory, exist_ok=True)
@@ -112,6 +123,19 @@ def atomic_open(uri: str, mode: str = "wb") -> Iterator[IO[bytes]]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _discard(handle: IO[bytes]) -> None:
+    """Throw an unfinished remote write away without committing it (best effort: the
+    writer's error matters more; an upload left open is aborted by the bucket's
+    ``AbortIncompleteMultipartUpload`` rule)."""
+    try:
+        handle.discard()  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("could not abort the upload of %s", getattr(handle, "path", handle))
+    finally:
+        # close() would flush and commit what was written: mark the file closed instead.
+        handle.closed = True  # type: ignore[misc]
 
 
 def _fsync_dir(directory: str) -> None:

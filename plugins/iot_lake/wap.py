@@ -330,8 +330,18 @@ def expire_superseded(
         table = catalog.get_table(database, name)
         if table is None:
             continue
-        for entry_uri, entry in _ledger(lake, table):
+        ledger = _ledger(lake, table)
+        # A location may have several entries (its UNLOAD's submission, then its
+        # replacement): its grace runs from the newest one.
+        newest: dict[str | None, datetime] = {}
+        for _, entry in ledger:
+            at, key = datetime.fromisoformat(entry["superseded_at"]), _norm(entry["location"])
+            newest[key] = max(at, newest.get(key, at))
+        for entry_uri, entry in ledger:
             if now - datetime.fromisoformat(entry["superseded_at"]) < grace:
+                continue
+            if now - newest[_norm(entry["location"])] < grace:
+                _delete_tree(lake, entry_uri)  # a newer entry keeps the location its grace
                 continue
             live = {
                 _norm(p["StorageDescriptor"]["Location"])
@@ -387,3 +397,18 @@ def publish_all(
     results = [publish(version, lake) for version in versions]
     expire_superseded(lake, tables=sorted({v.table for v in versions}))
     return results
+
+
+def record_unload_prefix(
+    lake: LakeSettings, table: dict[str, Any], values: list[str], location: str
+) -> str:
+    """Put a fresh UNLOAD prefix in the superseded ledger before its query starts.
+
+    Whatever becomes of the query (stopped by a kill, its task lost, its trigger moved),
+    what it wrote then expires after the grace period like a replaced version, unless it
+    is the staged or published version by then (:func:`expire_superseded` keeps live
+    locations and drops their entries). Nothing has to delete it on the way out.
+    """
+    return _record_superseded(
+        lake, table, values, location, reason="UNLOAD prefix, expires unless staged"
+    )

@@ -11,10 +11,11 @@ local lake is laid out exactly like what Firehose writes on AWS:
 - a buffer is flushed when it holds ``SizeInMBs`` (1-128, default 5) of uncompressed data
   or ``IntervalInSeconds`` (0-900, default 300) after its first record, whichever first;
 - objects are GZIP-compressed and keyed
-  ``weather/day=YYYY-MM-DD/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` (``day=undated``
-  when the record has no valid ``time``), the name in the UTC arrival time of the
-  buffer's first record; ``!{timestamp:...}`` / ``!{firehose:...}`` /
-  ``!{partitionKeyFromQuery:...}`` prefix expressions are evaluated as Firehose does;
+  ``weather/day=YYYY-MM-DD/arrived=YYYY-MM-DD/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz``
+  (``day=undated`` when the record has no valid ``time``), the ``arrived`` folder and
+  the name in the UTC arrival time of the buffer's first record; ``!{timestamp:...}``,
+  ``!{firehose:...}`` and ``!{partitionKeyFromQuery:...}`` prefix expressions are
+  evaluated as Firehose does;
 - every object appears whole or not at all (``iot_lake.storage.atomic_open``).
 """
 
@@ -45,7 +46,10 @@ INTERVAL_S_RANGE = (0, 900)
 DEFAULT_SIZE_MIB = 5
 DEFAULT_INTERVAL_S = 300
 STREAM_VERSION = 1
-DEFAULT_PREFIX = "weather/day=!{partitionKeyFromQuery:day}/"
+DEFAULT_PREFIX = "weather/day=!{partitionKeyFromQuery:day}/arrived=!{timestamp:yyyy-MM-dd}/"
+"""The stream's ``Prefix`` (weather_stream.json, less ``${raw_prefix}``): the day folder,
+then the UTC arrival day of the object's oldest record, so a run reads only the undated
+objects that arrived on its day (``day=undated/arrived=D/``)."""
 DEFAULT_ERROR_OUTPUT_PREFIX = "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
 UNDATED = "undated"
 STREAM_FILE = Path(__file__).resolve().parents[2] / "include" / "firehose" / "weather_stream.json"

@@ -247,3 +247,38 @@ def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert _state(_started()) == "CANCELLED"
+
+
+def test_a_replaced_version_keeps_its_grace_whatever_its_submission_entry_says(
+    moto_lake, moto_endpoint
+) -> None:
+    """Every UNLOAD prefix enters the ledger at submission; once that version is published
+    and later replaced, it is kept for the grace period counted from the replacement, even
+    when no expiry ran while it was live (its submission entry is older than the grace)."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from iot_lake import wap
+    from iot_lake.catalog import get_catalog
+
+    ti = FakeTaskInstance("write")
+    first = deferral(lambda: _operator().execute({"ti": ti}))
+    v1 = resume(_operator(), first, {"ti": ti})["location"]
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    v1_key = v1.removeprefix("s3://wap-curated/")
+    s3.put_object(Bucket="wap-curated", Key=f"{v1_key}part-0.parquet", Body=b"x")
+    # a day passes without an expiry run: V1's submission entry is older than the grace
+    table = get_catalog(moto_lake).require_table("iot_lake", "readings")
+    [(entry_uri, entry)] = [(u, e) for u, e in wap._ledger(moto_lake, table)
+                            if e["location"] == v1]
+    entry["superseded_at"] = (datetime.now(UTC) - timedelta(hours=30)).isoformat()
+    s3.put_object(Bucket="wap-curated", Key=entry_uri.removeprefix("s3://wap-curated/"),
+                  Body=json.dumps(entry).encode())
+
+    ti2 = FakeTaskInstance("write")
+    second = deferral(lambda: _operator().execute({"ti": ti2}))
+    resume(_operator(), second, {"ti": ti2})  # publishes V2, replaces V1, runs expiry
+    assert "Contents" in s3.list_objects_v2(Bucket="wap-curated", Prefix=v1_key)
+    later = datetime.now(UTC) + timedelta(hours=moto_lake.superseded_grace_hours + 1)
+    assert v1 in wap.expire_superseded(moto_lake, now=later)
+    assert "Contents" not in s3.list_objects_v2(Bucket="wap-curated", Prefix=v1_key)

@@ -63,8 +63,11 @@ def test_stage_day_unloads_observations_and_rejects_to_staged_partitions(
     # one pass over the raw lines: the typed intermediate, UNLOADed with ZSTD ...
     [typed] = [q for q in unloads if "/weather_typed_records/dt=2026-11-03/run=" in q]
     assert "FROM iot_lake_raw.weather_lines AS l" in typed
-    assert "l.day IN ('2026-11-03', 'undated')" in typed
-    assert 'l."$path"' in typed
+    assert "l.day = '2026-11-03'" in typed
+    # undated objects: only those that arrived on the day, by partition, not by "$path"
+    assert "FROM iot_lake_raw.weather_undated_lines AS l" in typed
+    assert "l.arrived = '2026-11-03'" in typed
+    assert "'undated')" not in typed and "NOT LIKE" not in typed
     # exactly the objects the write listed (and returns for the audit)
     assert f"l.\"$path\" IN ('{raw_object}')" in typed
     assert [o["uri"] for o in written["raw_objects"]] == [raw_object]

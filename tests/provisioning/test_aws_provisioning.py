@@ -107,7 +107,8 @@ def test_first_run_creates_every_resource_with_the_expected_configuration(aws_ac
     destination = stream["Destinations"][0]["ExtendedS3DestinationDescription"]
     assert destination["BucketARN"] == "arn:aws:s3:::acme-iot-raw"
     assert destination["RoleARN"] == f"arn:aws:iam::{ACCOUNT}:role/iot-lake-firehose-delivery"
-    assert destination["Prefix"] == "weather/day=!{partitionKeyFromQuery:day}/"
+    assert destination["Prefix"] == (
+        "weather/day=!{partitionKeyFromQuery:day}/arrived=!{timestamp:yyyy-MM-dd}/")
     assert destination["ErrorOutputPrefix"].startswith("errors/!{firehose:error-output-type}/")
     assert destination["CompressionFormat"] == "GZIP"
     assert destination["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 300}

@@ -109,7 +109,8 @@ def test_the_aws_stream_partitions_by_the_query_with_a_buffer_aws_accepts() -> N
     destination = documents.load("firehose/weather_stream.json", values)[
         "ExtendedS3DestinationConfiguration"
     ]
-    assert destination["Prefix"] == "raw/weather/day=!{partitionKeyFromQuery:day}/"
+    assert destination["Prefix"] == (
+        "raw/weather/day=!{partitionKeyFromQuery:day}/arrived=!{timestamp:yyyy-MM-dd}/")
     assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
     assert destination["BufferingHints"]["SizeInMBs"] >= 64  # AWS's minimum with partitioning
     (processor,) = destination["ProcessingConfiguration"]["Processors"]

@@ -23,7 +23,7 @@ from simulators.iot_core.delivery import (
 )
 
 KEY = re.compile(
-    r"^weather/day=(\d{4}-\d{2}-\d{2}|undated)/iot-lake-raw-weather-1-"
+    r"^weather/day=(\d{4}-\d{2}-\d{2}|undated)/arrived=\d{4}-\d{2}-\d{2}/iot-lake-raw-weather-1-"
     r"(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-"
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.gz$"
 )
@@ -208,7 +208,7 @@ def test_every_day_has_its_own_buffer_and_object(tmp_path) -> None:
     assert flushed is not None and flushed.records == 2 and "/day=2024-01-01/" in flushed.uri
     assert stream.oldest_pending_seq == 1
     assert stream.flush().records == 1
-    days = sorted(p.parent.name for p in tmp_path.rglob("*.gz"))
+    days = sorted(p.parent.parent.name for p in tmp_path.rglob("*.gz"))
     assert days == ["day=2024-01-01", "day=2024-01-02"]
 
 
@@ -236,3 +236,22 @@ def test_stream_config_maps_to_a_valid_firehose_s3_destination() -> None:
     assert destination["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 60}
     assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
     assert destination["CompressionFormat"] == "GZIP"
+
+
+def test_objects_are_filed_by_their_arrival_day_as_the_aws_stream_files_them() -> None:
+    """``day=<day>/arrived=<UTC day of the oldest record>/``: a run reads only the undated
+    objects that arrived on its day. The same Prefix as the AWS stream's."""
+    import json
+
+    from simulators.iot_core.delivery import DEFAULT_PREFIX, STREAM_FILE
+
+    stream = json.loads(STREAM_FILE.read_text())["ExtendedS3DestinationConfiguration"]
+    assert stream["Prefix"] == "${raw_prefix}" + DEFAULT_PREFIX
+    config = StreamConfig("iot-lake-raw-weather", "file:///lake")
+    at = dt.datetime.fromtimestamp(ARRIVAL_MS / 1000, dt.UTC)  # 2024-01-05 23:59:58
+    key = object_key(config, at, partition="undated")
+    assert key.startswith(
+        "weather/day=undated/arrived=2024-01-05/iot-lake-raw-weather-1-2024-01-05-23-59-58-")
+    assert KEY.match(key)
+    later = object_key(config, at + dt.timedelta(seconds=3), partition="2024-01-05")
+    assert later.startswith("weather/day=2024-01-05/arrived=2024-01-06/")  # a late arrival

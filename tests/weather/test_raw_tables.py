@@ -93,3 +93,18 @@ def test_bounds_are_one_table_for_the_flatten_and_the_checks() -> None:
             "min": {"geq_to": measure["minimum"]}, "max": {"leq_to": measure["maximum"]}
         }
     assert mapping["base_height"]["max"] == {"leq_to": params["cloud_base"]["maximum"]}
+
+
+def test_undated_lines_are_projected_by_arrival_day(lake_settings) -> None:
+    """A run names its arrival day: only ``day=undated/arrived=D/`` is listed and read."""
+    from iot_lake.weather.tables import RAW_UNDATED_LINES
+
+    raw = lake_settings.uri("raw")
+    undated = raw_table_input(RAW_UNDATED_LINES, lake_settings)
+    lines = raw_table_input(RAW_LINES, lake_settings)
+    assert [k["Name"] for k in undated["PartitionKeys"]] == ["arrived"]
+    assert undated["Parameters"]["projection.arrived.type"] == "injected"
+    assert undated["Parameters"]["storage.location.template"] == (
+        f"{raw}/weather/day=undated/arrived=${{arrived}}/")
+    assert undated["StorageDescriptor"]["Columns"] == lines["StorageDescriptor"]["Columns"]
+    assert undated["StorageDescriptor"]["SerdeInfo"] == lines["StorageDescriptor"]["SerdeInfo"]

@@ -12,7 +12,7 @@ from iot_lake import engine
 from iot_lake.catalog import get_catalog
 from iot_lake.weather import synthetic
 from iot_lake.weather.pipeline import flatten_day, stage_day
-from iot_lake.weather.reconcile import ReconciliationError, reconcile_day
+from iot_lake.weather.reconcile import ReconciliationError, raw_objects, reconcile_day
 from iot_lake.weather.tables import RAW_LINES, ensure_tables, raw_table_input
 
 DAY = "2026-11-03"
@@ -150,8 +150,10 @@ def test_objects_the_table_does_not_see_fail_the_reconciliation(lake_settings, h
         lake_settings.uri("raw") + "/weather/wrong=${day}/"
     )
     get_catalog(lake_settings).upsert_table(lake_settings.raw_database, table)
-    assert stage_day(DAY)["observations"] == 0  # the flatten's view sees nothing
-    with pytest.raises(ReconciliationError, match="read 0 records but the raw objects hold 51"):
+    # the flatten's view of day=D sees nothing (the undated record of D comes through
+    # weather_undated_lines)
+    assert stage_day(DAY)["observations"] == 0
+    with pytest.raises(ReconciliationError, match="read 1 records but the raw objects hold 51"):
         reconcile_day(DAY)
 
 
@@ -211,3 +213,22 @@ def test_the_whole_record_cast_types_clean_records_as_the_careful_path_does(
     every_line_careful = {**bounds.sql_params(), "careful_pattern": "."}
     monkeypatch.setattr(pipeline, "flatten_params", lambda: every_line_careful)
     assert staged() == fast
+
+
+def test_a_run_reads_only_the_undated_objects_that_arrived_on_its_day(
+    lake_settings, hostile_day
+) -> None:
+    """Undated objects of other arrival days are not even read: one that no reader could
+    open (not gzip) does not touch day D's run, and day D's figures do not count it."""
+    from iot_lake.storage import atomic_open, join
+
+    raw = lake_settings.uri("raw")
+    for arrival in (START - timedelta(days=30), START + timedelta(days=1, hours=2)):
+        with atomic_open(join(raw, synthetic.object_key(arrival, "undated"))) as handle:
+            handle.write(b"not gzip at all")
+    stage_day(DAY)
+    figures = reconcile_day(DAY)  # raises unless the run read exactly the objects listed
+    assert figures["rejects"] == len(BAD_RECORDS) + 1  # the one undated record of day D
+    assert figures["raw_records"] == 24 + 3 + hostile_day["mixed"] + 1
+    assert not [uri for uri in raw_objects(DAY, lake_settings)
+                if "/day=undated/" in uri and f"/arrived={DAY}/" not in uri]

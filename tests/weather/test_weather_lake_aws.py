@@ -158,15 +158,162 @@ def test_a_failed_query_fails_the_task_and_stops_the_others(weather_on_moto) -> 
     assert all(_gone(prefix) for prefix in prefixes)
 
 
-def test_marking_the_deferred_task_failed_stops_its_query(weather_on_moto) -> None:
-    """The triggerer calls the trigger's on_kill when a user acts on a deferred task."""
+class _MetadataDB:
+    """The triggerer's supervisor as a trigger reaches it (``SUPERVISOR_COMMS``): answers
+    ``GetTaskStates`` as the execution API does (``{run_id: {task_id: state}}``) from the
+    task instance states of this dict."""
+
+    def __init__(self, states: dict[tuple[str, str], str | None]) -> None:
+        self.states = states
+        self.asked: list[Any] = []
+
+    def send(self, msg: Any) -> Any:
+        from airflow.sdk.execution_time.comms import GetTaskStates, TaskStatesResult
+
+        assert isinstance(msg, GetTaskStates), msg
+        self.asked.append(msg)
+        return TaskStatesResult(task_states={
+            run_id: {task_id: state}
+            for (run_id, task_id), state in self.states.items()
+            if run_id in (msg.run_ids or [run_id]) and task_id in (msg.task_ids or [task_id])
+        })
+
+
+@pytest.fixture
+def keep_running() -> Any:
+    """Calling it makes Athena's queries stay RUNNING from then on (a long UNLOAD, once
+    the steps before it have run), until the test ends."""
+    from moto.moto_api import state_manager
+
+    def start() -> None:
+        state_manager.set_transition(
+            model_name="athena::execution", transition={"progression": "manual", "times": 10_000})
+
+    yield start
+    state_manager.unset_transition(model_name="athena::execution")
+
+
+RUN_ID = f"scheduled__{DAY}T00:00:00+00:00"
+
+
+def _reassigned_or_cancelled(trigger: Any, state: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run ``trigger`` in Airflow's own TriggerRunner until the supervisor's
+    ``update_triggers`` no longer finds it in this triggerer's assignment (moved to
+    another triggerer, or its task left the deferred state), with the metadata DB saying
+    the task is ``state``. Airflow 3.3.2 cancels both the same way (apache/airflow#73454)."""
+    import uuid
+    from collections import deque
+    from types import SimpleNamespace
+
+    from airflow.executors.workloads.task import TaskInstanceDTO
+    from airflow.jobs.triggerer_job_runner import TriggerRunner, TriggerRunnerSupervisor
+    from airflow.sdk.execution_time import task_runner
+
+    trigger_id = 7
+    trigger.task_instance = TaskInstanceDTO(
+        id=uuid.uuid4(), dag_version_id=uuid.uuid4(), task_id="write_observations",
+        dag_id="weather_lake", run_id=RUN_ID, try_number=1, map_index=-1, pool_slots=1,
+        priority_weight=1)
+    db = _MetadataDB({(RUN_ID, "write_observations"): state})
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", db, raising=False)
+    monkeypatch.setenv("AIRFLOW_DISABLE_GREENBACK_PORTAL", "true")
+
+    # The supervisor's side: this triggerer's assignment no longer lists the trigger.
+    supervisor = SimpleNamespace(
+        running_triggers={trigger_id}, events=deque(), cancelling_triggers=set(),
+        failed_triggers=deque(), creating_triggers=deque(),
+        build_trigger_workloads=lambda ids: [])
+    TriggerRunnerSupervisor.update_triggers(supervisor, set())
+    assert supervisor.cancelling_triggers == {trigger_id}
+
+    async def run() -> None:
+        runner = TriggerRunner()
+        task = asyncio.create_task(runner.run_trigger(trigger_id, trigger))
+        runner.triggers[trigger_id] = {
+            "task": task, "name": "weather_lake/write_observations", "events": 0,
+            "is_watcher": False}
+        await asyncio.sleep(0.5)  # polling Athena
+        assert not task.done()
+        runner.to_cancel.extend(supervisor.cancelling_triggers)  # the sync's to_cancel
+        await runner.cancel_triggers()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    return db
+
+
+def _step_prefixes_in_ledger(lake: Any, state: dict[str, Any]) -> None:
+    from iot_lake import wap
+    from iot_lake.catalog import get_catalog
+
+    catalog = get_catalog(lake)
+    for query in state["pending"]:
+        table = catalog.require_table(lake.curated_database, query["table"])
+        ledgered = [entry["location"] for _, entry in wap._ledger(lake, table)]
+        assert query["location"] in ledgered
+
+
+def test_a_trigger_moved_to_another_triggerer_leaves_its_queries_and_data_alone(
+    weather_on_moto, keep_running, monkeypatch
+) -> None:
+    """Reassignment cancels with the user-action message, so on_kill runs: the task is
+    still deferred (another triggerer polls its query), nothing may be stopped or deleted."""
     task, ti = _write_task(), FakeTaskInstance("write_observations")
-    deferred = deferral(lambda: task.execute({"ti": ti}))
-    [query] = deferred.kwargs["state"]["pending"]
-    [prefix] = _with_objects(deferred.kwargs["state"])
-    asyncio.run(deferred.trigger.on_kill())
-    assert _query(query["id"])["Status"]["State"] == "CANCELLED"
-    assert _gone(prefix)
+    second = _second_step(task, ti)
+    state = second.kwargs["state"]
+    prefixes = _with_objects(state)
+    keep_running()
+    db = _reassigned_or_cancelled(second.trigger, "deferred", monkeypatch)
+    assert {_query(q["id"])["Status"]["State"] for q in state["pending"]} <= {"QUEUED", "RUNNING"}
+    assert not any(_gone(prefix) for prefix in prefixes)
+    assert db.asked, "on_kill asked the metadata DB"
+
+
+def test_marking_the_deferred_task_failed_stops_every_query_of_its_step(
+    weather_on_moto, keep_running, monkeypatch
+) -> None:
+    """Both UNLOADs of step 2 stop; their prefixes stay (a trigger never deletes) and are
+    in the superseded ledger, so expiry removes them after the grace period."""
+    from datetime import UTC, datetime, timedelta
+
+    from iot_lake import wap
+
+    task, ti = _write_task(), FakeTaskInstance("write_observations")
+    second = _second_step(task, ti)
+    state = second.kwargs["state"]
+    assert len(state["pending"]) == 2
+    prefixes = _with_objects(state)
+    keep_running()
+    _reassigned_or_cancelled(second.trigger, "failed", monkeypatch)
+    assert [_query(q["id"])["Status"]["State"] for q in state["pending"]] == ["CANCELLED"] * 2
+    assert not any(_gone(prefix) for prefix in prefixes)
+    _step_prefixes_in_ledger(weather_on_moto, state)
+
+    later = datetime.now(UTC) + timedelta(hours=weather_on_moto.superseded_grace_hours + 1)
+    expired = wap.expire_superseded(weather_on_moto, now=later)
+    assert {q["location"] for q in state["pending"]} <= set(expired)
+    assert all(_gone(prefix) for prefix in prefixes)
+
+
+def test_a_published_unload_prefix_survives_expiry(weather_on_moto) -> None:
+    """The ledger entry made at submission never expires a version that was staged."""
+    from datetime import UTC, datetime, timedelta
+
+    from iot_lake import wap
+    from iot_lake.catalog import get_catalog
+
+    task, ti = _write_task(), FakeTaskInstance("write_observations")
+    first = deferral(lambda: task.execute({"ti": ti}))
+    [query] = first.kwargs["state"]["pending"]
+    [prefix] = _with_objects(first.kwargs["state"])
+    deferral(lambda: resume(_write_task(), first, {"ti": ti}))  # staged; step 2 running
+    later = datetime.now(UTC) + timedelta(hours=weather_on_moto.superseded_grace_hours + 1)
+    assert query["location"] not in wap.expire_superseded(weather_on_moto, now=later)
+    assert not _gone(prefix)
+    catalog = get_catalog(weather_on_moto)
+    [staged] = catalog.get_partitions("iot_lake_staging", "weather_typed_records")
+    assert staged["StorageDescriptor"]["Location"] == query["location"]
 
 
 def test_killing_the_task_while_it_runs_stops_its_queries(weather_on_moto) -> None:
@@ -177,20 +324,18 @@ def test_killing_the_task_while_it_runs_stops_its_queries(weather_on_moto) -> No
         assert _query(query["id"])["Status"]["State"] == "CANCELLED"
 
 
-def test_the_trigger_survives_serialization_with_its_location(weather_on_moto) -> None:
+def test_the_trigger_survives_serialization_with_the_other_queries(weather_on_moto) -> None:
     """The triggerer rebuilds the trigger from what is stored: classpath and kwargs."""
     import importlib
 
-    task = _write_task()
-    trigger = deferral(lambda: task.execute({"ti": FakeTaskInstance("write_observations")})).trigger
+    task, ti = _write_task(), FakeTaskInstance("write_observations")
+    trigger = _second_step(task, ti).trigger
     classpath, kwargs = trigger.serialize()
     module, name = classpath.rsplit(".", 1)
     assert classpath == "iot_lake.triggers.LakeAthenaTrigger"
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
-    assert (rebuilt.query_execution_id, rebuilt.location) == (
-        trigger.query_execution_id, trigger.location)
-    assert rebuilt.location.startswith(
-        "s3://lake-curated/curated/weather_typed_records/dt=2026-11-03/")
+    assert rebuilt.queries == trigger.queries
+    assert len(rebuilt.queries) == 2  # both UNLOADs of step 2
 
 
 def test_the_write_step_runs_through_airflow_with_its_deferrals(

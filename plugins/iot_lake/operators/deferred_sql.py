@@ -11,7 +11,8 @@ boolean, NULL as None), and the logic runs again from the start until it asks fo
 nothing new. The operator's own SQL, evaluation and failure messages are untouched.
 
 The query never outlives its task: ``on_kill``, the trigger's ``on_kill`` (a user marks
-the deferred task failed or clears it) and a failed or timed-out wait (``__fail__``
+the deferred task failed or clears it; not when the trigger only moves to another
+triggerer, see :mod:`iot_lake.triggers`) and a failed or timed-out wait (``__fail__``
 resume, which gets no kwargs of ours: the query is found in XCom) call
 ``StopQueryExecution``, as :mod:`iot_lake.operators.write` does.
 """
@@ -77,15 +78,15 @@ def athena_trigger(
     lake: LakeSettings,
     poll_interval: int,
     max_polls: int,
-    location: str | None = None,
+    also_running: list[str] | None = None,
 ) -> Any:
-    """The provider's trigger that waits for one query in the triggerer (and stops it,
-    deleting ``location``, when a user kills the deferred task)."""
+    """The provider's trigger that waits for one query in the triggerer (and stops it, with
+    the ``also_running`` queries of the same step, when the deferred task is killed)."""
     from iot_lake.triggers import LakeAthenaTrigger
 
     return LakeAthenaTrigger(
         query_execution_id=execution_id,
-        location=location,
+        also_running=also_running,
         waiter_delay=poll_interval,
         waiter_max_attempts=max_polls,
         aws_conn_id=lake.aws_conn_id,

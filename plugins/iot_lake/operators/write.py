@@ -12,9 +12,12 @@ at once (derived tables without checks).
   one query after the other, giving its worker slot back while Athena runs, and resumes
   only to register what finished and submit the next step (or the summary, itself
   deferred). The queries never outlive their task: ``on_kill`` (killed while it holds
-  the slot), the trigger's ``on_kill`` (marked failed or cleared while deferred) and a
+  the slot), the trigger's ``on_kill`` (marked failed or cleared while deferred, never
+  when the trigger only moves to another triggerer: :mod:`iot_lake.triggers`) and a
   failed or timed-out wait (``__fail__`` resume) call ``StopQueryExecution`` on every
-  query still running and delete their partial prefixes.
+  query of the step still running. Every UNLOAD prefix enters the superseded ledger
+  before its query starts, so whatever a stopped (or lost) query wrote expires with the
+  grace period unless it was staged; the task's own failure paths also delete it at once.
 """
 
 from __future__ import annotations
@@ -116,6 +119,9 @@ class LakeStagedWriteOperator(BaseOperator):
                         get_catalog(lake), database, table_name, state["values"])
                     query["location"] = wap.stage_location(
                         lake, table, state["values"], wap.new_run_id())
+                    # in the ledger before the query starts: no kill, lost trigger or
+                    # crash can leave an UNLOAD prefix that expiry does not know of
+                    wap.record_unload_prefix(lake, table, state["values"], query["location"])
                     statement = engine.unload_sql(
                         select, query["location"], engine.compression_of(table, lake))
                 query["id"] = engine.athena_start(statement, lake, database=database)
@@ -129,11 +135,12 @@ class LakeStagedWriteOperator(BaseOperator):
     def _defer(self, context: Any, state: dict[str, Any], lake: Any) -> None:
         self.state = state
         context["ti"].xcom_push(key=STATE_XCOM_KEY, value=state)
-        query = state["pending"][0]
+        query, *others = state["pending"]
         self.log.info("waiting for Athena query %s in the triggerer", query["id"])
         self.defer(
             trigger=athena_trigger(
-                query["id"], lake, self.poll_interval, self.max_polls, query["location"]
+                query["id"], lake, self.poll_interval, self.max_polls,
+                also_running=[other["id"] for other in others],
             ),
             method_name="execute_complete",
             kwargs={"state": state},

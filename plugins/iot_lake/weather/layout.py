@@ -3,12 +3,15 @@
 Raw objects are partitioned by the observation day of the message itself (Firehose
 dynamic partitioning, and the same rule in the local delivery)::
 
-    <raw root>/weather/day=YYYY-MM-DD/<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>.gz
-    <raw root>/weather/day=undated/...          time missing or not a calendar date
+    <raw root>/weather/day=YYYY-MM-DD/arrived=YYYY-MM-DD/<stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>.gz
+    <raw root>/weather/day=undated/arrived=YYYY-MM-DD/...   time missing or not a date
 
-The object name keeps Firehose's arrival timestamp (UTC), so an object's arrival is read
-from its name: the run of day D reads ``day=D`` and the ``day=undated`` objects that
-arrived on D. The SQL files use the same regular expression (:data:`ARRIVAL_PATTERN`).
+``arrived`` is the UTC day the object's oldest record reached Firehose (the stream's
+``!{timestamp:yyyy-MM-dd}`` prefix expression, the same instant as the name's timestamp).
+The run of day D reads all of ``day=D/`` (late arrivals included) and only
+``day=undated/arrived=D/``: undated objects of other days are not even listed, so a run's
+scan does not grow with the undated history. The object name keeps the arrival time to
+the second (:data:`ARRIVAL_PATTERN`, also used by the SQL files) to order duplicates.
 """
 
 from __future__ import annotations
@@ -57,6 +60,12 @@ def arrival_of(key: str) -> datetime | None:
 def day_prefix(day: str) -> str:
     """``weather/day=<day>/``: the folder of one day (or of ``undated``)."""
     return f"{RAW_PREFIX}/day={day}/"
+
+
+def arrival_prefix(day: str, arrived: str) -> str:
+    """``weather/day=<day>/arrived=<YYYY-MM-DD>/``: the objects of ``day`` that arrived on
+    ``arrived`` (UTC)."""
+    return f"{day_prefix(day)}arrived={arrived}/"
 
 
 def window_closes(ds: str, grace_minutes: int) -> datetime:

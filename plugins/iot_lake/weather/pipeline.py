@@ -2,7 +2,7 @@
 
 Which raw data a day reads needs no parameter: raw objects live under the observation
 day of their own messages (``weather/day=D/``), so day D's run reads ``day=D`` whenever
-it arrived, plus the ``day=undated`` objects that arrived on D (they become rejects).
+it arrived, plus the ``day=undated/arrived=D/`` objects (they become rejects).
 
 :func:`stage_day` writes the day's observations and rejects as staged versions of their
 partitions ``dt = ds`` (:mod:`iot_lake.wap`); the DAG's checks read them in the staging

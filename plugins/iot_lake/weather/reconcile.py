@@ -1,7 +1,7 @@
 """Reconciliation of a weather day against the raw objects themselves, not the catalog.
 
 The raw records of day D's window (every line of the objects under ``weather/day=D/``
-and of the ``weather/day=undated/`` objects that arrived on D, counted by listing and
+and of the ``weather/day=undated/arrived=D/`` objects, counted by listing and
 reading the objects) must equal staged observations + rejects + duplicates removed.
 Records the ingestion kept under ``errors/`` instead (:mod:`iot_lake.weather.ingest_errors`:
 Firehose's ``processing-failed`` output, the Firehose rule's IoT error documents) are
@@ -26,7 +26,7 @@ from iot_lake import config
 from iot_lake.config import LakeSettings
 from iot_lake.errors import LakeDataError
 from iot_lake.storage import filesystem, join
-from iot_lake.weather.layout import UNDATED, arrival_of, day_prefix
+from iot_lake.weather.layout import UNDATED, arrival_prefix, day_prefix
 from iot_lake.weather.pipeline import staged_summary
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,10 @@ def raw_snapshot(ds: str, settings: LakeSettings | None = None) -> list[dict[str
     """
     lake = settings or config.settings()
     out = []
-    for day in (ds, UNDATED):
-        uri = join(lake.uri("raw"), day_prefix(day))
+    # what the flatten reads: the whole day folder, and the undated objects that arrived
+    # on ds (their folder says so; objects of other arrival days are not even listed)
+    for prefix in (day_prefix(ds), arrival_prefix(UNDATED, ds)):
+        uri = join(lake.uri("raw"), prefix)
         fs, base = filesystem(uri)
         if not fs.exists(base):
             continue
@@ -71,10 +73,6 @@ def raw_snapshot(ds: str, settings: LakeSettings | None = None) -> list[dict[str
         for path in sorted(found):
             if not _visible(base, path):
                 continue
-            if day == UNDATED:
-                arrived = arrival_of(path.rsplit("/", 1)[-1])
-                if arrived is None or arrived.date().isoformat() != ds:
-                    continue
             info = found[path]
             out.append({
                 "uri": f"{scheme}://{path}" if scheme != "file" else f"file://{path}",

@@ -2,7 +2,8 @@
 
 Messages have the shape of ``include/schemas/weather_message.schema.json`` (issue 5's
 station message) and objects the Firehose layout with dynamic partitioning on the
-message's own day (``weather/day=YYYY-MM-DD/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz``,
+message's own day and arrival day
+(``weather/day=YYYY-MM-DD/arrived=YYYY-MM-DD/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz``,
 ``day=undated`` when ``time`` is not a date; gzip, one record per line). The object name
 carries the *arrival* time, which may differ from the observation time (late data).
 Deterministic for a seed (object names carry a random UUID, as Firehose's do).
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iot_lake.storage import atomic_open, join
-from iot_lake.weather.layout import day_key, day_prefix
+from iot_lake.weather.layout import arrival_prefix, day_key
 
 STREAM = "iot-lake-raw-weather"
 STATIONS = (
@@ -116,9 +117,11 @@ def hourly_messages(
 
 
 def object_key(arrival: datetime, day: str, stream: str = STREAM) -> str:
-    """``weather/day=<day>/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` (Firehose's layout)."""
+    """``weather/day=<day>/arrived=<YYYY-MM-DD>/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz``
+    (Firehose's layout)."""
     a = arrival.astimezone(UTC)
-    return f"{day_prefix(day)}{stream}-1-{a:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+    name = f"{stream}-1-{a:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+    return arrival_prefix(day, f"{a:%Y-%m-%d}") + name
 
 
 def write_object(

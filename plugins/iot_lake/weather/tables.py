@@ -30,7 +30,8 @@ TABLES = (OBSERVATIONS, REJECTS, STATS_BY_STATION, STATS_BY_CONDITION, TYPED)
 
 RAW = "weather"
 RAW_LINES = "weather_lines"
-RAW_TABLES = (RAW, RAW_LINES)
+RAW_UNDATED_LINES = "weather_undated_lines"
+RAW_TABLES = (RAW, RAW_LINES, RAW_UNDATED_LINES)
 
 
 def _load(path: Path, lake: LakeSettings) -> dict[str, Any]:

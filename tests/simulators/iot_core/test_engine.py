@@ -85,9 +85,10 @@ def test_every_message_reaches_firehose_byte_for_byte_one_per_line(harness: Harn
     assert read_delivered(harness.raw_dir) == payloads
     (obj,) = (harness.raw_dir / "weather").rglob("*.gz")
     assert gzip.decompress(obj.read_bytes()).endswith(b"}\n")
-    # Partitioned by the observation's day; named after the arrival (00:40:00).
-    folder, name = obj.relative_to(harness.raw_dir).parts[1:]
-    assert folder == "day=2024-01-05"
+    # Partitioned by the observation's day, then the arrival day; named after the arrival
+    # (00:40:00).
+    folder, arrived, name = obj.relative_to(harness.raw_dir).parts[1:]
+    assert (folder, arrived) == ("day=2024-01-05", "arrived=2024-01-05")
     assert name.startswith("iot-lake-raw-weather-1-2024-01-05-00-40-00-"), name
     counters = harness.metrics.snapshot()
     assert counters["weather_to_firehose"] == {
