@@ -88,7 +88,22 @@ class Target:
         return MWAA_DIR / self.airflow
 
 
-TARGETS = {"3.3.1": Target("3.3.1", python="3.12.13")}
+TARGETS = {
+    "3.3.1": Target(
+        "3.3.1",
+        python="3.12.13",
+        overrides={
+            # Airflow 3.3 reads .airflowignore with pathspec's GitWildMatchPattern, which
+            # pathspec 1.x (the image's 1.1.1) deprecates: a DeprecationWarning in every
+            # DAG parse and task log. Airflow asks for pathspec>=0.9.0; the lock's pin.
+            "pathspec": "0.12.1",
+            # the image's sqlglot 30.15.0 writes DuckDB lambdas with the arrow (x -> ...)
+            # that duckdb 2.0 (not in the image; the tested version) rejects: the local
+            # engine's transpiled Athena SQL fails (weather_typed_records). Tested version.
+            "sqlglot": "30.30.0",
+        },
+    )
+}
 DEFAULT_TARGET = "3.3.1"  # the newest Airflow in aws/amazon-mwaa-docker-images
 REFUSED = {
     "3.0.6": (
@@ -186,6 +201,9 @@ def requirements_text(tgt: Target, pins: dict[str, str]) -> str:
     for requirement in REQUIREMENTS:
         name = _normalise(requirement.split("[", 1)[0])
         lines.append(f"{requirement}=={pins[name]}")
+    named = {_normalise(r.split("[", 1)[0]) for r in REQUIREMENTS}
+    # an override of a package of the image only takes effect when it is requested
+    lines += [f"{name}=={pins[name]}" for name in sorted(tgt.overrides) if name not in named]
     return "\n".join(lines) + "\n"
 
 

@@ -210,3 +210,29 @@ def test_settings_and_connections_without_secrets_still_reach_startup_sh(tmp_pat
     startup = (tmp_path / "dist" / "startup.sh").read_text()
     assert "export AIRFLOW_CONN_AWS_DEFAULT='aws://?region_name=eu-west-3'" in startup
     assert "export IOT_LAKE_AURORA_SECRET_ARN='arn:aws:secretsmanager:" in startup
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_mwaa_images_build_mysqlclient_the_library_installs(version: str) -> None:
+    """mysqlclient (MySqlHook's default client) ships no Linux wheel, only an sdist: the
+    resolver test allows no other sdist, and MWAA's image must hold what builds it. Its
+    bill of materials (images/airflow/<v>/BillOfMaterials/<v>/System-Packages-BOM.txt)
+    lists gcc, pkg-config and MariaDB-devel (the image compiles its own Python, headers
+    included); test_mwaa_environment builds the same sdist and runs the coffee DAG on it."""
+    image = _pins((MWAA / version / "airflow_constraints.txt").read_text())
+    assert "mysqlclient" in image  # the version MWAA's constraints build
+    bom = (MWAA / version / "System-Packages-BOM.txt").read_text().splitlines()
+    packages = {re.match(r"(.+?)-\d", line.split(":", 1)[0]) for line in bom[1:] if ":" in line}
+    names = {m.group(1) for m in packages if m}
+    assert {"gcc", "pkgconf-pkg-config", "MariaDB-devel", "glibc-devel"} <= names
+
+
+def test_the_compose_image_builds_mysqlclient_before_installing_the_lock() -> None:
+    """The compose image (docker/airflow/Dockerfile) pip-installs the lock's mysqlclient,
+    an sdist: the compiler, pkg-config and the client headers come first."""
+    dockerfile = (ROOT / "docker" / "airflow" / "Dockerfile").read_text()
+    install = dockerfile.index("pip install")
+    apt = re.search(r"apt-get install[^\n]*(?:\\\n[^\n]*)*", dockerfile[:install])
+    assert apt, "no apt-get install before pip install"
+    for package in ("build-essential", "pkg-config", "default-libmysqlclient-dev"):
+        assert package in apt.group(0), package
