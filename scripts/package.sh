@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deployable artefacts. ./lake package mwaa [--airflow-version V] [--out DIR] [--settings FILE]:
-# dags/, plugins.zip,
-# requirements.txt and startup.sh for Amazon MWAA (see scripts/package_mwaa.py, docs/aws.md).
+# dags/, plugins.zip, requirements.txt and startup.sh for Amazon MWAA, built for that MWAA
+# Airflow version (see scripts/package_mwaa.py, docs/aws.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${1:-}"

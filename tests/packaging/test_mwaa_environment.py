@@ -35,8 +35,7 @@ DAG_LEVEL = [
 def test_the_dag_level_tests_pass_on_the_mwaa_target(version: str, tmp_path: Path) -> None:
     report = tmp_path / "junit.xml"
     done = subprocess.run(
-        [str(ROOT / "scripts" / "mwaa_env.sh"), version, "-q", f"--junitxml={report}"]
-        + DAG_LEVEL,
+        [str(ROOT / "scripts" / "mwaa_env.sh"), version, "-q", f"--junitxml={report}", *DAG_LEVEL],
         capture_output=True,
         text=True,
         timeout=1700,
