@@ -257,8 +257,8 @@ def _secret_in(key: str, value: str) -> str | None:
     if value.startswith("{"):  # Airflow's JSON form of a connection
         try:
             fields = json.loads(value)
-        except json.JSONDecodeError:
-            return "a connection that is not valid JSON"
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"{key}: not a JSON connection ({error.msg})") from None
         extra = fields.get("extra") or {}
     else:  # the URI form: scheme://login:password@host:port/schema?extra
         uri = urllib.parse.urlsplit(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MWAA = ROOT / "scripts" / "mwaa"
-UV = ROOT / ".tools" / "bin" / "uv"
+UV = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")  # as scripts/bootstrap.sh
 SUPPORTED = ["3.3.1"]
 
 
@@ -116,7 +117,7 @@ def test_the_bundle_resolves_against_mwaa_constraints_as_pip_on_mwaa_would(
     report = tmp_path / "resolved.txt"
     done = subprocess.run(
         [
-            str(UV),
+            UV,
             "pip",
             "compile",
             str(requirements),
