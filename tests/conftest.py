@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-AIRFLOW_TEST_HOME = ROOT / ".airflow-test"
+# scripts/mwaa_env.sh runs tests on another Airflow version: another home, another DB.
+AIRFLOW_TEST_HOME = Path(os.environ.get("IOT_LAKE_AIRFLOW_TEST_HOME", ROOT / ".airflow-test"))
 
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_TEST_HOME)
 # Always the test DB: scripts/env.sh points this at the project's own .airflow/ DB, which

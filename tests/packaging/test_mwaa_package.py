@@ -91,23 +91,31 @@ def test_two_builds_are_byte_identical(package: Path, tmp_path: Path) -> None:
     assert (again / "requirements.txt").read_bytes() == (package / "requirements.txt").read_bytes()
 
 
-def test_requirements_are_the_locked_versions_this_test_runs_with(package: Path) -> None:
+def test_requirements_are_the_target_images_versions(package: Path) -> None:
+    """Pinned to the default MWAA target's image, or the tested version where the image's
+    constraints do not name the package (tests/packaging/test_mwaa_targets.py resolves it,
+    test_mwaa_environment.py runs the DAG-level tests on it)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import package_mwaa
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    target = package_mwaa.TARGETS[package_mwaa.DEFAULT_TARGET]
     lines = (package / "requirements.txt").read_text().splitlines()
     assert '--constraint "/usr/local/airflow/dags/constraints.txt"' in lines
     pins = [line for line in lines if line and not line.startswith(("#", "--"))]
-    assert pins, "no requirement"
+    requirements = {r.split("[", 1)[0] for r in package_mwaa.REQUIREMENTS}
+    assert {p.split("[", 1)[0].split("==")[0] for p in pins} == requirements | set(target.overrides)
+    image = package_mwaa.constraint_pins(target.folder / "airflow_constraints.txt")
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     locked = {p["name"]: p["version"] for p in lock["package"] if "version" in p}
+    constraints = (package / "dags" / "constraints.txt").read_text().splitlines()
+    assert f"apache-airflow=={target.airflow}" in constraints
     for pin in pins:
         name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[a-z0-9,]+\])?==(\S+)", pin).groups()
-        assert locked[name] == version, pin
-        assert importlib.metadata.version(name) == version, f"{pin}: the venv differs"
-    constraints = (package / "dags" / "constraints.txt").read_text()
-    assert f"apache-airflow=={locked['apache-airflow']}" in constraints.splitlines()
-    for pin in pins:  # every requirement is allowed by the constraints
-        base = pin.split("[", 1)[0].split("==")[0]
-        assert f"{base}=={locked[base]}" in constraints, pin
-    assert "moto" not in constraints and "pytest" not in constraints  # no dev tools
+        assert version == target.overrides.get(name, image.get(name, locked[name])), pin
+        assert f"{name}=={version}" in constraints, pin  # allowed by the constraints
+    assert "moto" not in image and "pytest" not in image  # no dev tools
 
 
 def test_requirements_cover_every_import_of_the_dags_and_the_library() -> None:
