@@ -218,24 +218,22 @@ def worker_polars(files: list[str]) -> None:
                                                    "temperature": pl.Float64,
                                                    "quality": pl.String})),
     }
+    unparsable = re.compile(rb"NaN|Infinity|,\s*[}\]]").search
     codec = _compression()
     target = Path(os.environ["IOT_LAKE_HOME"]) / "polars.parquet"
     started = time.perf_counter()
     frames = []
-    for path in files:
-        arrival = re.search(r"-(\d{4}(?:-\d{2}){5})-[^/]*$", path).group(1)
+    # object keys sort by arrival (the Firehose name), then key: keeping the first copy of
+    # the concatenation keeps the earliest arrival, as the flatten does
+    for path in sorted(files, key=lambda f: Path(f).name):
         with gzip.open(path, "rb") as handle:
-            lines = pl.read_csv(handle.read(), has_header=False, separator="\x01",
-                                quote_char=None, schema={"line": pl.String})
+            lines = handle.read().split(b"\n")
         # Polars' JSON reader fails the whole read on one line it cannot parse (even with
-        # ignore_errors): the lines it would choke on are dropped first.
-        parsable = lines.filter(
-            pl.col("line").str.starts_with("{")
-            & ~pl.col("line").str.contains(r"NaN|-?Infinity|,\s*[}\]]")
-        )
-        text = "\n".join(parsable["line"].to_list()).encode()
-        frame = pl.read_ndjson(text, schema=schema, ignore_errors=True)  # types: lenient
-        frames.append(frame.with_columns(arrived=pl.lit(arrival), source=pl.lit(path)))
+        # ignore_errors, which only forgives types): the lines it would choke on go first.
+        text = b"\n".join(line for line in lines
+                           if line.startswith(b"{") and not unparsable(line))
+        frame = pl.read_ndjson(text, schema=schema, ignore_errors=True)
+        frames.append(frame)
     day = datetime.fromisoformat(DAY)
     flat = (
         pl.concat(frames).lazy()
@@ -243,11 +241,12 @@ def worker_polars(files: list[str]) -> None:
             pl.Datetime, "%Y-%m-%dT%H:%M:%SZ", strict=False))
         .filter(pl.col("weather_station").is_not_null()
                 & (pl.col("observed_at") >= day) & (pl.col("observed_at") < day + timedelta(1)))
-        .sort(["arrived", "source"])
-        .unique(["weather_station", "observed_at"], keep="first", maintain_order=False)
-        .explode("sky_cover_condition").explode("weather_condition")
+        .unique(["weather_station", "observed_at"], keep="first", maintain_order=True)
+        # an observation without sky layers or conditions keeps one row, as LEFT JOIN UNNEST
+        .explode("sky_cover_condition", empty_as_null=True)
+        .explode("weather_condition", empty_as_null=True)
         .unnest("sky_cover_condition").unnest("weather_condition", separator="_")
-        .drop("time", "arrived", "source")
+        .drop("time")
         .collect()
     )
     flat.write_parquet(target, compression=codec, row_group_size=LOCAL_ROW_GROUP_SIZE)

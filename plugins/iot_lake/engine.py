@@ -37,7 +37,7 @@ import jinja2
 import sqlglot
 from sqlglot import exp
 
-from iot_lake import config, wap
+from iot_lake import config, trino_json, wap
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
 from iot_lake.errors import is_athena_data_error, is_data_error
@@ -202,7 +202,8 @@ def _rename_functions(tree: exp.Expression) -> exp.Expression:
 
 
 def _parse_json_as_cast(tree: exp.Expression) -> exp.Expression:
-    """Athena's ``json_parse(text)`` as DuckDB's ``CAST(text AS JSON)``, not ``json(text)``.
+    """Athena's ``json_parse(text)`` as DuckDB's ``CAST(text AS JSON)``, not ``json(text)``,
+    as strict as Trino's (:mod:`iot_lake.trino_json`).
 
     Both validate with the same parser and fail (NULL under ``try``) on the same texts, but
     ``json()`` also rewrites the value minified, which a later cast to a struct or map then
@@ -211,7 +212,8 @@ def _parse_json_as_cast(tree: exp.Expression) -> exp.Expression:
     does; values taken out of it (``json_format``, map values) are re-serialised as before.
     """
     for node in list(tree.find_all(exp.ParseJSON)):
-        node.replace(exp.Cast(this=node.this, to=exp.DataType.build("JSON")))
+        strict = trino_json.duckdb_sql(node.this.sql(dialect=LOCAL_DIALECT))
+        node.replace(exp.Paren(this=sqlglot.parse_one(strict, read=LOCAL_DIALECT)))
     return tree
 
 
@@ -628,6 +630,7 @@ def new_duckdb(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
     con.execute("SET preserve_insertion_order = false")
+    trino_json.register(con)
     return con
 
 
