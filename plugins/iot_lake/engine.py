@@ -37,7 +37,7 @@ import jinja2
 import sqlglot
 from sqlglot import exp
 
-from iot_lake import as_trino, config, wap
+from iot_lake import as_trino, config, trino_json, wap
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
 from iot_lake.errors import is_athena_data_error, is_data_error
@@ -212,7 +212,8 @@ def _count_if_is_a_count(tree: exp.Expression) -> exp.Expression:
 
 
 def _parse_json_as_cast(tree: exp.Expression) -> exp.Expression:
-    """Athena's ``json_parse(text)`` as DuckDB's ``CAST(text AS JSON)``, not ``json(text)``.
+    """Athena's ``json_parse(text)`` as DuckDB's ``CAST(text AS JSON)``, not ``json(text)``,
+    as strict as Trino's (:mod:`iot_lake.trino_json`).
 
     Both validate with the same parser and fail (NULL under ``try``) on the same texts, but
     ``json()`` also rewrites the value minified, which a later cast to a struct or map then
@@ -221,7 +222,8 @@ def _parse_json_as_cast(tree: exp.Expression) -> exp.Expression:
     does; values taken out of it (``json_format``, map values) are re-serialised as before.
     """
     for node in list(tree.find_all(exp.ParseJSON)):
-        node.replace(exp.Cast(this=node.this, to=exp.DataType.build("JSON")))
+        strict = trino_json.duckdb_sql(node.this.sql(dialect=LOCAL_DIALECT))
+        node.replace(exp.Paren(this=sqlglot.parse_one(strict, read=LOCAL_DIALECT)))
     return tree
 
 
@@ -646,6 +648,7 @@ def new_duckdb(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET preserve_insertion_order = false")
     for macro in as_trino.MACROS:
         con.execute(macro)
+    trino_json.register(con)
     return con
 
 

@@ -232,3 +232,25 @@ def test_a_run_reads_only_the_undated_objects_that_arrived_on_its_day(
     assert figures["raw_records"] == 24 + 3 + hostile_day["mixed"] + 1
     assert not [uri for uri in raw_objects(DAY, lake_settings)
                 if "/day=undated/" in uri and f"/arrived={DAY}/" not in uri]
+
+
+def test_what_trinos_json_parse_refuses_is_not_valid_json_here_too(lake_settings) -> None:
+    """Athena's json_parse takes RFC 7159 text only (Trino docs, functions/json.md): a
+    trailing comma or a bare NaN/Infinity makes the record 'not valid JSON' there, so it
+    must here too, not a record published (trailing comma) or rejected for another reason.
+    """
+    raw = lake_settings.uri("raw")
+    clean = json.dumps(_good(1))
+    trailing = clean[:-1] + ", }"
+    nan = json.dumps(_good(2, dew_point=_measure(float("nan"))))
+    synthetic.write_object(raw, [clean, trailing, nan], START + timedelta(hours=3), DAY)
+    ensure_tables(lake_settings)
+    result = flatten_day(DAY)
+    assert (result["observations"], result["rejects"]) == (1, 2)
+    reasons = dict(engine.run_query(
+        "SELECT raw, reason FROM weather_rejects WHERE dt = '{{ ds }}'", ds=DAY
+    ))
+    assert reasons == {
+        trailing: "not valid JSON",
+        nan: "not valid JSON (dew_point.value is NaN, not a JSON number)",
+    }
