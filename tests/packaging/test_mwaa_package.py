@@ -251,7 +251,8 @@ def test_dags_parse_and_setup_runs_in_an_mwaa_tree_with_nothing_else(
     assert result["identities"] == ["created"] * 3  # boundary, runtime policy, deploy role
     first_report, second_report = result["lake_setup_reports"]
     # every resource of every step (docs/aws.md, but the administrator's identities) + the
-    # Aurora database and table
-    assert first_report == "26 created", first_report
-    assert second_report == "no changes (26 of 26 resources unchanged)", second_report
+    # Aurora database and table; the photo function's failed-event queue, its on-failure
+    # destination and the queue's alarm make 29
+    assert first_report == "29 created", first_report
+    assert second_report == "no changes (29 of 29 resources unchanged)", second_report
     assert result["server_defaults_seen"].get("GetTable", 0) > 0
