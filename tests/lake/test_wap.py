@@ -247,3 +247,53 @@ def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert _state(_started()) == "CANCELLED"
+
+
+# --------------------------------------------------------------------------- local on S3
+
+
+@pytest.fixture
+def local_lake_on_s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """The `local` backend (DuckDB, the local catalog) with every bucket on an S3 endpoint,
+    as the compose file and Celery workers that share nothing but S3 run it."""
+    from iot_lake import config
+    from tests.fixtures.moto import create_bucket
+
+    create_bucket(moto_endpoint, "lake-on-s3")
+    monkeypatch.setenv("IOT_LAKE_BACKEND", "local")
+    monkeypatch.setenv("IOT_LAKE_HOME", str(tmp_path / "home"))
+    for bucket in ("raw", "curated", "photos", "query_results", "catalog"):
+        monkeypatch.setenv(f"IOT_LAKE_{bucket.upper()}_URI", f"s3://lake-on-s3/{bucket}/")
+    config.settings.cache_clear()
+    yield config.settings()
+    config.settings.cache_clear()
+
+
+def test_a_local_lake_on_s3_publishes_by_pointing_the_catalog_at_the_staged_prefix(
+    local_lake_on_s3,
+) -> None:
+    lake = local_lake_on_s3
+    _readings(lake)
+    db = lake.curated_database
+    first = engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    assert first["location"].startswith("s3://lake-on-s3/curated/readings/dt=d1/run=")
+    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+
+    staged = engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
+    result = engine.publish_partition(staged)
+    assert result["location"] == staged.location
+    assert result["superseded"].rstrip("/") == first["location"].rstrip("/")
+    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    # A retried publish (the worker died after the swap) finds it done.
+    assert engine.publish_partition(staged)["already_published"] is True
+    # The replaced prefix stays readable for the grace period, then expires.
+    assert _files(first["location"])
+    assert wap.expire_superseded(lake) == []
+    later = datetime.now(UTC) + timedelta(hours=lake.superseded_grace_hours + 1)
+    assert [r.rstrip("/") for r in wap.expire_superseded(lake, now=later)] == [
+        first["location"].rstrip("/")
+    ]
+    assert _files(first["location"]) == {}
+    assert engine.run_query("SELECT station FROM readings") == [("b",)]
