@@ -297,3 +297,27 @@ def test_a_local_lake_on_s3_publishes_by_pointing_the_catalog_at_the_staged_pref
     ]
     assert _files(first["location"]) == {}
     assert engine.run_query("SELECT station FROM readings") == [("b",)]
+
+
+def test_a_local_lake_on_s3_reads_two_tables_and_writes_from_one_in_one_query(
+    local_lake_on_s3,
+) -> None:
+    """One DuckDB connection meets the S3 filesystem several times (every table it reads,
+    the COPY it writes): DuckDB refuses a second registration of the protocol."""
+    lake = local_lake_on_s3
+    _readings(lake)
+    db = lake.curated_database
+    get_catalog(lake).upsert_table(db, parquet_table_input(
+        "stations", [("station", "string"), ("name", "string")],
+        join(lake.uri("curated"), "stations"), [("dt", "string")],
+    ))  # fmt: skip
+    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    engine.write_partition("SELECT 'a' AS station, 'Austin' AS name", db, "stations", ["d1"])
+    assert engine.run_query(
+        "SELECT s.name, r.value FROM readings r JOIN stations s ON r.station = s.station"
+    ) == [("Austin", 1.0)]
+    engine.write_partition(
+        "SELECT r.station, r.value * 2 AS value FROM readings r JOIN stations s"
+        " ON r.station = s.station", db, "readings", ["d2"],
+    )  # fmt: skip
+    assert engine.run_query("SELECT value FROM readings WHERE dt = 'd2'") == [(2.0,)]
