@@ -22,7 +22,8 @@ case "${IOT_LAKE_EXECUTOR:-local}" in
   celery)
     export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-CeleryExecutor}"
     export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-redis://127.0.0.1:6379/0}"
-    _results="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN/postgresql+psycopg2:/db+postgresql:}"
+    # db+<the metadata DB's URL>, driver included: SQLAlchemy 2.1 would pick psycopg 3.
+    _results="db+$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
     export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-$_results}"
     # Each worker process runs this many tasks at once (Airflow's default, 16, is for
     # big machines); scale out with more workers instead.
