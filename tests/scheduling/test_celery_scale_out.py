@@ -66,8 +66,12 @@ def coffee_days(mariadb: CoffeeDatabase) -> CoffeeDatabase:  # noqa: F811
     return mariadb
 
 
+RAW = f"s3://{BUCKET}/raw/"
+
+
 def s3_lake(endpoint: str, name: str) -> dict[str, str]:
-    """Every area of the lake in the moto server's bucket, under a prefix per stack."""
+    """Every area of the lake in the moto server's bucket, under a prefix per stack, but for
+    the raw objects that both stacks read."""
     return {
         "AIRFLOW_CONN_AWS_DEFAULT": '{"conn_type": "aws"}',
         "AWS_ENDPOINT_URL": endpoint,
@@ -75,6 +79,8 @@ def s3_lake(endpoint: str, name: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         **{f"IOT_LAKE_{a.upper()}_URI": f"s3://{BUCKET}/{name}/{a}/" for a in AREAS},
+        # The same raw objects for every stack (the input; a reject names its object).
+        "IOT_LAKE_RAW_URI": RAW,
     }
 
 
@@ -84,6 +90,7 @@ def test_two_celery_workers_match_the_local_executor_and_survive_a_lost_worker(
 ) -> None:
     days = the_days()
     create_bucket(moto_endpoint, BUCKET)
+    write_raw_days(RAW, days)
     stacks: list[Stack] = []
     figures: dict[str, float] = {}
     try:
@@ -100,7 +107,6 @@ def test_two_celery_workers_match_the_local_executor_and_survive_a_lost_worker(
             stack = Stack(name, env, dsn, f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}",
                           Path(env["IOT_LAKE_RUN_DIR"]))
             stacks.append(stack)
-            write_raw_days(env["IOT_LAKE_RAW_URI"], days)
             start(stack, argv)
             started = time.monotonic()
             backfill(stack, days)
