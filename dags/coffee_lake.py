@@ -66,7 +66,15 @@ STAGED_COFFEES = "{{ lake.staging_database }}.coffees"
 WRITE = "write_coffees"
 # The day is the run's logical date (see iot_lake.dag_defaults.run_day).
 DAY = "dt = '{{ ds }}'"
-BOOLEAN = {"min": {"geq_to": 0}, "max": {"leq_to": 1}}  # true/false/NULL, nothing else
+
+
+def boolean() -> dict[str, dict[str, int]]:
+    """Checks of a flag: true/false/NULL, nothing else. A new dict per column: the column
+    check operator writes each result into its check's dict, so one dict shared by five
+    columns recorded whichever column came back last as every column's observed value."""
+    return {"min": {"geq_to": 0}, "max": {"leq_to": 1}}
+
+
 FLAGS = ("has_face", "smile", "beard", "mustache", "glasses")
 ACCEPT_SHRINK = (
     "publish the day even if it has lost all or most (setting max_day_shrink) of the "
@@ -114,7 +122,7 @@ def coffee_lake() -> None:
             column_mapping={
                 "id": {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}},
                 "coffee_hour": {"null_check": {"equal_to": 0}},
-                **{flag: BOOLEAN for flag in FLAGS},
+                **{flag: boolean() for flag in FLAGS},
             },
             staged_by=WRITE,
         )

@@ -33,7 +33,11 @@ start() {
     echo "airflow: already running on $AIRFLOW__API__HOST:$AIRFLOW__API__PORT"
   else
     airflow db migrate >>"$RUN/airflow.log" 2>&1
-    setsid airflow standalone >>"$RUN/airflow.log" 2>&1 < /dev/null &
+    if [ "$AIRFLOW__CORE__EXECUTOR" = CeleryExecutor ]; then  # IOT_LAKE_EXECUTOR=celery
+      setsid "$ROOT/scripts/cluster.sh" >>"$RUN/airflow.log" 2>&1 < /dev/null &
+    else
+      setsid airflow standalone >>"$RUN/airflow.log" 2>&1 < /dev/null &
+    fi
     echo $! >"$PIDFILE"
     echo "airflow: starting (log: $RUN/airflow.log)"
   fi

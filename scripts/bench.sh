@@ -11,7 +11,7 @@ if [ "$#" -gt 0 ]; then
   name="$1"; shift
   exec python "bench/$name.py" "$@"
 fi
-for name in dag_parse publish ingest faults flatten export; do
+for name in dag_parse publish ingest faults flatten export workers; do
   printf '\n== bench/%s.py\n' "$name"
   python "bench/$name.py"
 done

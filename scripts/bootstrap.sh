@@ -7,11 +7,13 @@ UV_VERSION=0.13.9
 
 # Debian packages: build deps of mysqlclient (pkg-config, libmysqlclient, gcc, headers),
 # the local backend's services (Mosquitto with the headers its WAL plugin is compiled
-# against, MariaDB, PostgreSQL for Airflow's metadata), openssl; callers add what they drive.
+# against, MariaDB, PostgreSQL for Airflow's metadata, Redis for the CeleryExecutor's
+# broker), openssl; callers add what they drive.
 # An entry "package:command" is satisfied by the command already being on PATH, whatever
 # installed it (Node.js from NodeSource ships npm and conflicts with Debian's npm).
 packages=(pkg-config default-libmysqlclient-dev gcc python3-dev python3-venv
-          mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev mariadb-server postgresql openssl
+          mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev mariadb-server postgresql
+          redis-server openssl
           ca-certificates "$@")
 missing=()
 for entry in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 # Environment shared by every project script: source it, don't run it.
 # Airflow lives inside the project (.airflow/, git-ignored: logs, config) with its metadata
 # in PostgreSQL (database iot_lake_airflow, made by scripts/services.sh), the project's
-# dags/ and plugins/, no example DAGs, and a LocalExecutor sized for a small machine.
+# dags/ and plugins/, no example DAGs, and a LocalExecutor sized for a small machine (or
+# the CeleryExecutor: IOT_LAKE_EXECUTOR=celery).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 # The project venv first: .tools/ holds only uv, but its venv has a python of its own.
@@ -13,7 +14,23 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 # A local-only role on 127.0.0.1; the password is not a secret (the DB holds run metadata).
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://iot_lake_airflow:iot_lake_airflow@127.0.0.1:5432/iot_lake_airflow}"
-export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
+# The executor: IOT_LAKE_EXECUTOR=local (default: the scheduler runs every task) or celery
+# (tasks go through Redis to Celery workers, results to the metadata DB; see
+# scripts/cluster.sh and docs/scaling.md).
+case "${IOT_LAKE_EXECUTOR:-local}" in
+  local) export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}" ;;
+  celery)
+    export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-CeleryExecutor}"
+    export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-redis://127.0.0.1:6379/0}"
+    # db+<the metadata DB's URL>, driver included: SQLAlchemy 2.1 would pick psycopg 3.
+    _results="db+$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+    export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-$_results}"
+    # Each worker process runs this many tasks at once (Airflow's default, 16, is for
+    # big machines); scale out with more workers instead.
+    export AIRFLOW__CELERY__WORKER_CONCURRENCY="${AIRFLOW__CELERY__WORKER_CONCURRENCY:-2}"
+    ;;
+  *) echo "IOT_LAKE_EXECUTOR=$IOT_LAKE_EXECUTOR: use local or celery" >&2; return 1 ;;
+esac
 # LocalExecutor starts `parallelism` worker processes: 32 by default, 2 per core here.
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-$(( $(nproc) * 2 ))}"
 export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="${AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES:-1}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Start the machine-wide services the local backend and the tests use, when not running.
-# (PostgreSQL for Airflow's metadata, MariaDB standing in for Aurora MySQL; the project's
-# own Mosquitto is started by scripts/stack.sh with the project's TLS config, and tests
-# start their own brokers.)
+# (PostgreSQL for Airflow's metadata, MariaDB standing in for Aurora MySQL, Redis for the
+# CeleryExecutor; the project's own Mosquitto is started by scripts/stack.sh with the
+# project's TLS config, and tests start their own brokers.)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -56,3 +56,17 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'iot_lake_airfl
   psql_admin -c "CREATE DATABASE iot_lake_airflow OWNER iot_lake_airflow"
 fi
 echo "services: PostgreSQL on 127.0.0.1:5432 ready (database iot_lake_airflow)"
+
+# Redis: the CeleryExecutor's broker (IOT_LAKE_EXECUTOR=celery) and the scale-out tests'
+# redis-server. Debian's service when there is one, else a daemon of our own.
+if ! port_open 127.0.0.1 6379; then
+  echo "services: starting Redis"
+  if [ "$(id -u)" -eq 0 ] && command -v service >/dev/null && service redis-server start >/dev/null 2>&1; then :
+  else
+    mkdir -p "$ROOT/.run/redis"
+    redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --dir "$ROOT/.run/redis" \
+      --logfile "$ROOT/.run/redis/redis.log" --appendonly yes
+  fi
+  wait_port 127.0.0.1 6379 Redis 30
+fi
+echo "services: Redis on 127.0.0.1:6379 ready"

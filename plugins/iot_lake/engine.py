@@ -534,7 +534,7 @@ def table_view_sql(
     location = sd["Location"]
     fs, _ = filesystem(location)
     if not is_local(fs):
-        con.register_filesystem(fs)
+        register_filesystem(con, fs)
     data_cols = ", ".join(
         f"CAST(t.{_ident(c['Name'])} AS {glue_to_duckdb(c['Type'])}) AS {_ident(c['Name'])}"
         if table_format(table) == "parquet"
@@ -582,6 +582,15 @@ def table_view_sql(
         f"JOIN (VALUES {rows}) AS m(filename, object_uri, {key_names}) "
         "ON t.filename = m.filename"
     )
+
+
+def register_filesystem(con: duckdb.DuckDBPyConnection, fs: Any) -> None:
+    """Let DuckDB read and write ``fs``'s URIs (an fsspec S3 filesystem), once per
+    connection: registering a protocol twice is an error, and a query of two tables in
+    one bucket (or a COPY into the bucket it reads) would do that."""
+    name = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if not con.filesystem_is_registered(name):
+        con.register_filesystem(fs)
 
 
 def _uri_prefix(fs: Any) -> str:
@@ -976,7 +985,7 @@ def _copy_to_parquet(
     fs.makedirs(path, exist_ok=True)
     target = join(path, f"part-{uuid.uuid4().hex}.parquet")
     if not is_local(fs):
-        con.register_filesystem(fs)
+        register_filesystem(con, fs)
         target = f"{fs.protocol[0]}://{target}"
     [rows] = con.execute(
         f"COPY ({local_sql}) TO {_sql_str(target)} (FORMAT parquet, "

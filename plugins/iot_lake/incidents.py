@@ -1,9 +1,11 @@
 """Incidents: failed tasks, recorded where people look (the dashboard's Incidents page).
 
-On the ``local`` backend an incident is one JSON line appended (and fsynced) to
-``<lake home>/incidents/incidents.jsonl``: no mail server, and the record survives a
-killed worker once ``record`` returns. On ``aws`` the notifier publishes to SNS instead
-(see ``iot_lake.notifier``); this file then stays empty.
+On the ``local`` backend an incident is one JSON object in the lake,
+``<curated>/_incidents/<time>-<id>.json``, written whole or not at all: no mail server,
+the record survives a killed worker once ``record`` returns, and the dashboard sees the
+incidents of every worker (a task fails on whichever Celery worker ran it; a file on that
+worker's own disk would never reach the dashboard). On ``aws`` the notifier publishes to
+SNS instead (see ``iot_lake.notifier``), and the page lists failed photo events only.
 
 Photo events the coffee photo handler failed on for good are incidents too, on both
 backends: read from where they wait for ``python -m iot_lake.coffee.replay_failed`` (the
@@ -15,31 +17,32 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from pathlib import Path
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from iot_lake.config import settings
+from iot_lake.storage import atomic_open, filesystem, join
 
 log = logging.getLogger(__name__)
 
 FIELDS = ("at", "dag_id", "task_id", "run_id", "day", "try_number", "error", "log_url")
 REPLAY_COMMAND = "python -m iot_lake.coffee.replay_failed"
+FOLDER = "_incidents"  # "_": never part of a table (Hive/Athena and the engine skip it)
 
 
-def path() -> Path:
-    return Path(settings().home) / "incidents" / "incidents.jsonl"
+def location() -> str:
+    return join(settings().uri("curated"), FOLDER)
 
 
-def record(incident: dict[str, Any]) -> None:
-    """Append one incident durably (one line, one write, then fsync)."""
-    target = path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({k: incident.get(k) for k in FIELDS}, default=str) + "\n"
-    with target.open("a", encoding="utf-8") as out:
-        out.write(line)
-        out.flush()
-        os.fsync(out.fileno())
+def record(incident: dict[str, Any]) -> str:
+    """Write one incident as an object of its own (names sort by time); its URI."""
+    name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}.json"
+    uri = join(location(), name)
+    document = json.dumps({k: incident.get(k) for k in FIELDS}, default=str).encode()
+    with atomic_open(uri) as out:
+        out.write(document)
+    return uri
 
 
 def failed_photo_events(store: Any = None) -> list[dict[str, Any]]:
@@ -79,18 +82,20 @@ def failed_photo_events(store: Any = None) -> list[dict[str, Any]]:
 
 
 def recent(limit: int = 200) -> list[dict[str, Any]]:
-    """The newest incidents first; a torn last line (a writer killed mid-write) is skipped.
-
-    Failed photo events waiting for a replay come first: they need a person's action.
+    """The newest incidents first (the tasks' ones only locally: on ``aws`` they went to
+    SNS). Failed photo events waiting for a replay come first: they need a person's action.
     """
     photos = failed_photo_events()
-    target = path()
-    if not target.exists():
+    if not settings().is_local:
         return photos[:limit]
+    fs, path = filesystem(location())
+    if not fs.exists(path):
+        return photos[:limit]
+    names = sorted((n for n in fs.ls(path, detail=False) if n.endswith(".json")), reverse=True)
     rows = []
-    for line in target.read_text(encoding="utf-8").splitlines():
+    for name in names[:limit]:
         try:
-            rows.append(json.loads(line))
+            rows.append(json.loads(fs.cat_file(name)))
         except json.JSONDecodeError:
             continue
-    return [*photos, *rows[::-1]][:limit]
+    return [*photos, *rows][:limit]

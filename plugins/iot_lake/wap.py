@@ -7,16 +7,20 @@ audit publishes it; until then readers of the curated table see the previous ver
 
 Where the versions live (``<table>`` = the table's location, ``D`` = ``dt=YYYY-MM-DD``):
 
-========  ======================================  ==========================================
-backend   staged version                          publish
-========  ======================================  ==========================================
-local     ``<table>/_staging/D/run=<id>/``        directory swap into ``<table>/D/``; the
-                                                  replaced directory moves to
+===========  ===================================  ==========================================
+lake on      staged version                       publish
+===========  ===================================  ==========================================
+a directory  ``<table>/_staging/D/run=<id>/``     directory swap into ``<table>/D/``; the
+(`local`)                                         replaced directory moves to
                                                   ``<table>/_superseded/<id>/``
-aws       ``<table>/D/run=<id>/`` (UNLOAD's       Glue partition swap: the partition points
-          fresh prefix)                           at the staged prefix; the replaced prefix
-                                                  stays where it is
-========  ======================================  ==========================================
+an object    ``<table>/D/run=<id>/`` (UNLOAD's    catalog partition swap (Glue on `aws`, the
+store (S3)   fresh prefix on `aws`)               local catalog on `local`): the partition
+                                                  points at the staged prefix; the replaced
+                                                  prefix stays where it is
+===========  ===================================  ==========================================
+
+An object store has no rename, so the `local` backend on an S3 endpoint (the compose
+file's MinIO, Celery workers that share nothing but S3) publishes as `aws` does.
 
 Names starting with ``_`` are invisible to Hive/Athena and to the local engine, and only
 registered partition locations are read, so neither staged nor superseded versions reach
@@ -44,7 +48,7 @@ from typing import Any
 from iot_lake import config
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_input_of
 from iot_lake.config import LakeSettings
-from iot_lake.storage import atomic_open, filesystem, join
+from iot_lake.storage import atomic_open, filesystem, is_local, join
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +116,21 @@ def partition_location(table: dict[str, Any], values: list[str]) -> str:
     return join(table["StorageDescriptor"]["Location"], *parts)
 
 
+def swaps_directories(lake: LakeSettings, table: dict[str, Any]) -> bool:
+    """Whether a publish of ``table`` renames directories: the `local` backend with the
+    table in a directory. In an object store (S3 on either backend) it swaps the catalog's
+    partition location instead."""
+    location = table["StorageDescriptor"]["Location"]
+    return lake.is_local and ("://" not in location or location.startswith("file://"))
+
+
 def stage_location(
     lake: LakeSettings, table: dict[str, Any], values: list[str], run_id: str
 ) -> str:
     """Where a new version of a partition is written (see the module's table)."""
     parts = [f"{k}={v}" for k, v in zip(partition_keys(table), values, strict=True)]
     base = table["StorageDescriptor"]["Location"]
-    if lake.is_local:
+    if swaps_directories(lake, table):
         return join(base, STAGING_DIR, *parts, f"run={run_id}")
     return join(base, *parts, f"run={run_id}") + "/"
 
@@ -164,12 +176,13 @@ def publish(
     table = catalog.require_table(staged.database, staged.table)
     in_staging = catalog.get_partition(staged.staging_database, staged.table, staged.values)
     published = catalog.get_partition(staged.database, staged.table, staged.values)
-    final = partition_location(table, staged.values) if lake.is_local else staged.location
+    renames = swaps_directories(lake, table)
+    final = partition_location(table, staged.values) if renames else staged.location
     if in_staging is None or _norm(in_staging["StorageDescriptor"]["Location"]) != _norm(
         staged.location
     ):
         if published and _norm(published["StorageDescriptor"]["Location"]) == _norm(final) and (
-            not lake.is_local or not _exists(staged.location)
+            not renames or not _exists(staged.location)
         ):
             log.info("%s %s already published", staged.table, staged.values)
             return {"table": f"{staged.database}.{staged.table}", "location": final,
@@ -179,7 +192,7 @@ def publish(
             f"{staged.location}; rerun the day's write step"
         )
     superseded = None
-    if lake.is_local:
+    if renames:
         fs, src = filesystem(staged.location)
         _, dst = filesystem(final)
         if fs.exists(src):
@@ -281,10 +294,11 @@ def _ledger(lake: LakeSettings, table: dict[str, Any]) -> list[tuple[str, dict[s
         fs, path = filesystem(base)
         if not fs.exists(path):
             return []
+        scheme = "file" if is_local(fs) else fs.protocol[0]
         for name in sorted(fs.ls(path, detail=False)):
             if name.endswith(".json"):
                 with fs.open(name, "rb") as handle:
-                    out.append((f"file://{name}", json.loads(handle.read())))
+                    out.append((f"{scheme}://{name}", json.loads(handle.read())))
         return out
     s3 = _s3(lake)
     bucket, prefix = s3.parse_s3_url(base + "/")

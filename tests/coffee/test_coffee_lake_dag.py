@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from datetime import UTC, datetime
 
@@ -117,3 +118,26 @@ def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
     log = capsys.readouterr().out
     assert "data check audit_coffees.check_columns failed" in log
     assert "id.unique_check" in log and staged_uri in log
+
+
+def test_each_flag_column_records_its_own_observed_values() -> None:
+    """The column check writes each result into its check's dict: a dict shared between
+    columns made every flag's recorded max the last column's (found by the scale-out
+    test: the quality results then depended on the order the rows came back in)."""
+    from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator
+
+    check = _load_dag().get_task("audit_coffees.check_columns")
+    operator = SQLColumnCheckOperator(
+        task_id="probe", table="t", column_mapping=check.column_mapping, conn_id="x"
+    )
+    flags = ("has_face", "smile", "beard", "mustache", "glasses")
+    records = [
+        (column, kind, flags.index(column) if column in flags else 0)
+        for column, checks in check.column_mapping.items()
+        for kind in checks
+    ]
+    operator.get_db_hook = lambda: type("Hook", (), {"get_records": lambda _s, _q: records})()
+    with contextlib.suppress(Exception):  # flags 2..4 fail their max; results are kept first
+        operator.execute({})
+    observed = {r.name: r.actual for r in operator.check_results}
+    assert [observed[f"{flag}.max"] for flag in flags] == ["0", "1", "2", "3", "4"]

@@ -438,3 +438,58 @@ def test_the_airflow_image_holds_only_what_airflow_needs():
             assert target in ("/opt/airflow/certs", "/opt/airflow/.lake"), (
                 f"{name} mounts {target}: code comes from the image, only state is mounted"
             )
+
+
+def test_every_image_is_pinned_to_a_version():
+    for name, service in resolved()["services"].items():
+        image = service.get("image", "")
+        repository, _, tag = image.rpartition(":") if ":" in image else (image, "", "")
+        assert tag and tag != "latest" and "/" not in tag, f"{name}: {image} is not pinned"
+        assert repository
+
+
+def test_airflow_runs_the_celery_executor_as_airflows_own_compose_file_does():
+    services = resolved()["services"]
+    airflow = {
+        name: service
+        for name, service in services.items()
+        if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in (service.get("environment") or {})
+    }
+    assert "airflow-worker" in airflow
+    for name, service in airflow.items():
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0", name
+        backend = env["AIRFLOW__CELERY__RESULT_BACKEND"]
+        # The driver named: SQLAlchemy 2.1's default for postgresql:// is psycopg 3, which
+        # the image does not have (psycopg2 is Airflow's driver).
+        assert backend.startswith("db+postgresql+psycopg2://airflow:"), name
+        assert "@postgres:5432/airflow" in backend, name
+        if name != "airflow-init":
+            assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "healthcheck" in services["redis"]
+    worker = services["airflow-worker"]
+    assert worker["command"] == ["celery", "worker"]
+    # `airflow celery worker` exists in the installed provider's CLI.
+    from airflow.providers.celery.cli.definition import get_celery_cli_commands
+
+    [group] = [c for c in get_celery_cli_commands() if c.name == "celery"]
+    assert "worker" in {sub.name for sub in group.subcommands}
+    assert "inspect ping" in " ".join(worker["healthcheck"]["test"])
+    assert worker["environment"]["DUMB_INIT_SETSID"] == "0"  # warm shutdown
+    assert worker["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+
+
+def test_workers_scale_and_share_nothing_but_the_lake_broker_and_metadata():
+    worker = resolved()["services"]["airflow-worker"]
+    # --scale airflow-worker=N: no fixed container name, no published host port.
+    assert "container_name" not in worker and "ports" not in worker
+    targets = {
+        (v["target"] if isinstance(v, dict) else v.split(":")[1])
+        for v in worker.get("volumes") or []
+    }
+    assert "/opt/airflow/.lake" not in targets  # no lake directory shared between workers
+    env = worker["environment"]
+    for area in ("RAW", "CURATED", "PHOTOS", "QUERY_RESULTS", "CATALOG"):
+        assert env[f"IOT_LAKE_{area}_URI"].startswith("s3://"), area
+    assert env["AWS_ENDPOINT_URL_S3"] == "http://minio:9000"

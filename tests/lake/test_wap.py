@@ -282,3 +282,77 @@ def test_a_replaced_version_keeps_its_grace_whatever_its_submission_entry_says(
     later = datetime.now(UTC) + timedelta(hours=moto_lake.superseded_grace_hours + 1)
     assert v1 in wap.expire_superseded(moto_lake, now=later)
     assert "Contents" not in s3.list_objects_v2(Bucket="wap-curated", Prefix=v1_key)
+
+
+# --------------------------------------------------------------------------- local on S3
+
+
+@pytest.fixture
+def local_lake_on_s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """The `local` backend (DuckDB, the local catalog) with every bucket on an S3 endpoint,
+    as the compose file and Celery workers that share nothing but S3 run it."""
+    from iot_lake import config
+    from tests.fixtures.moto import create_bucket
+
+    create_bucket(moto_endpoint, "lake-on-s3")
+    monkeypatch.setenv("IOT_LAKE_BACKEND", "local")
+    monkeypatch.setenv("IOT_LAKE_HOME", str(tmp_path / "home"))
+    for bucket in ("raw", "curated", "photos", "query_results", "catalog"):
+        monkeypatch.setenv(f"IOT_LAKE_{bucket.upper()}_URI", f"s3://lake-on-s3/{bucket}/")
+    config.settings.cache_clear()
+    yield config.settings()
+    config.settings.cache_clear()
+
+
+def test_a_local_lake_on_s3_publishes_by_pointing_the_catalog_at_the_staged_prefix(
+    local_lake_on_s3,
+) -> None:
+    lake = local_lake_on_s3
+    _readings(lake)
+    db = lake.curated_database
+    first = engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    assert first["location"].startswith("s3://lake-on-s3/curated/readings/dt=d1/run=")
+    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+
+    staged = engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
+    result = engine.publish_partition(staged)
+    assert result["location"] == staged.location
+    assert result["superseded"].rstrip("/") == first["location"].rstrip("/")
+    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    # A retried publish (the worker died after the swap) finds it done.
+    assert engine.publish_partition(staged)["already_published"] is True
+    # The replaced prefix stays readable for the grace period, then expires.
+    assert _files(first["location"])
+    assert wap.expire_superseded(lake) == []
+    later = datetime.now(UTC) + timedelta(hours=lake.superseded_grace_hours + 1)
+    assert [r.rstrip("/") for r in wap.expire_superseded(lake, now=later)] == [
+        first["location"].rstrip("/")
+    ]
+    assert _files(first["location"]) == {}
+    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+
+
+def test_a_local_lake_on_s3_reads_two_tables_and_writes_from_one_in_one_query(
+    local_lake_on_s3,
+) -> None:
+    """One DuckDB connection meets the S3 filesystem several times (every table it reads,
+    the COPY it writes): DuckDB refuses a second registration of the protocol."""
+    lake = local_lake_on_s3
+    _readings(lake)
+    db = lake.curated_database
+    get_catalog(lake).upsert_table(db, parquet_table_input(
+        "stations", [("station", "string"), ("name", "string")],
+        join(lake.uri("curated"), "stations"), [("dt", "string")],
+    ))  # fmt: skip
+    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    engine.write_partition("SELECT 'a' AS station, 'Austin' AS name", db, "stations", ["d1"])
+    assert engine.run_query(
+        "SELECT s.name, r.value FROM readings r JOIN stations s ON r.station = s.station"
+    ) == [("Austin", 1.0)]
+    engine.write_partition(
+        "SELECT r.station, r.value * 2 AS value FROM readings r JOIN stations s"
+        " ON r.station = s.station", db, "readings", ["d2"],
+    )  # fmt: skip
+    assert engine.run_query("SELECT value FROM readings WHERE dt = 'd2'") == [(2.0,)]

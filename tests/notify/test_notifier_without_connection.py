@@ -36,3 +36,23 @@ def test_no_connection(
     else:
         assert incidents.recent() == []
         assert "nobody is told" in caplog.text and "disk full" in caplog.text
+
+
+def test_an_incident_on_one_worker_reaches_the_dashboard_on_another(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two machines (own lake home each) sharing the lake, as Celery workers and the API
+    server do: what the failing worker records, the dashboard's machine reads."""
+    monkeypatch.delenv("AIRFLOW_CONN_IOT_LAKE_ALERTS", raising=False)
+    monkeypatch.setenv("IOT_LAKE_BACKEND", "local")
+    monkeypatch.setenv("IOT_LAKE_CURATED_URI", f"file://{tmp_path / 'shared' / 'curated'}")
+    monkeypatch.setenv("IOT_LAKE_HOME", str(tmp_path / "worker-2"))
+    config.settings.cache_clear()
+    FailureNotifier().notify(_context())
+    monkeypatch.setenv("IOT_LAKE_HOME", str(tmp_path / "api-server"))
+    config.settings.cache_clear()
+    try:
+        [incident] = incidents.recent()
+    finally:
+        config.settings.cache_clear()
+    assert (incident["dag_id"], incident["error"]) == ("weather_lake", "OSError: disk full")

@@ -172,7 +172,7 @@ def create_app(
     def incidents(request: Request):
         from iot_lake import incidents as store
 
-        return render(request, "incidents", {"incidents": store.recent(), "path": store.path()})
+        return render(request, "incidents", {"incidents": store.recent(), "path": store.location()})
 
     return app
 
