@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def _pkg_resources_shim() -> None:
-    """parliament 1.6.4 reads its data files with ``pkg_resources.resource_filename``,
-    which setuptools (84 in the lock) no longer ships; the standard library answers it."""
+def _import_parliament() -> types.ModuleType:
+    """parliament 1.6.4 reads its data files at import with ``pkg_resources.resource_filename``,
+    which setuptools (84 in the lock) no longer ships: the standard library answers it for
+    that import only. The stand-in leaves ``sys.modules`` afterwards, since others (pytest's
+    ``monkeypatch.syspath_prepend``) take any ``pkg_resources`` there for the real one."""
     try:
         import pkg_resources  # noqa: F401
     except ImportError:
@@ -28,11 +30,17 @@ def _pkg_resources_shim() -> None:
             importlib.resources.files(package) / name
         )
         sys.modules["pkg_resources"] = shim
+        try:
+            import parliament
+        finally:
+            del sys.modules["pkg_resources"]
+        return parliament
+    import parliament
+
+    return parliament
 
 
-_pkg_resources_shim()
-
-import parliament  # noqa: E402
+parliament = _import_parliament()
 
 # Policy variables IAM and IoT substitute per request. parliament strips only ``${aws:...}``
 # before matching ARNs, so the others are given a sample value here (a thing name).
