@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 from urllib.parse import unquote
 
 import fsspec
@@ -83,6 +83,31 @@ def join(uri: str, *parts: str) -> str:
     out = uri.rstrip("/")
     for part in parts:
         out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def list_objects(uri: str) -> list[dict[str, Any]]:
+    """The objects under ``uri`` that a table reader sees, by key: ``{"uri", "size", "etag"}``.
+
+    Athena and Hive skip objects whose name or folder starts with '_' or '.'. ``etag`` is
+    S3's (None on a directory, where the size is what identifies a version of an object).
+    """
+    fs, base = filesystem(uri)
+    if not fs.exists(base):
+        return []
+    scheme = uri.split("://", 1)[0]
+    found = fs.find(base, detail=True)
+    out = []
+    for path in sorted(found):
+        relative = path[len(base.rstrip("/")) :].lstrip("/")
+        if any(part.startswith((".", "_")) for part in relative.split("/")):
+            continue
+        info = found[path]
+        out.append({
+            "uri": f"{scheme}://{path}",
+            "size": int(info.get("size") or 0),
+            "etag": info.get("ETag") or info.get("etag"),
+        })  # fmt: skip
     return out
 
 

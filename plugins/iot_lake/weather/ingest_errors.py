@@ -36,7 +36,7 @@ from typing import Any
 
 from iot_lake import config, rejects
 from iot_lake.config import LakeSettings
-from iot_lake.storage import filesystem, join
+from iot_lake.storage import filesystem, join, list_objects
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +54,11 @@ def error_objects(ds: str, settings: LakeSettings | None = None) -> list[dict[st
     out = []
     for kind in (FIREHOSE_ERRORS, RULE_ERRORS):
         uri = join(lake.uri("raw"), "errors", kind, *ds.split("-")) + "/"
-        fs, base = filesystem(uri)
-        if not fs.exists(base):
-            continue
-        scheme = uri.split("://", 1)[0]
-        found = fs.find(base, detail=True)
-        for path in sorted(found):
-            name = path.rsplit("/", 1)[-1]
-            if name.startswith((".", "_")):
-                continue
+        for entry in list_objects(uri):
+            name = entry["uri"].rsplit("/", 1)[-1]
             if kind == RULE_ERRORS and not name.startswith(f"{FIREHOSE_RULE}-"):
                 continue
-            info = found[path]
-            out.append({
-                "uri": f"{scheme}://{path}" if scheme != "file" else f"file://{path}",
-                "size": int(info.get("size") or 0),
-                "etag": info.get("ETag") or info.get("etag"),
-                "kind": kind,
-            })
+            out.append({**entry, "kind": kind})
     return out
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from iot_lake import config
 from iot_lake.config import LakeSettings
 from iot_lake.errors import LakeDataError
-from iot_lake.storage import filesystem, join
+from iot_lake.storage import filesystem, join, list_objects
 from iot_lake.weather.layout import UNDATED, arrival_prefix, day_prefix
 from iot_lake.weather.pipeline import staged_summary
 
@@ -38,12 +38,6 @@ class ReconciliationError(LakeDataError):
     def __init__(self, message: str, figures: Mapping[str, int]) -> None:
         super().__init__(message)
         self.figures = dict(figures)
-
-
-def _visible(base: str, path: str) -> bool:
-    """Athena and Hive skip objects whose name (or folder) starts with '_' or '.'."""
-    relative = path[len(base.rstrip("/")) :].lstrip("/")
-    return not any(part.startswith((".", "_")) for part in relative.split("/"))
 
 
 def raw_objects(ds: str, settings: LakeSettings | None = None) -> list[str]:
@@ -60,26 +54,13 @@ def raw_snapshot(ds: str, settings: LakeSettings | None = None) -> list[dict[str
     on a directory, where the size is what identifies a version of an object).
     """
     lake = settings or config.settings()
-    out = []
     # what the flatten reads: the whole day folder, and the undated objects that arrived
     # on ds (their folder says so; objects of other arrival days are not even listed)
-    for prefix in (day_prefix(ds), arrival_prefix(UNDATED, ds)):
-        uri = join(lake.uri("raw"), prefix)
-        fs, base = filesystem(uri)
-        if not fs.exists(base):
-            continue
-        scheme = uri.split("://", 1)[0]
-        found = fs.find(base, detail=True)
-        for path in sorted(found):
-            if not _visible(base, path):
-                continue
-            info = found[path]
-            out.append({
-                "uri": f"{scheme}://{path}" if scheme != "file" else f"file://{path}",
-                "size": int(info.get("size") or 0),
-                "etag": info.get("ETag") or info.get("etag"),
-            })
-    return out
+    return [
+        entry
+        for prefix in (day_prefix(ds), arrival_prefix(UNDATED, ds))
+        for entry in list_objects(join(lake.uri("raw"), prefix))
+    ]
 
 
 def count_lines(data: bytes, name: str) -> int:
