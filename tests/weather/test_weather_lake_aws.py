@@ -144,14 +144,14 @@ def test_a_timed_out_wait_stops_every_running_query_of_its_step(weather_on_moto)
 
 
 def test_a_failed_query_fails_the_task_and_stops_the_others(weather_on_moto) -> None:
-    from iot_lake import engine
+    from iot_lake.errors import QueryError
 
     task, ti = _write_task(), FakeTaskInstance("write_observations")
     second = _second_step(task, ti)
     state = second.kwargs["state"]
     prefixes = _with_objects(state)
     failed = {"status": "error", "message": "query failed"}
-    with pytest.raises(engine.QueryError):
+    with pytest.raises(QueryError):
         _write_task().resume_execution(
             "execute_complete", {"event": failed, "state": state}, {"ti": ti})
     assert [_query(q["id"])["Status"]["State"] for q in state["pending"]] == ["CANCELLED"] * 2
