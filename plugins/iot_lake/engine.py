@@ -877,12 +877,6 @@ def athena_result(
 # --------------------------------------------------------------------------- writing
 
 
-def partition_location(table: dict[str, Any], keys: list[str], values: list[str]) -> str:
-    """``<table location>/k1=v1/...``: where a partition lives by convention."""
-    parts = (f"{k}={v}" for k, v in zip(keys, values, strict=True))
-    return join(table["StorageDescriptor"]["Location"], *parts)
-
-
 def target_table(
     catalog: Catalog, db: str, table_name: str, values: list[str]
 ) -> dict[str, Any]:
@@ -1044,38 +1038,3 @@ def delete_prefix(uri: str, settings: LakeSettings) -> None:
     keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
     if keys:
         s3.delete_objects(bucket=bucket, keys=keys)
-
-
-def export_query(
-    select_sql: str,
-    location: str,
-    settings: LakeSettings | None = None,
-    compression: str | None = None,
-    database: str | None = None,
-) -> dict[str, Any]:
-    """Write the rows of an Athena SELECT as Parquet under ``location`` (no catalog change).
-
-    The building block of write -> audit -> publish: a day is written aside with this,
-    checked there, then swapped in. `local` runs it on DuckDB (one file, COPY); `aws`
-    UNLOADs it (``location`` must be empty, as UNLOAD requires).
-    """
-    lake = settings or config.settings()
-    codec = (compression or lake.parquet_compression).upper()
-    if not lake.is_local:
-        parse_one(select_sql)
-        athena_execute(
-            unload_sql(select_sql, location.rstrip("/") + "/", codec), lake, database=database
-        )
-        return {"location": location}
-    fs, path = filesystem(location)
-    con = new_duckdb()
-    try:
-        local_sql = prepare_local(con, select_sql, lake, database)
-        rows = _copy_to_parquet(con, local_sql, fs, path, codec)
-    except Exception as err:
-        from iot_lake.errors import QueryError
-
-        raise QueryError(f"writing {location} failed: {err}") from err
-    finally:
-        con.close()
-    return {"location": location, "rows": int(rows)}
