@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from functools import cache
 from pathlib import Path
 
 from tests.conftest import ROOT, TIER_FIXTURES, TIERS
@@ -30,7 +31,9 @@ SIGNS = {
 }
 
 
+@cache
 def _functions() -> list[tuple[Path, ast.FunctionDef, str, ast.Module]]:
+    """Every function under tests/ (parsed once per session: the checks share it)."""
     found = []
     for path in sorted(TESTS.rglob("*.py")):
         source = path.read_text()
