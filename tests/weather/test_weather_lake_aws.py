@@ -24,7 +24,9 @@ SUMMARY_COLUMNS = [
 
 
 @pytest.fixture
-def weather_on_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+def weather_on_moto(airflow_db, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    # airflow_db: these tasks look their DAG up in the metadata DB (table dag), which a
+    # fresh checkout running this file alone had not migrated yet.
     from iot_lake.weather.tables import ensure_tables
 
     lake = lake_on_server(
