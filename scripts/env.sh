@@ -1,7 +1,7 @@
 # Environment shared by every project script: source it, don't run it.
 # Airflow lives inside the project (.airflow/, git-ignored: logs, config) with its metadata
-# in PostgreSQL (database iot_lake_airflow, made by scripts/services.sh), the project's
-# dags/ and plugins/, no example DAGs, and a LocalExecutor sized for a small machine (or
+# in PostgreSQL (a database of this checkout's own, made by scripts/services.sh), the
+# project's dags/ and plugins/, no example DAGs, and a LocalExecutor sized for a small machine (or
 # the CeleryExecutor: IOT_LAKE_EXECUTOR=celery).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
@@ -12,8 +12,18 @@ export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+# Each checkout has its own metadata database, named after a hash of its path, so the runs
+# of another clone on this machine never show up in this one's UI or scheduler.
+# IOT_LAKE_AIRFLOW_DB names another one (iot_lake_airflow: the one all checkouts shared).
+if [ -z "${IOT_LAKE_AIRFLOW_DB:-}" ]; then
+  IOT_LAKE_AIRFLOW_DB="iot_lake_airflow_$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)"
+fi
+case "$IOT_LAKE_AIRFLOW_DB" in
+  *[!a-z0-9_]*|'') echo "IOT_LAKE_AIRFLOW_DB=$IOT_LAKE_AIRFLOW_DB: use a-z, 0-9 and _" >&2; return 1 ;;
+esac
+export IOT_LAKE_AIRFLOW_DB
 # A local-only role on 127.0.0.1; the password is not a secret (the DB holds run metadata).
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://iot_lake_airflow:iot_lake_airflow@127.0.0.1:5432/iot_lake_airflow}"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://iot_lake_airflow:iot_lake_airflow@127.0.0.1:5432/$IOT_LAKE_AIRFLOW_DB}"
 # The executor: IOT_LAKE_EXECUTOR=local (default: the scheduler runs every task) or celery
 # (tasks go through Redis to Celery workers, results to the metadata DB; see
 # scripts/cluster.sh and docs/scaling.md).

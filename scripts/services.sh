@@ -31,8 +31,9 @@ MSG
 fi
 echo "services: MariaDB on 127.0.0.1:3306 ready"
 
-# PostgreSQL: Airflow's metadata DB (the Debian cluster, started with pg_ctlcluster) and
-# the project's role/database iot_lake_airflow (also what the scheduling tests use).
+# PostgreSQL: Airflow's metadata DB (the Debian cluster, started with pg_ctlcluster): the
+# project's role iot_lake_airflow (the scheduling tests' too) and this checkout's database
+# ($IOT_LAKE_AIRFLOW_DB, from scripts/env.sh).
 if ! port_open 127.0.0.1 5432; then
   echo "services: starting PostgreSQL"
   cluster="$(pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1, $2}')"
@@ -52,10 +53,10 @@ psql_admin() {  # as the cluster's superuser over its socket (peer auth on Debia
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'iot_lake_airflow'")" != 1 ]; then
   psql_admin -c "CREATE ROLE iot_lake_airflow LOGIN CREATEDB PASSWORD 'iot_lake_airflow'"
 fi
-if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'iot_lake_airflow'")" != 1 ]; then
-  psql_admin -c "CREATE DATABASE iot_lake_airflow OWNER iot_lake_airflow"
+if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$IOT_LAKE_AIRFLOW_DB'")" != 1 ]; then
+  psql_admin -c "CREATE DATABASE $IOT_LAKE_AIRFLOW_DB OWNER iot_lake_airflow"
 fi
-echo "services: PostgreSQL on 127.0.0.1:5432 ready (database iot_lake_airflow)"
+echo "services: PostgreSQL on 127.0.0.1:5432 ready (database $IOT_LAKE_AIRFLOW_DB)"
 
 # Redis: the CeleryExecutor's broker (IOT_LAKE_EXECUTOR=celery) and the scale-out tests'
 # redis-server. Debian's service when there is one, else a daemon of our own.

@@ -2,6 +2,10 @@
 
 The environment is set before anything imports Airflow, so every test (and every
 ``dag.test()``) uses a SQLite metadata DB under ``.airflow-test/`` and never a user's.
+
+Tiers: each test gets markers from the fixtures it uses (directly or through other
+fixtures), see :data:`TIER_FIXTURES`; a test that reaches a service in its own body marks
+itself. ``pytest -m unit`` (``./lake test --quick``) runs what needs no service.
 """
 
 from __future__ import annotations
@@ -39,6 +43,36 @@ AIRFLOW_TEST_HOME.mkdir(exist_ok=True)
 
 # Fixtures shared across folders (the moto server for AWS-only APIs).
 pytest_plugins = ["tests.fixtures.moto"]
+
+
+# The fixtures that bring up (or connect to) something beyond this Python process, by the
+# tier marker they give every test that uses them. Tests using none of them are `unit`.
+TIER_FIXTURES: dict[str, frozenset[str]] = {
+    # MariaDB, PostgreSQL, Redis, Mosquitto, the Node.js DynamoDB endpoint: machine services
+    # and Debian packages (scripts/services.sh, ./lake setup).
+    "services": frozenset({
+        "mariadb", "coffee_db", "mysql_conn_id", "mysql_database", "database", "setup_env",
+        "mqtt_broker", "fresh_mqtt_broker", "dynamodb_local", "redis_port", "stack",
+    }),
+    # moto as a server on a local port (in-process mock_aws is `unit`).
+    "aws": frozenset({"moto_endpoint"}),
+    # Chromium (Debian package) driven by Playwright.
+    "browser": frozenset({"browser"}),
+    # Real Airflow processes: scheduler, DAG processor, triggerer, API server.
+    "scheduler": frozenset({"stack", "server"}),
+}
+TIERS = ("unit", *TIER_FIXTURES)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the tiers of the fixtures it uses; `unit` when it uses none."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for tier, fixtures in TIER_FIXTURES.items():
+            if used & fixtures:
+                item.add_marker(tier)
+        if not any(item.get_closest_marker(tier) for tier in TIER_FIXTURES):
+            item.add_marker("unit")
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,6 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +39,6 @@ from sqlglot import exp
 from iot_lake import as_trino, config, trino_json, wap
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
-from iot_lake.errors import is_athena_data_error, is_data_error
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.operators.macros import LakeMacros
 from iot_lake.storage import filesystem, is_local, join
@@ -59,33 +57,9 @@ LOCAL_DIALECT = "duckdb"
 LOCAL_ROW_GROUP_SIZE = 122_880
 PATH_COLUMN = "$path"
 """Athena's hidden column holding the URI of the object a row was read from."""
-
-
-class QueryError(RuntimeError):
-    """A query failed; the message names the query (file) and the backend's reason."""
-
-
-@cache
-def _query_data_error() -> type[QueryError]:
-    from iot_lake.errors import LakeDataError
-
-    class QueryDataError(QueryError, LakeDataError):
-        """A query failed on its input (corrupt object, untypable value): never retried."""
-
-    QueryDataError.__module__, QueryDataError.__qualname__ = __name__, "QueryDataError"
-    return QueryDataError
-
-
-def __getattr__(name: str) -> Any:
-    """``QueryDataError`` (an ``AirflowFailException``), created on first use (PEP 562)."""
-    if name == "QueryDataError":
-        return _query_data_error()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _query_error(message: str, err: BaseException) -> QueryError:
-    """The error to raise for ``err``: a data error fails the task at once."""
-    return _query_data_error()(message) if is_data_error(err) else QueryError(message)
+# Errors come from iot_lake.errors (QueryError, QueryDataError), imported where they are
+# raised: that module imports Airflow, which importing the engine must not (benchmark
+# workers and CLIs would pay ~1 s and ~90 MB; tests/lake/test_engine.py guards it).
 
 
 # --------------------------------------------------------------------------- rendering
@@ -140,6 +114,8 @@ def parse_one(sql: str) -> exp.Expression:
     """Parse exactly one Athena statement (files hold one statement each)."""
     statements = [s for s in sqlglot.parse(sql, read=READ_DIALECT) if s is not None]
     if len(statements) != 1:
+        from iot_lake.errors import QueryError
+
         raise QueryError(f"expected exactly one SQL statement, got {len(statements)}")
     return statements[0]
 
@@ -406,6 +382,8 @@ def _check_injected_conditions(
                 and all(isinstance(v, exp.Literal) for v in parent.expressions)
             )
             if not static:
+                from iot_lake.errors import QueryError
+
                 raise QueryError(
                     f"CONSTRAINT_VIOLATION: For the injected projected partition column "
                     f"{column.name} of table {name}, the WHERE clause must contain only static "
@@ -435,6 +413,8 @@ def projected_partitions(
         if kind == "injected":
             values = _literal_values(predicate, key) if predicate is not None else None
             if not values:
+                from iot_lake.errors import QueryError
+
                 raise QueryError(
                     f"CONSTRAINT_VIOLATION: For the injected projected partition column "
                     f"{key} of table {table.get('Name')}, the WHERE clause must contain only "
@@ -444,6 +424,8 @@ def projected_partitions(
         elif kind == "enum":
             values = [v.strip() for v in params.get(f"projection.{key}.values", "").split(",")]
         else:
+            from iot_lake.errors import QueryError
+
             raise QueryError(
                 f"table {table.get('Name')}: projection type {kind!r} of {key} is not "
                 "supported by the local engine (injected, enum)"
@@ -758,10 +740,14 @@ def _run_local(
         cursor = con.execute(prepare_local(con, text, lake, database))
         rows = cursor.fetchall()
         return [column[0] for column in cursor.description or []], rows
-    except (CatalogError, QueryError):
+    except CatalogError:
         raise
     except Exception as err:
-        raise _query_error(f"local query {_label(sql)} failed: {err}", err) from err
+        from iot_lake.errors import QueryError, query_error
+
+        if isinstance(err, QueryError):
+            raise
+        raise query_error(f"local query {_label(sql)} failed: {err}", err) from err
     finally:
         con.close()
 
@@ -806,12 +792,16 @@ def athena_execute(
         raise
     if state in hook.INTERMEDIATE_STATES or state is None:
         stop_query(execution_id, settings, hook=hook)
+        from iot_lake.errors import QueryError
+
         raise QueryError(
             f"Athena query {execution_id} still {state} after {max_polls * sleep_time}s: stopped"
         )
     if state != "SUCCEEDED":
         reason = hook.get_state_change_reason(execution_id)
-        error = _query_data_error() if is_athena_data_error(reason) else QueryError
+        from iot_lake.errors import QueryDataError, QueryError, is_athena_data_error
+
+        error = QueryDataError if is_athena_data_error(reason) else QueryError
         raise error(f"Athena query {execution_id} ended {state}: {reason}")
     return execution_id
 
@@ -885,12 +875,6 @@ def athena_result(
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def partition_location(table: dict[str, Any], keys: list[str], values: list[str]) -> str:
-    """``<table location>/k1=v1/...``: where a partition lives by convention."""
-    parts = (f"{k}={v}" for k, v in zip(keys, values, strict=True))
-    return join(table["StorageDescriptor"]["Location"], *parts)
 
 
 def target_table(
@@ -1014,7 +998,9 @@ def _write_local(
             fs.rm(staging_path, recursive=True)
         if is_local(fs):
             wap.remove_empty_parents(staging_path, stop=wap.STAGING_DIR)
-        raise _query_error(
+        from iot_lake.errors import query_error
+
+        raise query_error(
             f"writing {db}.{table['Name']} partition {values} failed; the published "
             f"partition is unchanged: {err}",
             err,
@@ -1052,36 +1038,3 @@ def delete_prefix(uri: str, settings: LakeSettings) -> None:
     keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
     if keys:
         s3.delete_objects(bucket=bucket, keys=keys)
-
-
-def export_query(
-    select_sql: str,
-    location: str,
-    settings: LakeSettings | None = None,
-    compression: str | None = None,
-    database: str | None = None,
-) -> dict[str, Any]:
-    """Write the rows of an Athena SELECT as Parquet under ``location`` (no catalog change).
-
-    The building block of write -> audit -> publish: a day is written aside with this,
-    checked there, then swapped in. `local` runs it on DuckDB (one file, COPY); `aws`
-    UNLOADs it (``location`` must be empty, as UNLOAD requires).
-    """
-    lake = settings or config.settings()
-    codec = (compression or lake.parquet_compression).upper()
-    if not lake.is_local:
-        parse_one(select_sql)
-        athena_execute(
-            unload_sql(select_sql, location.rstrip("/") + "/", codec), lake, database=database
-        )
-        return {"location": location}
-    fs, path = filesystem(location)
-    con = new_duckdb()
-    try:
-        local_sql = prepare_local(con, select_sql, lake, database)
-        rows = _copy_to_parquet(con, local_sql, fs, path, codec)
-    except Exception as err:
-        raise QueryError(f"writing {location} failed: {err}") from err
-    finally:
-        con.close()
-    return {"location": location, "rows": int(rows)}

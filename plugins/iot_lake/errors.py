@@ -1,40 +1,41 @@
-"""Errors that tell Airflow whether a retry can help.
+"""Every error class of the lake's retry contract, and how to tell a data error.
 
 Retries (``DEFAULT_ARGS``) are for infrastructure: a network blip, a throttled API, a
 lost worker. Bad data does not get better on retry, so a *data* error (a failed check,
 an untypable value, a corrupt or malformed object) is an ``AirflowFailException``: the
 task fails at once, with a message that names the file, line or values.
+
+Importing this module imports Airflow (~1 s and ~90 MB): the data errors must be real
+``AirflowFailException`` subclasses for the task runner to skip retries. Modules that
+benchmarks and CLIs import without Airflow (``engine``) therefore import it where they
+raise, not at their top; a test guards that importing the engine leaves Airflow out.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+try:
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # the library used without Airflow (the Lambda zip, simulators)
+
+    class AirflowFailException(Exception):  # type: ignore[no-redef]
+        """Stand-in when Airflow is not installed."""
 
 
-@cache
-def _classes() -> dict[str, type[Exception]]:
-    """Built on first use: importing Airflow costs ~2.5 s and ~90 MB, which the library's
-    users outside a task (benchmarks, CLIs) should not pay just by importing the engine."""
-    try:
-        from airflow.sdk.exceptions import AirflowFailException
-    except ImportError:  # the library used without Airflow
-
-        class AirflowFailException(Exception):  # type: ignore[no-redef]
-            """Stand-in when Airflow is not installed."""
-
-    class LakeDataError(AirflowFailException):
-        """The data cannot be processed as it is; a retry would fail the same way."""
-
-    LakeDataError.__module__, LakeDataError.__qualname__ = __name__, "LakeDataError"
-    return {"AirflowFailException": AirflowFailException, "LakeDataError": LakeDataError}
+class LakeDataError(AirflowFailException):
+    """The data cannot be processed as it is; a retry would fail the same way."""
 
 
-def __getattr__(name: str) -> Any:
-    """``LakeDataError`` / ``AirflowFailException``, created lazily (PEP 562)."""
-    if name in ("LakeDataError", "AirflowFailException"):
-        return _classes()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class QueryError(RuntimeError):
+    """A query failed; the message names the query (file) and the backend's reason."""
+
+
+class QueryDataError(QueryError, LakeDataError):
+    """A query failed on its input (corrupt object, untypable value): never retried."""
+
+
+def query_error(message: str, err: BaseException) -> QueryError:
+    """The error to raise for the engine's ``err``: a data error fails the task at once."""
+    return QueryDataError(message) if is_data_error(err) else QueryError(message)
 
 
 # Athena/Trino error names of data that cannot be read or typed (not of broken SQL).
@@ -65,4 +66,5 @@ def is_data_error(error: BaseException) -> bool:
 
 
 def is_athena_data_error(reason: str | None) -> bool:
+    """True when Athena's state-change ``reason`` names one of the data errors above."""
     return bool(reason) and any(name in str(reason) for name in ATHENA_DATA_ERRORS)

@@ -23,6 +23,10 @@ import yaml
 
 from iot_lake.config import PROJECT_ROOT
 
+# docker-compose (a Debian package) renders the files most tests read; Mosquitto runs
+# the broker's config.
+pytestmark = pytest.mark.services
+
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yaml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 AIRFLOW_COMPONENTS = {"api-server", "scheduler", "dag-processor", "triggerer"}

@@ -16,6 +16,9 @@ from tests.dashboard import lake_fixture
 from tests.dashboard.api_server import CHROMIUM, CHROMIUM_ARGS, api_server
 from tests.dashboard.expected import rows
 
+# Each test drives Chromium against an `airflow api-server` (some start both in their body).
+pytestmark = [pytest.mark.browser, pytest.mark.scheduler]
+
 
 @pytest.fixture(scope="module")
 def server(airflow_db, lake_home, tmp_path_factory, request):

@@ -237,8 +237,7 @@ def test_a_sql_check_reads_athena_booleans_as_booleans(
 def test_a_check_whose_query_fails_is_an_engine_error_and_stays_retryable(
     athena_lake, moto_endpoint
 ) -> None:
-    from iot_lake.engine import QueryError
-    from iot_lake.errors import AirflowFailException
+    from iot_lake.errors import AirflowFailException, QueryError
 
     ti = _task_instance("audit.columns")
     deferred = _deferred(_column_check(), ti)

@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
+from iot_lake.errors import QueryError
 from iot_lake.storage import atomic_open, filesystem, join
 from iot_lake.weather.synthetic import encode_records, message, object_key, write_object
 from iot_lake.weather.tables import ensure_tables
 
+
+def test_importing_the_engine_leaves_airflow_out_and_its_errors_are_plain_classes() -> None:
+    """Benchmark workers and CLIs import the engine; Airflow would cost them ~1 s, ~90 MB.
+
+    The errors it raises are defined in iot_lake.errors (which imports Airflow): a data
+    error there is a real AirflowFailException, so the task runner does not retry it.
+    """
+    code = (
+        "import sys; import iot_lake.engine, iot_lake.weather.pipeline; "
+        "assert 'airflow' not in sys.modules, 'airflow imported'; "
+        "from iot_lake import errors; "
+        "from airflow.sdk.exceptions import AirflowFailException; "
+        "assert issubclass(errors.QueryDataError, errors.QueryError); "
+        "assert issubclass(errors.QueryDataError, AirflowFailException); "
+        "assert not issubclass(errors.QueryError, AirflowFailException); "
+        "print(errors.QueryDataError.__module__, errors.QueryDataError.__qualname__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=os.environ.copy(), check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].split() == ["iot_lake.errors", "QueryDataError"]
 
 def _table(settings, name: str = "readings") -> dict:
     table = parquet_table_input(
@@ -33,7 +58,7 @@ def test_render_sql_fills_ds_params_and_lake_settings(lake_settings) -> None:
 
 
 def test_only_one_statement_per_sql(lake_settings) -> None:
-    with pytest.raises(engine.QueryError, match="exactly one"):
+    with pytest.raises(QueryError, match="exactly one"):
         engine.to_duckdb("SELECT 1; SELECT 2")
 
 
@@ -116,12 +141,12 @@ def test_projected_partitions_come_from_the_where_clause_and_the_template(lake_s
         "SELECT count(*) FROM iot_lake_raw.weather_lines WHERE day = '2026-12-25'"
     ) == [(0,)]
     # Athena refuses a query that does not name the injected key's values: so does this
-    with pytest.raises(engine.QueryError, match="CONSTRAINT_VIOLATION"):
+    with pytest.raises(QueryError, match="CONSTRAINT_VIOLATION"):
         engine.run_query("SELECT count(*) FROM iot_lake_raw.weather_lines")
-    with pytest.raises(engine.QueryError, match="CONSTRAINT_VIOLATION"):
+    with pytest.raises(QueryError, match="CONSTRAINT_VIOLATION"):
         engine.run_query("SELECT count(*) FROM iot_lake_raw.weather_lines WHERE day > '2026'")
     # a static condition plus a non-static use of the key in WHERE: refused too
-    with pytest.raises(engine.QueryError, match="only static equality"):
+    with pytest.raises(QueryError, match="only static equality"):
         engine.run_query(
             "SELECT count(*) FROM iot_lake_raw.weather_lines AS l "
             "WHERE l.day IN ('2026-11-03', 'undated') AND substr(l.day, 1, 4) = '2026'"
@@ -164,7 +189,7 @@ def test_a_failing_write_leaves_the_published_partition_untouched(lake_settings)
     _table(lake_settings)
     db = lake_settings.curated_database
     engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    with pytest.raises(engine.QueryError, match="unchanged"):
+    with pytest.raises(QueryError, match="unchanged"):
         engine.write_partition(
             "SELECT 'b' AS station, CAST('x' AS double) AS value", db, "readings", ["d1"]
         )
@@ -184,7 +209,7 @@ def test_queries_read_only_the_partitions_their_where_clause_selects(lake_settin
         with fs.open(name, "wb") as handle:
             handle.write(b"not parquet")
     assert engine.run_query("SELECT station FROM readings WHERE dt = 'd1'") == [("a",)]
-    with pytest.raises(engine.QueryError):
+    with pytest.raises(QueryError):
         engine.run_query("SELECT station FROM readings")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from iot_lake import engine, trino_json
+from iot_lake.errors import QueryError
 
 
 def _parsed(lake_settings, text: str) -> tuple:
@@ -48,7 +49,7 @@ def test_json_parse_refuses_what_rfc_7159_does_not_allow(lake_settings, text) ->
 
 
 def test_json_parse_without_try_fails_the_query_as_trino_does(lake_settings) -> None:
-    with pytest.raises(engine.QueryError, match="Cannot convert value to JSON"):
+    with pytest.raises(QueryError, match="Cannot convert value to JSON"):
         engine.run_query("SELECT json_parse('{\"a\": NaN}')", settings=lake_settings)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
-from iot_lake.errors import AirflowFailException
+from iot_lake.errors import AirflowFailException, QueryDataError, QueryError
 from iot_lake.storage import filesystem, join
 from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
 from tests.fixtures.moto import lake_on_server
@@ -100,7 +100,7 @@ def test_a_corrupt_raw_object_is_a_data_error_naming_the_file(lake_settings) -> 
     with filesystem(corrupt)[0].open(filesystem(corrupt)[1], "wb") as handle:
         handle.write(b"this is not gzip")
 
-    with pytest.raises(engine.QueryDataError) as error:
+    with pytest.raises(QueryDataError) as error:
         stage_day("2026-11-03", settings=lake_settings)
     assert isinstance(error.value, AirflowFailException)  # failed at once, not retried
     assert filesystem(corrupt)[1] in str(error.value)
@@ -130,7 +130,7 @@ def _state(execution_id: str) -> str:
 
 
 def test_a_synchronous_wait_that_times_out_stops_its_query(long_queries) -> None:
-    with pytest.raises(engine.QueryError, match="stopped"):
+    with pytest.raises(QueryError, match="stopped"):
         engine.athena_execute("SELECT 1", long_queries, sleep_time=0, max_polls=2)
     assert _state(_started()) == "CANCELLED"
 

@@ -31,6 +31,7 @@ DAG_LEVEL = [
 ]
 
 
+@pytest.mark.services  # MWAA's Python (3.12) and its requirements from PyPI
 @pytest.mark.parametrize("version", SUPPORTED)
 @pytest.mark.timeout(1800)
 def test_the_dag_level_tests_pass_on_the_mwaa_target(version: str, tmp_path: Path) -> None:

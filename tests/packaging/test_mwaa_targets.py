@@ -98,6 +98,7 @@ def test_the_bundle_pins_nothing_that_mwaa_enforces(bundle) -> None:
             assert name in _package_mwaa().TARGETS[version].overrides, (name, pin, image[name])
 
 
+@pytest.mark.services  # resolves against PyPI, as pip on MWAA does
 def test_the_bundle_resolves_against_mwaa_constraints_as_pip_on_mwaa_would(
     bundle, tmp_path: Path
 ) -> None:

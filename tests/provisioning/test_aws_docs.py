@@ -59,6 +59,7 @@ def test_the_documented_resources_are_exactly_the_created_ones(example_settings)
     assert sorted(aws_rows) == sorted(created)
 
 
+@pytest.mark.services  # MariaDB, Aurora's stand-in
 def test_the_relational_rows_are_what_the_step_creates(monkeypatch) -> None:
     """Against MariaDB (Aurora's stand-in), in a database of its own named like the doc's."""
     import json

@@ -52,6 +52,9 @@ from tests.fixtures.airflow_stack import (
 from tests.fixtures.mariadb import CoffeeDatabase, mariadb  # noqa: F401  (fixture)
 from tests.fixtures.moto import create_bucket
 
+# A real scheduler, API server and Celery workers (the fixtures add services and aws).
+pytestmark = pytest.mark.scheduler
+
 
 @pytest.fixture
 def redis_port(tmp_path: Path) -> Iterator[int]:

@@ -36,7 +36,9 @@ import pytest
 from tests.conftest import ROOT
 from tests.dashboard.api_server import free_port
 
-ADMIN_DSN = "postgresql://iot_lake_airflow:iot_lake_airflow@127.0.0.1:5432/iot_lake_airflow"
+# The project's role (scripts/services.sh), on the maintenance database: each test makes
+# and drops a database of its own, never touching a checkout's.
+ADMIN_DSN = "postgresql://iot_lake_airflow:iot_lake_airflow@127.0.0.1:5432/postgres"
 DAGS = Path(__file__).resolve().parent / "dags"
 DAG_ID = "sched_probe"
 

@@ -19,7 +19,8 @@ import pytest
 from simulators.things.broker import free_port
 from tests.fixtures.ingest import ROOT, publish, read_delivered, weather_payloads
 
-pytestmark = pytest.mark.timeout(300)
+# A real Mosquitto and ingest service, supervised by scripts/stack.sh.
+pytestmark = [pytest.mark.services, pytest.mark.timeout(300)]
 
 
 class _StackBroker:  # what tests.fixtures.ingest.publish needs to reach the stack's broker

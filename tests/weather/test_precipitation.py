@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from iot_lake import engine
+from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.storage import filesystem
@@ -57,7 +57,7 @@ def write_day(
     """One partition of weather_observations; each observation as ``copies`` rows (one per
     sky layer, as the flatten writes them)."""
     columns = table["StorageDescriptor"]["Columns"]
-    location = engine.partition_location(table, ["dt"], [day])
+    location = wap.partition_location(table, [day])
     fs, path = filesystem(location)
     if fs.exists(path):
         fs.rm(path, recursive=True)

@@ -24,7 +24,9 @@ SUMMARY_COLUMNS = [
 
 
 @pytest.fixture
-def weather_on_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+def weather_on_moto(airflow_db, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    # airflow_db: these tasks look their DAG up in the metadata DB (table dag), which a
+    # fresh checkout running this file alone had not migrated yet.
     from iot_lake.weather.tables import ensure_tables
 
     lake = lake_on_server(
@@ -144,14 +146,14 @@ def test_a_timed_out_wait_stops_every_running_query_of_its_step(weather_on_moto)
 
 
 def test_a_failed_query_fails_the_task_and_stops_the_others(weather_on_moto) -> None:
-    from iot_lake import engine
+    from iot_lake.errors import QueryError
 
     task, ti = _write_task(), FakeTaskInstance("write_observations")
     second = _second_step(task, ti)
     state = second.kwargs["state"]
     prefixes = _with_objects(state)
     failed = {"status": "error", "message": "query failed"}
-    with pytest.raises(engine.QueryError):
+    with pytest.raises(QueryError):
         _write_task().resume_execution(
             "execute_complete", {"event": failed, "state": state}, {"ti": ti})
     assert [_query(q["id"])["Status"]["State"] for q in state["pending"]] == ["CANCELLED"] * 2

@@ -101,7 +101,7 @@ def resumed_kwargs(context: Any, task_id: str, key: str) -> dict[str, Any]:
     (Airflow 3.3's inline trigger run) replaces them by the event. A deferring task also
     pushes them to XCom, which Airflow keeps across its resumes: read them back there.
     """
-    from iot_lake.engine import QueryError
+    from iot_lake.errors import QueryError
 
     stored = context["ti"].xcom_pull(task_ids=task_id, key=key)
     if not stored:
@@ -117,12 +117,12 @@ def wait_timeout(poll_interval: int, max_polls: int) -> timedelta:
 def failed_wait(execution_id: str | None, event: Any, lake: LakeSettings) -> Exception:
     """The error of a wait that did not succeed: a data error only for Athena's data errors."""
     from iot_lake import engine
-    from iot_lake.errors import is_athena_data_error
+    from iot_lake.errors import QueryDataError, QueryError, is_athena_data_error
 
     reason = None
     if execution_id:
         reason = engine.athena_hook(lake).get_state_change_reason(execution_id)
-    error = engine.QueryDataError if is_athena_data_error(reason) else engine.QueryError
+    error = QueryDataError if is_athena_data_error(reason) else QueryError
     return error(f"Athena query {execution_id} did not succeed ({event}): {reason}")
 
 

@@ -154,11 +154,12 @@ class LakeStagedWriteOperator(BaseOperator):
     ) -> dict[str, Any]:
         from iot_lake import config, engine, staged_write, wap
         from iot_lake.catalog import get_catalog
+        from iot_lake.errors import QueryError
 
         lake = config.settings()
         state = state or resumed_kwargs(context, self.task_id, STATE_XCOM_KEY)
         if not state.get("pending"):
-            raise engine.QueryError(f"{self.task_id} resumed without a pending Athena query")
+            raise QueryError(f"{self.task_id} resumed without a pending Athena query")
         self.state = state
         query = state["pending"][0]
         if not event or event.get("status") != "success":

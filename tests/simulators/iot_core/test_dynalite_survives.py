@@ -11,10 +11,13 @@ import socket
 import struct
 from pathlib import Path
 
+import pytest
+
 from simulators.iot_core import dynamodb_local as dynalite
 from simulators.things.broker import free_port
 
 
+@pytest.mark.services  # dynalite runs on Node.js (Debian's nodejs, npm)
 def test_dynalite_keeps_serving_after_clients_vanish_mid_request(tmp_path: Path) -> None:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"

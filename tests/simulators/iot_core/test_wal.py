@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from simulators.iot_core.wal import (
     WalTail,
     encode,
@@ -23,6 +25,7 @@ def _segment(directory: Path, first: int, records: list[bytes], torn: bytes = b"
     return path
 
 
+@pytest.mark.services  # Mosquitto loads the WAL plugin; mosquitto_pub publishes to it
 def test_the_plugin_writes_what_the_reader_reads_and_continues_after_a_kill(tmp_path) -> None:
     broker = start_broker(tmp_path / "certs", ["weather-station-01"])
     try:
