@@ -11,7 +11,11 @@ DuckDB's own parser accepts the first two and keeps the first value of a repeate
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from iot_lake import engine, trino_json
 from iot_lake.errors import QueryError
@@ -73,3 +77,86 @@ def test_trinos_parse_keeps_the_last_value_of_a_repeated_key() -> None:
 def test_a_repeated_key_with_a_lenient_token_keeps_its_last_value(lake_settings) -> None:
     """The lines the strict parser reads keep Trino's value (last); see trino_json's gap."""
     assert _parsed(lake_settings, '{"a": 1, "a": 2, "note": "info"}') == (False, 2.0, "2")
+
+
+# ----------------------------------------------------------------- try() without DuckDB's TRY
+# The local engine writes try(json_parse(x)) and try(date_parse(x, f)) in forms that never
+# raise (trino_json.duckdb_try_sql, TRY_STRPTIME) instead of DuckDB's TRY(...), which
+# re-evaluates a whole vector row by row once one row fails. The answers must not change:
+# each form is compared with TRY(<the old form>) on the same vector of texts, where hostile
+# texts sit among clean ones as in a day of raw lines.
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def _raw_lines(draw) -> str:
+    """Texts a raw line may hold: JSON as a careless producer writes it (NaN, Infinity,
+    1e999), then maybe damaged: a trailing comma, a repeated key, a cut, a stray token."""
+    text = json.dumps(draw(_JSON_VALUES), separators=draw(st.sampled_from([
+        (",", ":"), (", ", ": "), (" , ", " : ")])))
+    damage = draw(st.sampled_from(["none", "comma", "repeat", "cut", "token", "free"]))
+    if damage == "comma" and text[-1:] in "}]":
+        text = text[:-1] + draw(st.sampled_from([",", ", ", ",\n", ",\t"])) + text[-1]
+    elif damage == "repeat" and text.startswith("{") and len(text) > 2:
+        text = '{"k": 1, "k": ' + draw(st.sampled_from(["2", "NaN", '"x"'])) + ", " + text[1:]
+    elif damage == "cut" and text:
+        text = text[: draw(st.integers(0, len(text) - 1))]
+    elif damage == "token":
+        text = text + draw(st.sampled_from(["x", " ", "\n", "}", "nan", "1e999"]))
+    elif damage == "free":
+        text = draw(st.text(max_size=40))
+    return text
+
+
+def _vector(con, expressions: dict[str, str], texts: list[str | None]) -> list[tuple]:
+    columns = ", ".join(f"{sql} AS {name}" for name, sql in expressions.items())
+    con.execute("CREATE OR REPLACE TEMP TABLE lines (n INTEGER, line VARCHAR)")
+    con.executemany("INSERT INTO lines VALUES (?, ?)", list(enumerate(texts)))
+    return con.execute(f"SELECT n, {columns} FROM lines ORDER BY n").fetchall()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(st.one_of(st.none(), _raw_lines()), min_size=1, max_size=40),
+       clean=st.integers(0, 3000))
+@example(texts=['{"a": 1}', "not json", "", '{"a": NaN}', '{"a": 1,}', "[1, 2, 3]",
+                '{"a": 1e999}', '{"a": "\\ud800"}', "[" * 5000, '{"a": 1, "a": 2, "n": "nan"}'],
+         clean=2100)
+def test_try_json_parse_never_raising_answers_as_try_did(texts, clean) -> None:
+    """``duckdb_try_sql`` = ``TRY(duckdb_sql)``, text for text, in vectors of either kind
+    (``clean`` valid lines first: a hostile line then shares a 2048-row vector with them)."""
+    con = engine.new_duckdb(threads=1)
+    try:
+        rows = _vector(con, {
+            "guarded": f"CAST(({trino_json.duckdb_try_sql('line')}) AS VARCHAR)",
+            "tried": f"CAST(TRY({trino_json.duckdb_sql('line')}) AS VARCHAR)",
+        }, ['{"ok": true}'] * clean + texts)
+    finally:
+        con.close()
+    assert [(n, guarded) for n, guarded, _ in rows] == [(n, tried) for n, _, tried in rows]
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(st.one_of(
+    st.none(), st.text(max_size=25),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")),
+    st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?\Z"),
+), min_size=1, max_size=40))
+def test_try_date_parse_as_try_strptime_answers_as_try_did(texts) -> None:
+    """Athena's ``try(date_parse(x, f))`` runs locally as ``TRY_STRPTIME``: same values."""
+    local = engine.to_duckdb("SELECT try(date_parse(line, '%Y-%m-%dT%H:%i:%sZ')) FROM lines")
+    assert "TRY_STRPTIME(" in local
+    con = engine.new_duckdb(threads=1)
+    try:
+        rows = _vector(con, {
+            "guarded": local[len("SELECT "):local.index(" FROM lines")],
+            "tried": "TRY(STRPTIME(line, '%Y-%m-%dT%H:%M:%SZ'))",
+        }, texts)
+    finally:
+        con.close()
+    assert [(n, guarded) for n, guarded, _ in rows] == [(n, tried) for n, _, tried in rows]

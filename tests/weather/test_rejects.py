@@ -215,6 +215,41 @@ def test_the_whole_record_cast_types_clean_records_as_the_careful_path_does(
     assert staged() == fast
 
 
+def _staged_day() -> dict:
+    """Everything a staged day is: its figures, and every row of the typed pass, the
+    observations and the rejects (sorted: row order in a Parquet file is not a result)."""
+    written = stage_day(DAY)
+    tables = {
+        table: sorted(engine.run_query(
+            f"SELECT * FROM iot_lake_staging.{table} WHERE dt = '{{{{ ds }}}}'", ds=DAY
+        ), key=repr)
+        for table in ("weather_typed_records", "weather_observations", "weather_rejects")
+    }
+    figures = {k: written[k] for k in ("rows", "observations", "rejects", "lines_read",
+                                       "duplicates")}
+    return {"figures": figures, **tables}
+
+
+def test_try_forms_that_never_raise_stage_the_same_day_as_duckdbs_try(
+    lake_settings, hostile_day, monkeypatch
+) -> None:
+    """The local engine writes try(json_parse(x)) and try(date_parse(..)) without DuckDB's
+    TRY (iot_lake.trino_json.duckdb_try_sql, engine._try_strptime: TRY re-evaluates a
+    vector row by row once a row fails); the hostile day stages the same rows, rejects
+    with the same reasons, the same copy numbers and figures as with TRY."""
+    from iot_lake import trino_json
+
+    fast = _staged_day()
+    assert fast["figures"]["rejects"] == len(BAD_RECORDS) + 1
+    assert fast["figures"]["duplicates"] >= 3  # the three resent messages, at least
+    assert "TRY_STRPTIME(" in engine.to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
+    monkeypatch.setattr(trino_json, "duckdb_try_sql",
+                        lambda x: f"TRY({trino_json.duckdb_sql(x)})")
+    monkeypatch.setattr(engine, "_try_strptime", lambda tree: tree)
+    assert "TRY_STRPTIME(" not in engine.to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
+    assert _staged_day() == fast
+
+
 def test_a_run_reads_only_the_undated_objects_that_arrived_on_its_day(
     lake_settings, hostile_day
 ) -> None:
