@@ -112,6 +112,10 @@ def main() -> None:
     for n, (seconds, per_worker) in results.items():
         print(f"  {n} worker(s): {seconds:6.0f} s  speed-up x{base / seconds:.2f} vs "
               f"{min(results)}  task attempts per worker: {per_worker}")
+    figures = " ".join(f"seconds_{n}={seconds:.0f}" for n, (seconds, _) in results.items())
+    top = max(results)
+    print(f"bench workers: {figures} speedup={base / results[top][0]:.2f} "
+          f"workers={top} days={len(days)}")
 
 
 if __name__ == "__main__":
