@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import psycopg2
 import pytest
 
 from tests.conftest import ROOT
 from tests.dashboard.api_server import free_port
+from tests.fixtures.airflow_stack import StackClient
 
 # The project's role (scripts/services.sh), on the maintenance database: each test makes
 # and drops a database of its own, never touching a checkout's.
@@ -44,7 +44,7 @@ DAG_ID = "sched_probe"
 
 
 @dataclass
-class Stack:
+class Stack(StackClient):
     url: str
     dsn: str
     home: Path
@@ -52,23 +52,6 @@ class Stack:
     log: Path
     token: str = ""
 
-    def sql(self, query: str, *args: Any) -> list[tuple]:
-        with contextlib.closing(psycopg2.connect(self.dsn)) as con, con.cursor() as cur:
-            cur.execute(query, args)
-            return cur.fetchall() if cur.description else []
-
-    def api(self, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            f"{self.url}{path}",
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode()
 
     def runs(self) -> dict[str, tuple]:
         """logical day -> (run_type, state, run_id, start, end) of every run."""
