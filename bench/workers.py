@@ -35,6 +35,7 @@ from tests.fixtures.airflow_stack import (  # noqa: E402
     stack_env,
     start,
     stop,
+    the_days,
     wait_done,
     write_raw_days,
 )
@@ -51,13 +52,6 @@ def coffee_database(days: list[str]) -> CoffeeDatabase:
     db.execute((SQL_DIR / "aurora" / "coffees.sql").read_text())
     db.insert(coffee_rows(days))
     return db
-
-
-def the_days(count: int) -> list[str]:
-    from datetime import UTC, datetime, timedelta
-
-    today = datetime.now(UTC).date()
-    return [(today - timedelta(days=k)).isoformat() for k in range(count, 0, -1)]
 
 
 def measure(tmp: Path, workers: int, days: list[str], redis_port: int, db: CoffeeDatabase):
