@@ -117,6 +117,16 @@ def _percentile_by_rank(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _count_if_is_a_count(tree: exp.Expression) -> exp.Expression:
+    """Trino's ``count_if`` of no rows is 0, DuckDB's NULL: ``COALESCE(COUNT_IF(x), 0)``."""
+    for node in list(tree.find_all(exp.CountIf)):
+        outer = node.parent if isinstance(node.parent, exp.Window) else node
+        if isinstance(outer.parent, exp.Coalesce):
+            continue
+        outer.replace(exp.Coalesce(this=outer.copy(), expressions=[exp.Literal.number(0)]))
+    return tree
+
+
 def rewrite(tree: exp.Expression) -> exp.Expression:
     """The (already copied) Athena tree, rewritten where DuckDB's answer differs."""
-    return _percentile_by_rank(_date_diff_elapsed(_cast_to_text(tree)))
+    return _count_if_is_a_count(_percentile_by_rank(_date_diff_elapsed(_cast_to_text(tree))))

@@ -177,16 +177,6 @@ def _rename_functions(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _count_if_is_a_count(tree: exp.Expression) -> exp.Expression:
-    """Trino's ``count_if`` of no rows is 0, DuckDB's NULL: ``COALESCE(COUNT_IF(x), 0)``."""
-    for node in list(tree.find_all(exp.CountIf)):
-        outer = node.parent if isinstance(node.parent, exp.Window) else node
-        if isinstance(outer.parent, exp.Coalesce):
-            continue
-        outer.replace(exp.Coalesce(this=outer.copy(), expressions=[exp.Literal.number(0)]))
-    return tree
-
-
 def _parse_json_as_cast(tree: exp.Expression) -> exp.Expression:
     """Athena's ``json_parse(text)`` as DuckDB's ``CAST(text AS JSON)``, not ``json(text)``,
     as strict as Trino's (:mod:`iot_lake.trino_json`).
@@ -230,10 +220,8 @@ def duckdb_tree(tree: exp.Expression) -> exp.Expression:
     """The parsed Athena statement, rewritten where DuckDB's semantics differ (and where
     its answers differ: :mod:`iot_lake.as_trino`)."""
     return as_trino.rewrite(
-        _count_if_is_a_count(
-            _try_strptime(
-                _parse_json_as_cast(_rename_functions(_unnest_rows_as_columns(tree.copy())))
-            )
+        _try_strptime(
+            _parse_json_as_cast(_rename_functions(_unnest_rows_as_columns(tree.copy())))
         )
     )
 
