@@ -55,10 +55,6 @@ _TABLE_INPUT_KEYS = (
 )
 
 
-class CatalogError(RuntimeError):
-    """A catalog object is missing or malformed; the message names it."""
-
-
 def table_format(table: dict[str, Any]) -> str:
     """``parquet``, ``json`` or ``text`` (one string column per line): how objects are stored."""
     sd = table.get("StorageDescriptor", {})
@@ -70,6 +66,8 @@ def table_format(table: dict[str, Any]) -> str:
         return "json"
     if serde == TEXT_SERDE or classification == "text":
         return "text"
+    from iot_lake.errors import CatalogError
+
     raise CatalogError(
         f"table {table.get('Name')}: unsupported storage (serde {serde!r}, "
         f"classification {classification!r}); expected Parquet, JSON or text"
@@ -192,6 +190,8 @@ class Catalog(ABC):
     def upsert_table(self, db: str, table_input: dict[str, Any]) -> bool:
         """Create or update a table from a ``TableInput``; True if anything changed."""
         if "Name" not in table_input:
+            from iot_lake.errors import CatalogError
+
             raise CatalogError(f"TableInput for database {db} has no Name")
         self.ensure_database(db)
         wanted = table_input_of(table_input)
@@ -238,6 +238,8 @@ class Catalog(ABC):
     def require_table(self, db: str, name: str) -> dict[str, Any]:
         table = self.get_table(db, name)
         if table is None:
+            from iot_lake.errors import CatalogError
+
             raise CatalogError(
                 f"table {db}.{name} is not in the catalog; run the DAG that creates it "
                 "(weather_lake crawls raw data; lake_setup registers the curated tables)"
@@ -331,6 +333,8 @@ class LocalCatalog(Catalog):
     def _partition_file(values: list[str]) -> str:
         for value in values:
             if not value or "/" in value or "%" in value or value.startswith((".", "_")):
+                from iot_lake.errors import CatalogError
+
                 raise CatalogError(
                     f"partition value {value!r} cannot be stored in the local catalog "
                     "(empty, or contains '/' or '%', or starts with '.' or '_')"
@@ -539,6 +543,8 @@ def _retry_concurrent(call: Callable[[], _T], attempts: int = CONCURRENT_ATTEMPT
 def _check_values(table: dict[str, Any], values: list[str]) -> None:
     keys = [k["Name"] for k in table.get("PartitionKeys", [])]
     if len(keys) != len(values):
+        from iot_lake.errors import CatalogError
+
         raise CatalogError(
             f"table {table.get('Name')} is partitioned by {keys}; got values {values}"
         )

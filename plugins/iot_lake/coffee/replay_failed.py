@@ -265,10 +265,6 @@ def in_process(handler: Callable[..., Mapping[str, Any]] | None = None) -> Invok
     return lambda event: handler(event, None)
 
 
-class FunctionFailed(RuntimeError):
-    """The Lambda function answered a synchronous invoke with a function error."""
-
-
 def lambda_invoke(client: Any, function_name: str) -> Invoke:
     """The deployed function, invoked synchronously (no async retries, no new record)."""
 
@@ -281,6 +277,8 @@ def lambda_invoke(client: Any, function_name: str) -> Invoke:
         payload = json.loads(answer["Payload"].read() or b"null")
         if answer.get("FunctionError"):
             error = payload if isinstance(payload, Mapping) else {"errorMessage": payload}
+            from iot_lake.errors import FunctionFailed
+
             raise FunctionFailed(
                 f"{error.get('errorType', answer['FunctionError'])}: {error.get('errorMessage')}"
             )

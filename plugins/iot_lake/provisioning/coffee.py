@@ -66,6 +66,7 @@ LAMBDA_ENTRY = INCLUDE_DIR / "lambda" / "coffee_photo" / "lambda_function.py"
 LAMBDA_MODULES = (
     "__init__.py",
     "config.py",
+    "errors.py",
     "coffee/__init__.py",
     "coffee/faces.py",
     "coffee/photo_handler.py",
