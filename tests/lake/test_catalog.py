@@ -7,12 +7,12 @@ import json
 import pytest
 
 from iot_lake.catalog import (
-    GlueCatalog,
-    LocalCatalog,
     get_catalog,
     parquet_table_input,
     table_format,
 )
+from iot_lake.catalog.glue import GlueCatalog
+from iot_lake.catalog.local import LocalCatalog
 from iot_lake.errors import CatalogError
 
 

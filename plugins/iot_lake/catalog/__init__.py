@@ -4,31 +4,21 @@ Both implementations speak Glue's own shapes (``TableInput``, ``Table``, ``Parti
 so that table definitions kept as data under ``include/glue/`` are deployed unchanged and
 every reader (the local SQL engine, the dashboard, the checks) sees the same description.
 
-Local layout under ``settings().uri("catalog")``::
-
-    <db>/_database.json
-    <db>/<table>/table.json
-    <db>/<table>/partitions/<v1>/<v2>/.../partition.json     one object per partition
-
-One object per partition lets concurrent runs of different days register partitions
-without a read-modify-write race; every object is written atomically.
+This module holds the interface (:class:`Catalog`), the helpers on Glue's table shapes
+that callers and both implementations use, and the factory :func:`get_catalog`, the one
+place that chooses between :mod:`iot_lake.catalog.local` (``LocalCatalog``) and
+:mod:`iot_lake.catalog.glue` (``GlueCatalog``).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import random
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from iot_lake import config
 from iot_lake.config import LakeSettings
-from iot_lake.storage import atomic_open, filesystem, join
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +29,6 @@ JSON_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 JSON_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 TEXT_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
-
-PARTITION_FILE = "partition.json"
 
 # Keys of a Glue Table that are not part of a TableInput (read-only metadata).
 _TABLE_INPUT_KEYS = (
@@ -247,300 +235,17 @@ class Catalog(ABC):
         return table
 
 
-def _comparable(table_input: dict[str, Any]) -> str:
-    return json.dumps(table_input, sort_keys=True, default=str)
-
-
-def _partition_storage(
+def partition_storage(
     table: dict[str, Any], location: str, storage_descriptor: dict[str, Any] | None
 ) -> dict[str, Any]:
+    """A partition's storage descriptor: the table's (or the one given) at ``location``."""
     sd = copy.deepcopy(storage_descriptor or table.get("StorageDescriptor", {}))
     sd["Location"] = _normalize_location(location)
     return sd
 
 
-class LocalCatalog(Catalog):
-    """Glue-shaped JSON definitions stored under a URI (a directory or any fsspec store)."""
-
-    def __init__(self, root_uri: str) -> None:
-        self.root = root_uri.rstrip("/")
-        self.fs, self.root_path = filesystem(self.root)
-
-    def _uri(self, *parts: str) -> str:
-        return join(self.root, *parts)
-
-    def _read(self, *parts: str) -> dict[str, Any] | None:
-        path = join(self.root_path, *parts)
-        if not self.fs.exists(path):
-            return None
-        with self.fs.open(path, "rb") as handle:
-            return json.loads(handle.read())
-
-    def _write(self, document: dict[str, Any], *parts: str) -> None:
-        data = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
-        with atomic_open(self._uri(*parts)) as handle:
-            handle.write(data)
-
-    def ensure_database(self, name: str, description: str = "") -> bool:
-        if self._read(name, "_database.json") is not None:
-            return False
-        self._write(
-            {"Name": name, "Description": description, "CreateTime": _now()},
-            name,
-            "_database.json",
-        )
-        return True
-
-    def list_databases(self) -> list[str]:
-        if not self.fs.exists(self.root_path):
-            return []
-        return sorted(
-            p.rstrip("/").rsplit("/", 1)[-1]
-            for p in self.fs.ls(self.root_path, detail=False)
-            if self.fs.exists(join(p, "_database.json"))
-        )
-
-    def list_tables(self, db: str) -> list[str]:
-        base = join(self.root_path, db)
-        if not self.fs.exists(base):
-            return []
-        return sorted(
-            p.rstrip("/").rsplit("/", 1)[-1]
-            for p in self.fs.ls(base, detail=False)
-            if self.fs.exists(join(p, "table.json"))
-        )
-
-    def get_table(self, db: str, name: str) -> dict[str, Any] | None:
-        return self._read(db, name, "table.json")
-
-    def _create_table(self, db: str, table_input: dict[str, Any]) -> bool:
-        now = _now()
-        table = {**table_input, "DatabaseName": db, "CreateTime": now, "UpdateTime": now}
-        self._write(table, db, table_input["Name"], "table.json")
-        return True
-
-    def _update_table(self, db: str, table_input: dict[str, Any]) -> None:
-        current = self.get_table(db, table_input["Name"]) or {}
-        table = {
-            **table_input,
-            "DatabaseName": db,
-            "CreateTime": current.get("CreateTime", _now()),
-            "UpdateTime": _now(),
-        }
-        self._write(table, db, table_input["Name"], "table.json")
-
-    @staticmethod
-    def _partition_file(values: list[str]) -> str:
-        for value in values:
-            if not value or "/" in value or "%" in value or value.startswith((".", "_")):
-                from iot_lake.errors import CatalogError
-
-                raise CatalogError(
-                    f"partition value {value!r} cannot be stored in the local catalog "
-                    "(empty, or contains '/' or '%', or starts with '.' or '_')"
-                )
-        return "/".join([*values, PARTITION_FILE])
-
-    def get_partitions(self, db: str, table: str) -> list[dict[str, Any]]:
-        base = join(self.root_path, db, table, "partitions")
-        if not self.fs.exists(base):
-            return []
-        out = []
-        for path in self.fs.find(base):
-            if path.rsplit("/", 1)[-1] != PARTITION_FILE:
-                continue
-            with self.fs.open(path, "rb") as handle:
-                out.append(json.loads(handle.read()))
-        out.sort(key=lambda p: p["Values"])
-        return out
-
-    def get_partition(self, db: str, table: str, values: list[str]) -> dict[str, Any] | None:
-        return self._read(db, table, "partitions", self._partition_file(values))
-
-    def put_partition(
-        self,
-        db: str,
-        table: str,
-        values: list[str],
-        location: str,
-        storage_descriptor: dict[str, Any] | None = None,
-    ) -> str | None:
-        definition = self.require_table(db, table)
-        _check_values(definition, values)
-        previous = self.get_partition(db, table, values)
-        old_location = previous["StorageDescriptor"]["Location"] if previous else None
-        partition = {
-            "DatabaseName": db,
-            "TableName": table,
-            "Values": [str(v) for v in values],
-            "StorageDescriptor": _partition_storage(definition, location, storage_descriptor),
-            "CreationTime": previous.get("CreationTime", _now()) if previous else _now(),
-            "LastAnalyzedTime": _now(),
-        }
-        if previous and _comparable(
-            {k: v for k, v in previous.items() if k not in ("CreationTime", "LastAnalyzedTime")}
-        ) == _comparable(
-            {k: v for k, v in partition.items() if k not in ("CreationTime", "LastAnalyzedTime")}
-        ):
-            return old_location
-        self._write(partition, db, table, "partitions", self._partition_file(values))
-        return old_location
-
-    def delete_partition(self, db: str, table: str, values: list[str]) -> bool:
-        path = join(self.root_path, db, table, "partitions", self._partition_file(values))
-        if not self.fs.exists(path):
-            return False
-        self.fs.rm(path)
-        return True
-
-
-class GlueCatalog(Catalog):
-    """The Glue Data Catalog through the Amazon provider's hook (its boto3 client)."""
-
-    def __init__(self, aws_conn_id: str | None = "aws_default", region: str | None = None):
-        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-
-        self.hook = GlueCatalogHook(aws_conn_id=aws_conn_id, region_name=region)
-
-    @property
-    def client(self) -> Any:
-        return self.hook.get_conn()
-
-    def ensure_database(self, name: str, description: str = "") -> bool:
-        try:
-            self.client.create_database(DatabaseInput={"Name": name, "Description": description})
-        except self.client.exceptions.AlreadyExistsException:
-            return False
-        return True
-
-    def list_databases(self) -> list[str]:
-        pages = self.client.get_paginator("get_databases").paginate()
-        return sorted(d["Name"] for page in pages for d in page["DatabaseList"])
-
-    def list_tables(self, db: str) -> list[str]:
-        try:
-            pages = self.client.get_paginator("get_tables").paginate(DatabaseName=db)
-            return sorted(t["Name"] for page in pages for t in page["TableList"])
-        except self.client.exceptions.EntityNotFoundException:
-            return []
-
-    def get_table(self, db: str, name: str) -> dict[str, Any] | None:
-        try:
-            return self.client.get_table(DatabaseName=db, Name=name)["Table"]
-        except self.client.exceptions.EntityNotFoundException:
-            return None
-
-    def _create_table(self, db: str, table_input: dict[str, Any]) -> bool:
-        try:
-            _retry_concurrent(
-                lambda: self.client.create_table(DatabaseName=db, TableInput=table_input)
-            )
-        except self.client.exceptions.AlreadyExistsException:
-            return False
-        return True
-
-    def _update_table(self, db: str, table_input: dict[str, Any]) -> None:
-        _retry_concurrent(
-            lambda: self.client.update_table(DatabaseName=db, TableInput=table_input)
-        )
-
-    def get_partitions(self, db: str, table: str) -> list[dict[str, Any]]:
-        pages = self.client.get_paginator("get_partitions").paginate(
-            DatabaseName=db, TableName=table
-        )
-        out = [p for page in pages for p in page["Partitions"]]
-        out.sort(key=lambda p: p["Values"])
-        return out
-
-    def get_partition(self, db: str, table: str, values: list[str]) -> dict[str, Any] | None:
-        try:
-            return self.client.get_partition(
-                DatabaseName=db, TableName=table, PartitionValues=values
-            )["Partition"]
-        except self.client.exceptions.EntityNotFoundException:
-            return None
-
-    def put_partition(
-        self,
-        db: str,
-        table: str,
-        values: list[str],
-        location: str,
-        storage_descriptor: dict[str, Any] | None = None,
-    ) -> str | None:
-        """Create first, update if it exists: never read-then-create, which two writers of
-        one day race into ``AlreadyExistsException``. ``ConcurrentModificationException``
-        is retried; an existing partition that already matches is left alone.
-        """
-        definition = self.require_table(db, table)
-        _check_values(definition, values)
-        partition_input = {
-            "Values": [str(v) for v in values],
-            "StorageDescriptor": _partition_storage(definition, location, storage_descriptor),
-        }
-        client = self.client
-        try:
-            _retry_concurrent(
-                lambda: client.create_partition(
-                    DatabaseName=db, TableName=table, PartitionInput=partition_input
-                )
-            )
-            return None
-        except client.exceptions.AlreadyExistsException:
-            pass
-        previous = self.get_partition(db, table, values)
-        if previous is None:  # deleted in between: create it again
-            return self.put_partition(db, table, values, location, storage_descriptor)
-        old_location = previous["StorageDescriptor"]["Location"]
-        if managed_equal(partition_input["StorageDescriptor"], previous["StorageDescriptor"]):
-            return old_location
-        _retry_concurrent(
-            lambda: client.update_partition(
-                DatabaseName=db,
-                TableName=table,
-                PartitionValueList=partition_input["Values"],
-                PartitionInput=partition_input,
-            )
-        )
-        return old_location
-
-    def delete_partition(self, db: str, table: str, values: list[str]) -> bool:
-        try:
-            self.client.delete_partition(
-                DatabaseName=db, TableName=table, PartitionValues=values
-            )
-        except self.client.exceptions.EntityNotFoundException:
-            return False
-        return True
-
-
-CONCURRENT_ATTEMPTS = 8
-_T = Any
-
-
-def _retry_concurrent(call: Callable[[], _T], attempts: int = CONCURRENT_ATTEMPTS) -> _T:
-    """Run a Glue write, retrying ``ConcurrentModificationException`` with jittered backoff.
-
-    Glue answers it when two writers change one table at once (the parallel check and
-    profile listeners all write ``quality_results``); botocore's retry modes do not retry
-    it. About 13 s in all before the error is raised.
-    """
-    from botocore.exceptions import ClientError
-
-    for attempt in range(attempts):
-        try:
-            return call()
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code != "ConcurrentModificationException" or attempt == attempts - 1:
-                raise
-            delay = min(4.0, 0.05 * 2**attempt) * (0.5 + random.random())
-            log.info("catalog: concurrent modification, retrying in %.2f s", delay)
-            time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _check_values(table: dict[str, Any], values: list[str]) -> None:
+def check_partition_values(table: dict[str, Any], values: list[str]) -> None:
+    """Refuse ``values`` that do not match the table's partition keys one for one."""
     keys = [k["Name"] for k in table.get("PartitionKeys", [])]
     if len(keys) != len(values):
         from iot_lake.errors import CatalogError
@@ -550,13 +255,13 @@ def _check_values(table: dict[str, Any], values: list[str]) -> None:
         )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def get_catalog(settings: LakeSettings | None = None) -> Catalog:
     """The catalog of the configured backend (read at call time, never at DAG parse)."""
     lake = settings or config.settings()
     if lake.is_local:
+        from iot_lake.catalog.local import LocalCatalog
+
         return LocalCatalog(lake.uri("catalog"))
+    from iot_lake.catalog.glue import GlueCatalog
+
     return GlueCatalog(aws_conn_id=lake.aws_conn_id, region=lake.region)
