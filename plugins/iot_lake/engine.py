@@ -35,7 +35,7 @@ import sqlglot
 from sqlglot import exp
 
 from iot_lake import as_trino, config, trino_json
-from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
+from iot_lake.catalog import Catalog, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.operators.macros import LakeMacros
@@ -746,12 +746,10 @@ def _run_local(
         cursor = con.execute(prepare_local(con, text, lake, database))
         rows = cursor.fetchall()
         return [column[0] for column in cursor.description or []], rows
-    except CatalogError:
-        raise
     except Exception as err:
-        from iot_lake.errors import QueryError, query_error
+        from iot_lake.errors import CatalogError, QueryError, query_error
 
-        if isinstance(err, QueryError):
+        if isinstance(err, CatalogError | QueryError):
             raise
         raise query_error(f"local query {_label(sql)} failed: {err}", err) from err
     finally:
