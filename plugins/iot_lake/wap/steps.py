@@ -1,26 +1,103 @@
-"""A write in steps: one day's partitions of several tables staged step after step.
+"""The one write loop: one day's partitions of several tables staged step after step.
 
-A *step* maps tables to the Athena SELECTs that give their rows; every table of a step is
-written aside as a new staged version of its partition (:mod:`iot_lake.wap`), where the
-next steps' SELECTs read it (``{{ lake.staging_database }}``). The last step's tables
-are the *outputs*, audited then published; the earlier steps' are *intermediates*,
-retired when the outputs are published. An optional *summary* SELECT (one row, read
-from the staged versions) gives the figures downstream tasks branch on and audit.
+A *plan* is a list of steps; a step maps tables to the Athena SELECTs that give their
+rows. Every table of a step is written aside as a new staged version of its partition
+(:mod:`iot_lake.wap.staging`), where the next steps' SELECTs read it
+(``{{ lake.staging_database }}``). The last step's tables are the *outputs*, audited then
+published; the earlier steps' are *intermediates*, retired when the outputs are
+published (:func:`iot_lake.wap.publish.publish`). An optional *summary* SELECT (one row,
+read from the staged versions) gives the figures downstream tasks branch on and audit.
 
-:func:`stage_steps` runs a plan inside the caller (DuckDB on `local`; Athena waits on
-`aws`, for tools and tests). In DAGs,
-:class:`iot_lake.operators.write.LakeStagedWriteOperator` runs the same plan and, on
-`aws`, gives its worker slot back while each Athena query runs. Both return
-:func:`written`'s shape (XCom-ready).
+:func:`advance` runs a plan from a state (plain types: it travels as XCom) with a
+*starter* for each step's queries. :func:`stage_now` runs them in this process (DuckDB,
+or a synchronous Athena wait): the whole plan in one call (:func:`stage_steps`). A
+deferring operator (:class:`iot_lake.operators.write.LakeStagedWriteOperator`) starts
+them on Athena instead and gives its worker slot back while they run: :func:`advance`
+then stops at the first pending query, and the operator calls :func:`finish_query` and
+:func:`advance` again when it resumes. Both end with :func:`written`'s shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from iot_lake import config, wap
+from iot_lake import config
 from iot_lake.config import LakeSettings
+from iot_lake.wap.staging import StagedPartition, register_staged, stage_partition, target_table
+
+Query = tuple[str | None, str]
+"""(table, SELECT) of a step, or (None, SELECT) of the summary."""
+
+Starter = Callable[[Sequence[Query], dict[str, Any], LakeSettings], None]
+"""Runs or starts a step's queries: staged versions go to ``state["staged"][-1]``, the
+summary's row to ``state["summary"]``, or started queries to ``state["pending"]``."""
+
+
+def new_state(values: Sequence[str]) -> dict[str, Any]:
+    """The state of a plan not started yet, for partition ``values``."""
+    return {"values": [str(v) for v in values], "step": 0, "pending": [], "staged": [],
+            "summary": None}
+
+
+def advance(
+    plan: Sequence[Mapping[str, str]],
+    summary_sql: str | None,
+    state: dict[str, Any],
+    lake: LakeSettings,
+    start: Starter | None = None,
+) -> dict[str, Any] | None:
+    """Run the plan on from ``state``: :func:`written` when it is done, or None while a
+    started query is pending (the caller waits for it, then :func:`finish_query`)."""
+    if not plan:
+        raise ValueError("a staged write needs at least one step")
+    start = start or stage_now
+    while not state["pending"]:
+        if state["step"] < len(plan):
+            queries: list[Query] = list(plan[state["step"]].items())
+            state["staged"].append([])
+            state["step"] += 1
+        elif summary_sql and state["summary"] is None:
+            queries = [(None, summary_sql)]
+            state["summary"] = {}
+        else:
+            outputs = state["staged"][-1]
+            intermediates = [s for step in state["staged"][:-1] for s in step]
+            return written(outputs, intermediates, state["summary"] or {})
+        start(queries, state, lake)
+    return None
+
+
+def stage_now(queries: Sequence[Query], state: dict[str, Any], lake: LakeSettings) -> None:
+    """The starter that runs a step's queries here and now, one after the other."""
+    from iot_lake.engine import query_records
+
+    for table, select in queries:
+        if table is None:
+            state["summary"] = one_row(query_records(select, settings=lake))
+        else:
+            staged = stage_partition(select, lake.curated_database, table, state["values"], lake)
+            state["staged"][-1].append(staged.as_dict())
+
+
+def finish_query(
+    state: dict[str, Any], query: Mapping[str, Any], lake: LakeSettings,
+    summary: Mapping[str, Any] | None = None,
+) -> None:
+    """Record a started query that finished: its UNLOADed version (``query["location"]``)
+    registered as staged, or the summary's row."""
+    if query["table"] is None:
+        state["summary"] = dict(summary or {})
+        return
+    from iot_lake.catalog import get_catalog
+
+    catalog = get_catalog(lake)
+    database = lake.curated_database
+    table = target_table(catalog, database, query["table"], state["values"])
+    staged = register_staged(
+        lake, database, table, state["values"], query["location"], catalog=catalog
+    )
+    state["staged"][-1].append(staged.as_dict())
 
 
 def stage_steps(
@@ -29,20 +106,12 @@ def stage_steps(
     summary_sql: str | None = None,
     settings: LakeSettings | None = None,
 ) -> dict[str, Any]:
-    """Stage every table of every step (rendered SELECTs), then read the summary."""
-    from iot_lake.engine import query_records
-
+    """Stage every table of every step (rendered SELECTs) here, then read the summary."""
     lake = settings or config.settings()
-    if not steps:
-        raise ValueError("a staged write needs at least one step")
-    staged: list[list[wap.StagedPartition]] = []
-    for step in steps:
-        staged.append([
-            wap.stage_partition(select, lake.curated_database, table, values, settings=lake)
-            for table, select in step.items()
-        ])
-    summary = one_row(query_records(summary_sql, settings=lake)) if summary_sql else {}
-    return written(staged[-1], [s for step in staged[:-1] for s in step], summary)
+    result = advance(steps, summary_sql, new_state(values), lake)
+    if result is None:  # pragma: no cover - stage_now never leaves a query pending
+        raise AssertionError("an in-task write left a query pending")
+    return result
 
 
 def one_row(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -52,36 +121,17 @@ def one_row(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def written(
-    outputs: Sequence[wap.StagedPartition | Mapping[str, Any]],
-    intermediates: Sequence[wap.StagedPartition | Mapping[str, Any]],
+    outputs: Sequence[StagedPartition | Mapping[str, Any]],
+    intermediates: Sequence[StagedPartition | Mapping[str, Any]],
     summary: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What a staged write returns: the summary's figures, the staged outputs in step
-    order (for :func:`iot_lake.wap.publish_all`) and the intermediates."""
-    def plain(version: wap.StagedPartition | Mapping[str, Any]) -> dict[str, Any]:
-        return version.as_dict() if isinstance(version, wap.StagedPartition) else dict(version)
+    order and the intermediates (what :func:`iot_lake.wap.publish.publish` takes)."""
+    def plain(version: StagedPartition | Mapping[str, Any]) -> dict[str, Any]:
+        return version.as_dict() if isinstance(version, StagedPartition) else dict(version)
 
     return {
         **summary,
         "staged": [plain(v) for v in outputs],
         "intermediate": [plain(v) for v in intermediates],
     }
-
-
-def publish_written(
-    result: Mapping[str, Any], settings: LakeSettings | None = None
-) -> list[dict[str, Any]]:
-    """Publish a staged write's outputs (in order), then retire its intermediates.
-
-    Intermediates stay staged while the outputs are audited (the audit may read them; a
-    failed audit keeps them for inspection); once the outputs are published nothing needs
-    them, and their files expire after the grace period like a replaced version.
-    """
-    lake = settings or config.settings()
-    published = wap.publish_all(list(result["staged"]), lake)
-    intermediates = list(result.get("intermediate") or [])
-    for version in intermediates:
-        wap.retire_staged(version, lake)
-    if intermediates:
-        wap.expire_superseded(lake, tables=sorted({v["table"] for v in intermediates}))
-    return published
