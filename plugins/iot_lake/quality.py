@@ -324,7 +324,7 @@ def register_partition(table_def: dict[str, Any], day: str, location: str) -> No
 
 def render_sql(path: str | Path, *, ds: str | None = None, params: dict[str, Any]) -> str:
     """Render an Athena-dialect SQL file (relative to include/sql, or absolute)."""
-    from iot_lake.engine import render_sql as engine_render
+    from iot_lake.sql.render import render_sql as engine_render
 
     return engine_render(str(path), params=params, ds=ds)
 

@@ -13,6 +13,8 @@ import pytest
 from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
 from iot_lake.errors import QueryError
+from iot_lake.sql.render import render_sql
+from iot_lake.sql.transpile import to_duckdb
 from iot_lake.storage import atomic_open, filesystem, join
 from iot_lake.weather.synthetic import encode_records, message, object_key, write_object
 from iot_lake.weather.tables import ensure_tables
@@ -50,23 +52,23 @@ def _table(settings, name: str = "readings") -> dict:
 
 def test_render_sql_fills_ds_params_and_lake_settings(lake_settings) -> None:
     text = "SELECT '{{ ds }}', {{ params.n }} FROM {{ lake.raw_database }}.weather"
-    assert engine.render_sql(text, params={"n": 3}, ds="2024-01-02") == (
+    assert render_sql(text, params={"n": 3}, ds="2024-01-02") == (
         "SELECT '2024-01-02', 3 FROM iot_lake_raw.weather"
     )
     with pytest.raises(Exception, match=r"has no attribute .missing."):
-        engine.render_sql("SELECT {{ params.missing }}")
+        render_sql("SELECT {{ params.missing }}")
 
 
 def test_only_one_statement_per_sql(lake_settings) -> None:
     with pytest.raises(QueryError, match="exactly one"):
-        engine.to_duckdb("SELECT 1; SELECT 2")
+        to_duckdb("SELECT 1; SELECT 2")
 
 
 def test_json_parse_is_a_cast_to_json_that_keeps_the_text_and_fails_like_json_parse(
     lake_settings,
 ) -> None:
     """json_parse -> CAST(.. AS JSON): no minified copy to parse again, same failures."""
-    local = engine.to_duckdb("SELECT try(json_parse(line)) AS doc FROM t")
+    local = to_duckdb("SELECT try(json_parse(line)) AS doc FROM t")
     assert "CAST(line AS JSON)" in local and "JSON(line)" not in local
     spaced = '{ "a" : { "value" : 1e1 , "quality" : "5" }, "b" : [ 1, 2 ] }'
     rows = engine.run_query(

@@ -17,8 +17,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from iot_lake import engine, trino_json
+from iot_lake import engine
 from iot_lake.errors import QueryError
+from iot_lake.sql import trino_json
+from iot_lake.sql.transpile import to_duckdb
 
 
 def _parsed(lake_settings, text: str) -> tuple:
@@ -149,7 +151,7 @@ def test_try_json_parse_never_raising_answers_as_try_did(texts, clean) -> None:
 ), min_size=1, max_size=40))
 def test_try_date_parse_as_try_strptime_answers_as_try_did(texts) -> None:
     """Athena's ``try(date_parse(x, f))`` runs locally as ``TRY_STRPTIME``: same values."""
-    local = engine.to_duckdb("SELECT try(date_parse(line, '%Y-%m-%dT%H:%i:%sZ')) FROM lines")
+    local = to_duckdb("SELECT try(date_parse(line, '%Y-%m-%dT%H:%i:%sZ')) FROM lines")
     assert "TRY_STRPTIME(" in local
     con = engine.new_duckdb(threads=1)
     try:

@@ -1,5 +1,5 @@
 """Where DuckDB and Athena (Trino) answer the same SQL differently, the local engine gives
-Athena's answer (:mod:`iot_lake.as_trino`). Each test: the input, and Trino's answer with
+Athena's answer (:mod:`iot_lake.sql.as_trino`). Each test: the input, and Trino's answer with
 where it is documented. The statements run through the local engine as the DAGs' do.
 """
 

@@ -9,6 +9,7 @@ import pytest
 from sqlglot import exp
 
 from iot_lake import engine
+from iot_lake.sql.transpile import duckdb_tree, parse_one
 from iot_lake.weather import synthetic
 from iot_lake.weather.pipeline import day_select, flatten_day, stats_day
 from iot_lake.weather.tables import STATS_BY_CONDITION, STATS_BY_STATION, ensure_tables
@@ -227,8 +228,8 @@ def test_left_join_unnest_runs_as_a_plain_unnest_on_duckdb(lake_settings) -> Non
     the observation (2x the time and memory of a plain unnest on a day of messages).
     """
     text = day_select("weather_observations", "2026-11-03", lake_settings)
-    athena = engine.parse_one(text)
-    local = engine.duckdb_tree(athena)
+    athena = parse_one(text)
+    local = duckdb_tree(athena)
     sides = [(join.side or "").upper() for join in athena.find_all(exp.Join)]
     assert sides.count("LEFT") == 2
     assert not [join for join in local.find_all(exp.Join) if join.side]

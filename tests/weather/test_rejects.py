@@ -10,6 +10,7 @@ import pytest
 
 from iot_lake import engine
 from iot_lake.catalog import get_catalog
+from iot_lake.sql.transpile import to_duckdb
 from iot_lake.weather import synthetic
 from iot_lake.weather.pipeline import flatten_day, stage_day
 from iot_lake.weather.reconcile import ReconciliationError, raw_objects, reconcile_day
@@ -234,19 +235,19 @@ def test_try_forms_that_never_raise_stage_the_same_day_as_duckdbs_try(
     lake_settings, hostile_day, monkeypatch
 ) -> None:
     """The local engine writes try(json_parse(x)) and try(date_parse(..)) without DuckDB's
-    TRY (iot_lake.trino_json.duckdb_try_sql, engine._try_strptime: TRY re-evaluates a
-    vector row by row once a row fails); the hostile day stages the same rows, rejects
-    with the same reasons, the same copy numbers and figures as with TRY."""
-    from iot_lake import trino_json
+    TRY (iot_lake.sql.trino_json.duckdb_try_sql, iot_lake.sql.transpile._try_strptime: TRY
+    re-evaluates a vector row by row once a row fails); the hostile day stages the same rows,
+    rejects with the same reasons, the same copy numbers and figures as with TRY."""
+    from iot_lake.sql import transpile, trino_json
 
     fast = _staged_day()
     assert fast["figures"]["rejects"] == len(BAD_RECORDS) + 1
     assert fast["figures"]["duplicates"] >= 3  # the three resent messages, at least
-    assert "TRY_STRPTIME(" in engine.to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
+    assert "TRY_STRPTIME(" in to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
     monkeypatch.setattr(trino_json, "duckdb_try_sql",
                         lambda x: f"TRY({trino_json.duckdb_sql(x)})")
-    monkeypatch.setattr(engine, "_try_strptime", lambda tree: tree)
-    assert "TRY_STRPTIME(" not in engine.to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
+    monkeypatch.setattr(transpile, "_try_strptime", lambda tree: tree)
+    assert "TRY_STRPTIME(" not in to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
     assert _staged_day() == fast
 
 

@@ -167,7 +167,7 @@ def test_the_run_first_waits_deferrably_for_the_end_of_its_day_plus_the_grace(
     from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 
     from iot_lake import config
-    from iot_lake.operators.macros import LakeMacros
+    from iot_lake.sql.render import LakeMacros
 
     dag = _load_dag()
     wait = dag.get_task("wait_for_day_end")

@@ -51,9 +51,9 @@ def count_lake_rows(
     deferring task passes its Athena results, see :mod:`iot_lake.coffee.operators`).
     """
     from iot_lake import engine
-    from iot_lake.operators.macros import LakeMacros
+    from iot_lake.sql.render import LakeMacros, render_sql
 
-    statement = engine.render_sql(
+    statement = render_sql(
         LAKE_COUNT_SQL, params={"database": database}, ds=dt, lake=LakeMacros(lake))
     run = run_sql or (lambda text: engine.records(text, lake))
     [counts] = run(statement)

@@ -212,11 +212,12 @@ class LakeDayShrinkCheckOperator(LakeQueryingOperator):
     def work(self, context: Any, run_sql: Callable[[str], list[dict[str, Any]]]) -> dict:
         from airflow.providers.common.sql.operators.sql import SQLCheckResult
 
-        from iot_lake import engine, shrink
+        from iot_lake import shrink
+        from iot_lake.sql.render import render_sql
 
         lake = config.settings()
         accepted = shrink.accepted(context.get("params"))
-        sql = engine.render_sql(shrink.COUNT_SQL, ds=self.day, params={"table": self.table})
+        sql = render_sql(shrink.COUNT_SQL, ds=self.day, params={"table": self.table})
         [row] = run_sql(sql)
         verdict = shrink.judge(self.table, self.day, row, lake.max_day_shrink, accepted)
         self.check_results = [

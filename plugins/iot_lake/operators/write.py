@@ -107,11 +107,12 @@ class LakeStagedWriteOperator(BaseOperator):
         """Start a step's queries together (a submit error stops those already started)."""
         from iot_lake import engine, wap
         from iot_lake.catalog import get_catalog
+        from iot_lake.sql.transpile import parse_one
 
         database = lake.curated_database
         try:
             for table_name, select in queries:
-                engine.parse_one(select)  # fail before starting anything on a bad statement
+                parse_one(select)  # fail before starting anything on a bad statement
                 query: dict[str, Any] = {"table": table_name, "location": None}
                 statement = select
                 if table_name is not None:

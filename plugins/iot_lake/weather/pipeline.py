@@ -20,8 +20,8 @@ from typing import Any
 
 from iot_lake import config, staged_write
 from iot_lake.config import LakeSettings
-from iot_lake.engine import query_records, render_sql, write_partition
-from iot_lake.operators.macros import LakeMacros
+from iot_lake.engine import query_records, write_partition
+from iot_lake.sql.render import LakeMacros, render_sql
 from iot_lake.weather import bounds
 from iot_lake.weather.plan import STATS_SQL, SUMMARY_SQL, WRITE_STEPS
 
