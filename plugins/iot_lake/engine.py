@@ -16,30 +16,28 @@ Public API:
 - :func:`render_sql` / :func:`to_duckdb`: template and transpile a SQL file or text.
 - :func:`run_query` / :func:`query_records`: rows of a query on the configured backend.
 - :func:`connect`: a DuckDB connection with views for catalog tables (the dashboard's).
-- :func:`stage_partition` / :func:`publish_partition`: write a partition's new version
-  aside (audited there), then swap it in (:mod:`iot_lake.wap`); :func:`write_partition`
-  does both at once for tables without checks.
+- :func:`write_parquet`: the rows of a SELECT as Parquet at a fresh location (the write
+  path, :mod:`iot_lake.wap`, decides where and publishes it).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from iot_lake import config, wap
+from iot_lake import config
 from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
 from iot_lake.config import LakeSettings
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.sql import as_trino, trino_json
 from iot_lake.sql.render import LakeMacros, label, render_sql
 from iot_lake.sql.transpile import LOCAL_DIALECT, READ_DIALECT, duckdb_tree, parse_one
-from iot_lake.storage import filesystem, is_local, join
+from iot_lake.storage import delete_tree, filesystem, is_local, join
 
 if TYPE_CHECKING:
     import duckdb
@@ -674,7 +672,7 @@ def abandon_query(query: Mapping[str, Any], settings: LakeSettings) -> None:
     stop_query(query["id"], settings)
     if query.get("location"):
         try:
-            delete_prefix(query["location"], settings)
+            delete_tree(query["location"])
         except Exception:
             log.exception("could not delete %s", query["location"])
 
@@ -713,86 +711,26 @@ def athena_result(
 # --------------------------------------------------------------------------- writing
 
 
-def target_table(
-    catalog: Catalog, db: str, table_name: str, values: list[str]
-) -> dict[str, Any]:
-    table = catalog.require_table(db, table_name)
-    if table_format(table) != "parquet":
-        raise CatalogError(f"{db}.{table_name} is not a Parquet table")
-    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
-    if len(keys) != len(values):
-        raise CatalogError(f"{db}.{table_name} is partitioned by {keys}; got {values}")
-    return table
-
-
-def compression_of(table: dict[str, Any], lake: LakeSettings) -> str:
-    return (
-        (table.get("Parameters") or {}).get("parquet.compression") or lake.parquet_compression
-    ).upper()
-
-
-def stage_partition(
+def write_parquet(
     select_sql: str,
-    db: str,
-    table_name: str,
-    values: list[str],
+    location: str,
+    compression: str,
     settings: LakeSettings | None = None,
     database: str | None = None,
-    run_id: str | None = None,
-) -> wap.StagedPartition:
-    """Write the rows of an Athena SELECT as a new, unpublished version of a partition.
+) -> int | None:
+    """Write the rows of an Athena SELECT as Parquet under ``location`` (a fresh prefix).
 
-    The SELECT yields the table's data columns (not its partition keys). The version is
-    registered in the staging database (``lake.staging_database``) where the audit reads
-    it; readers of ``db.table_name`` still see the published version (see
-    :mod:`iot_lake.wap`). A failed write leaves nothing staged.
+    DuckDB's COPY on `local` (returns the rows written), Athena's UNLOAD on `aws` (None:
+    UNLOAD does not count them). ``database`` is the default database of unqualified
+    names. A failure leaves nothing at ``location``. Where the location is and what it
+    becomes (a staged, then published version) is the write path's business
+    (:mod:`iot_lake.wap`).
     """
     lake = settings or config.settings()
-    catalog = get_catalog(lake)
-    table = target_table(catalog, db, table_name, values)
-    location = wap.stage_location(lake, table, values, run_id or wap.new_run_id())
-    compression = compression_of(table, lake)
     if lake.is_local:
-        rows = _write_local(select_sql, db, table, values, location, compression, lake, database)
-    else:
-        rows = None
-        _unload(select_sql, location, compression, lake, database or db)
-    return wap.register_staged(lake, db, table, values, location, rows=rows, catalog=catalog)
-
-
-def publish_partition(
-    staged: wap.StagedPartition, settings: LakeSettings | None = None
-) -> dict[str, Any]:
-    """Swap a staged version in (directory swap on `local`, Glue partition swap on `aws`)."""
-    return wap.publish(staged, settings or config.settings())
-
-
-def write_partition(
-    select_sql: str,
-    db: str,
-    table_name: str,
-    values: list[str],
-    settings: LakeSettings | None = None,
-    database: str | None = None,
-) -> dict[str, Any]:
-    """Replace one partition of a Parquet table by the rows of an Athena SELECT, unaudited.
-
-    :func:`stage_partition` then :func:`publish_partition` at once, for derived tables
-    without checks of their own (the daily stats). Whatever fails, readers see the old
-    partition or the new one, never a mix, and a rerun replaces rather than adds.
-    """
-    lake = settings or config.settings()
-    started = time.perf_counter()
-    staged = stage_partition(select_sql, db, table_name, values, lake, database)
-    published = publish_partition(staged, lake)
-    seconds = time.perf_counter() - started
-    log.info("published %s.%s %s: %s rows in %.2fs", db, table_name, values, staged.rows, seconds)
-    return {
-        "location": published["location"],
-        "previous": published["superseded"],
-        "rows": staged.rows,
-        "seconds": round(seconds, 3),
-    }
+        return _write_local(select_sql, location, compression, lake, database)
+    _unload(select_sql, location, compression, lake, database or lake.curated_database)
+    return None
 
 
 def _copy_to_parquet(
@@ -816,31 +754,21 @@ def _copy_to_parquet(
 
 def _write_local(
     select_sql: str,
-    db: str,
-    table: dict[str, Any],
-    values: list[str],
     location: str,
     compression: str,
     lake: LakeSettings,
     database: str | None,
 ) -> int:
-    fs, staging_path = filesystem(location)
+    fs, path = filesystem(location)
     con = new_duckdb()
     try:
         local_sql = prepare_local(con, select_sql, lake, database)
-        rows = _copy_to_parquet(con, local_sql, fs, staging_path, compression)
+        rows = _copy_to_parquet(con, local_sql, fs, path, compression)
     except Exception as err:
-        if fs.exists(staging_path):
-            fs.rm(staging_path, recursive=True)
-        if is_local(fs):
-            wap.remove_empty_parents(staging_path, stop=wap.STAGING_DIR)
+        delete_tree(location)
         from iot_lake.errors import query_error
 
-        raise query_error(
-            f"writing {db}.{table['Name']} partition {values} failed; the published "
-            f"partition is unchanged: {err}",
-            err,
-        ) from err
+        raise query_error(f"writing {location} failed: {err}", err) from err
     finally:
         con.close()
     return int(rows)
@@ -861,16 +789,5 @@ def _unload(
     try:
         athena_execute(unload_sql(select_sql, location, compression), lake, database=database)
     except BaseException:
-        delete_prefix(location, lake)
+        delete_tree(location)
         raise
-
-
-def delete_prefix(uri: str, settings: LakeSettings) -> None:
-    """Delete every object under an S3 prefix (through the Airflow AWS connection)."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    s3 = S3Hook(aws_conn_id=settings.aws_conn_id, region_name=settings.region)
-    bucket, prefix = S3Hook.parse_s3_url(uri)
-    keys = s3.list_keys(bucket_name=bucket, prefix=prefix.rstrip("/") + "/")
-    if keys:
-        s3.delete_objects(bucket=bucket, keys=keys)

@@ -30,7 +30,7 @@ def stage_steps(
     settings: LakeSettings | None = None,
 ) -> dict[str, Any]:
     """Stage every table of every step (rendered SELECTs), then read the summary."""
-    from iot_lake.engine import query_records, stage_partition
+    from iot_lake.engine import query_records
 
     lake = settings or config.settings()
     if not steps:
@@ -38,7 +38,7 @@ def stage_steps(
     staged: list[list[wap.StagedPartition]] = []
     for step in steps:
         staged.append([
-            stage_partition(select, lake.curated_database, table, values, settings=lake)
+            wap.stage_partition(select, lake.curated_database, table, values, settings=lake)
             for table, select in step.items()
         ])
     summary = one_row(query_records(summary_sql, settings=lake)) if summary_sql else {}

@@ -13,7 +13,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 from urllib.parse import unquote
 
@@ -109,6 +109,19 @@ def list_objects(uri: str) -> list[dict[str, Any]]:
             "etag": info.get("ETag") or info.get("etag"),
         })  # fmt: skip
     return out
+
+
+def delete_tree(uri: str) -> None:
+    """Delete ``uri`` and everything under it (a directory, an S3 prefix, or one object).
+
+    Missing is fine: it runs on the way out of failures and in expiry, where the tree
+    may be gone already. On S3 only keys under ``<uri>/`` (and ``uri`` itself) go, never
+    a sibling that shares the name as a prefix (``run=1`` vs ``run=10``).
+    """
+    fs, path = filesystem(uri.rstrip("/"))
+    if fs.exists(path):
+        with suppress(FileNotFoundError):
+            fs.rm(path, recursive=True)
 
 
 def is_local(fs: AbstractFileSystem) -> bool:

@@ -40,13 +40,14 @@ import contextlib
 import json
 import logging
 import os
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iot_lake import config
-from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_input_of
+from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_format, table_input_of
 from iot_lake.config import LakeSettings
 from iot_lake.storage import atomic_open, filesystem, is_local, join
 
@@ -223,6 +224,91 @@ def publish(
     )
     return {"table": f"{staged.database}.{staged.table}", "location": final,
             "superseded": superseded, "already_published": False}
+
+
+def target_table(
+    catalog: Catalog, db: str, table_name: str, values: list[str]
+) -> dict[str, Any]:
+    """The catalog entry of a Parquet table a partition ``values`` is written to."""
+    table = catalog.require_table(db, table_name)
+    if table_format(table) != "parquet":
+        raise CatalogError(f"{db}.{table_name} is not a Parquet table")
+    keys = partition_keys(table)
+    if len(keys) != len(values):
+        raise CatalogError(f"{db}.{table_name} is partitioned by {keys}; got {values}")
+    return table
+
+
+def compression_of(table: dict[str, Any], lake: LakeSettings) -> str:
+    """The table's Parquet codec (its ``parquet.compression``, else the lake's)."""
+    return (
+        (table.get("Parameters") or {}).get("parquet.compression") or lake.parquet_compression
+    ).upper()
+
+
+def stage_partition(
+    select_sql: str,
+    db: str,
+    table_name: str,
+    values: list[str],
+    settings: LakeSettings | None = None,
+    database: str | None = None,
+    run_id: str | None = None,
+) -> StagedPartition:
+    """Write the rows of an Athena SELECT as a new, unpublished version of a partition.
+
+    The SELECT yields the table's data columns (not its partition keys). The version is
+    registered in the staging database (``lake.staging_database``) where the audit reads
+    it; readers of ``db.table_name`` still see the published version. A failed write
+    leaves nothing staged.
+    """
+    from iot_lake import engine
+
+    lake = settings or config.settings()
+    catalog = get_catalog(lake)
+    table = target_table(catalog, db, table_name, values)
+    location = stage_location(lake, table, values, run_id or new_run_id())
+    try:
+        rows = engine.write_parquet(
+            select_sql, location, compression_of(table, lake), lake, database or db
+        )
+    except Exception as err:
+        if swaps_directories(lake, table):
+            remove_empty_parents(filesystem(location)[1], stop=STAGING_DIR)
+        err.add_note(
+            f"writing {db}.{table_name} partition {values} failed; "
+            "the published partition is unchanged"
+        )
+        raise
+    return register_staged(lake, db, table, values, location, rows=rows, catalog=catalog)
+
+
+def write_partition(
+    select_sql: str,
+    db: str,
+    table_name: str,
+    values: list[str],
+    settings: LakeSettings | None = None,
+    database: str | None = None,
+) -> dict[str, Any]:
+    """Replace one partition of a Parquet table by the rows of an Athena SELECT, unaudited.
+
+    :func:`stage_partition` then :func:`publish` at once, for derived tables without
+    checks of their own (the daily stats). Whatever fails, readers see the old partition
+    or the new one, never a mix, and a rerun replaces rather than adds.
+    """
+    lake = settings or config.settings()
+    started = time.perf_counter()
+    staged = stage_partition(select_sql, db, table_name, values, lake, database)
+    published = publish(staged, lake)
+    seconds = time.perf_counter() - started
+    log.info("published %s.%s %s: %s rows in %.2fs", db, table_name, values, staged.rows, seconds)
+    return {
+        "location": published["location"],
+        "previous": published["superseded"],
+        "rows": staged.rows,
+        "seconds": round(seconds, 3),
+    }
 
 
 def _exists(uri: str) -> bool:

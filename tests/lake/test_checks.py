@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-from iot_lake import engine
+from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
 from iot_lake.hooks import lake_db_hook
 from iot_lake.hooks.lake_athena import LakeAthenaSQLHook
@@ -25,11 +25,11 @@ def readings(lake_settings):
         join(lake_settings.uri("curated"), "readings"), [("dt", "string")],
     )
     get_catalog(lake_settings).upsert_table("iot_lake", table)
-    engine.write_partition(
+    wap.write_partition(
         "SELECT 'a' AS station, 10.0 AS temp UNION ALL SELECT 'b', 20.0", "iot_lake", "readings",
         ["d1"],
     )
-    engine.write_partition(
+    wap.write_partition(
         "SELECT CAST(NULL AS varchar) AS station, 99.0 AS temp", "iot_lake", "readings", ["d2"]
     )
     return lake_settings
@@ -107,7 +107,7 @@ def test_a_failed_check_is_a_data_error_naming_values_and_the_staged_data(readin
 
     from iot_lake.operators.checks import DataCheckFailed
 
-    staged = engine.stage_partition(
+    staged = wap.stage_partition(
         "SELECT 'c' AS station, 75.0 AS temp", "iot_lake", "readings", ["d3"]
     )
     check = LakeColumnCheckOperator(

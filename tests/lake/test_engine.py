@@ -175,9 +175,9 @@ def test_path_is_the_object_uri_like_athenas_hidden_column(lake_settings) -> Non
 def test_write_partition_replaces_a_day_and_leaves_others(lake_settings) -> None:
     _table(lake_settings)
     db = lake_settings.curated_database
-    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    engine.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
-    engine.write_partition(
+    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    wap.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
+    wap.write_partition(
         "SELECT 'c' AS station, 3.0 AS value UNION ALL SELECT 'd', 4.0", db, "readings", ["d2"]
     )
     rows = engine.run_query("SELECT dt, station, value FROM readings ORDER BY station")
@@ -190,9 +190,9 @@ def test_write_partition_replaces_a_day_and_leaves_others(lake_settings) -> None
 def test_a_failing_write_leaves_the_published_partition_untouched(lake_settings) -> None:
     _table(lake_settings)
     db = lake_settings.curated_database
-    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     with pytest.raises(QueryError, match="unchanged"):
-        engine.write_partition(
+        wap.write_partition(
             "SELECT 'b' AS station, CAST('x' AS double) AS value", db, "readings", ["d1"]
         )
     assert engine.run_query("SELECT station FROM readings") == [("a",)]
@@ -203,8 +203,8 @@ def test_a_failing_write_leaves_the_published_partition_untouched(lake_settings)
 def test_queries_read_only_the_partitions_their_where_clause_selects(lake_settings) -> None:
     _table(lake_settings)
     db = lake_settings.curated_database
-    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    engine.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
+    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    wap.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
     # corrupt d2: a query that reads it fails, one pruned to d1 never opens it
     fs, path = filesystem(join(lake_settings.uri("curated"), "readings", "dt=d2"))
     for name in fs.ls(path):
@@ -218,14 +218,14 @@ def test_queries_read_only_the_partitions_their_where_clause_selects(lake_settin
 def test_unregistered_partitions_are_invisible(lake_settings) -> None:
     _table(lake_settings)
     db = lake_settings.curated_database
-    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     get_catalog(lake_settings).delete_partition(db, "readings", ["d1"])
     assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
 
 
 def test_connect_gives_the_dashboard_every_table_as_a_view(lake_settings) -> None:
     _table(lake_settings)
-    engine.write_partition(
+    wap.write_partition(
         "SELECT 'a' AS station, 1.5 AS value", lake_settings.curated_database, "readings", ["d1"]
     )
     con = engine.connect(lake_settings)
@@ -249,7 +249,7 @@ def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(a
         "iot_lake", "readings", ["2024-01-01"], "s3://lake-curated/readings/dt=2024-01-01/run=old/"
     )
     select = "SELECT station FROM iot_lake_raw.weather WHERE day = '2024-01-01'"
-    result = engine.write_partition(select, "iot_lake", "readings", ["2024-01-01"], aws_lake)
+    result = wap.write_partition(select, "iot_lake", "readings", ["2024-01-01"], aws_lake)
 
     location = result["location"]
     assert location.startswith("s3://lake-curated/readings/dt=2024-01-01/run=")

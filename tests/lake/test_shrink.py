@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from iot_lake import config, engine, shrink
+from iot_lake import config, shrink, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
 from iot_lake.operators.checks import DataCheckFailed, LakeDayShrinkCheckOperator
 from iot_lake.storage import join
@@ -59,7 +59,7 @@ def readings(lake_settings):
         [("dt", "string")],
     )
     get_catalog(lake_settings).upsert_table("iot_lake", table)
-    engine.write_partition(
+    wap.write_partition(
         "SELECT 1.0 AS temp UNION ALL SELECT 2.0 UNION ALL SELECT 3.0", "iot_lake",
         "readings", ["2026-11-03"],
     )
@@ -70,7 +70,7 @@ def _stage(rows: int) -> None:
     select = " UNION ALL ".join(f"SELECT {n}.0 AS temp" for n in range(rows)) or (
         "SELECT 1.0 AS temp WHERE false"
     )
-    engine.stage_partition(select, "iot_lake", "readings", ["2026-11-03"])
+    wap.stage_partition(select, "iot_lake", "readings", ["2026-11-03"])
 
 
 def _check(params: dict) -> dict:

@@ -41,17 +41,17 @@ def test_a_staged_version_is_invisible_until_published_then_the_old_one_waits(
 ) -> None:
     _readings(lake_settings)
     db = lake_settings.curated_database
-    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     published_uri = join(lake_settings.uri("curated"), "readings", "dt=d1")
     before = _files(published_uri)
 
-    staged = engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    staged = wap.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
     assert "/readings/_staging/dt=d1/run=" in staged.location
     assert engine.run_query("SELECT station FROM readings") == [("a",)]
     assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
     assert _files(published_uri) == before
 
-    result = engine.publish_partition(staged)
+    result = wap.publish(staged)
     assert engine.run_query("SELECT station FROM readings") == [("b",)]
     catalog = get_catalog(lake_settings)
     assert catalog.get_partitions(lake_settings.staging_database, "readings") == []
@@ -69,19 +69,19 @@ def test_a_staged_version_is_invisible_until_published_then_the_old_one_waits(
 def test_a_retried_publish_is_a_no_op(lake_settings) -> None:
     _readings(lake_settings)
     db = lake_settings.curated_database
-    staged = engine.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    assert engine.publish_partition(staged)["already_published"] is False
-    assert engine.publish_partition(staged)["already_published"] is True
+    staged = wap.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    assert wap.publish(staged)["already_published"] is False
+    assert wap.publish(staged)["already_published"] is True
     assert engine.run_query("SELECT station FROM readings") == [("a",)]
 
 
 def test_publishing_a_version_that_is_no_longer_staged_fails(lake_settings) -> None:
     _readings(lake_settings)
     db = lake_settings.curated_database
-    old = engine.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    old = wap.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    wap.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
     with pytest.raises(wap.PublishError, match="no longer the version staged"):
-        engine.publish_partition(old)
+        wap.publish(old)
     assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
 
 
@@ -310,19 +310,19 @@ def test_a_local_lake_on_s3_publishes_by_pointing_the_catalog_at_the_staged_pref
     lake = local_lake_on_s3
     _readings(lake)
     db = lake.curated_database
-    first = engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    first = wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     assert first["location"].startswith("s3://lake-on-s3/curated/readings/dt=d1/run=")
     assert engine.run_query("SELECT station FROM readings") == [("a",)]
 
-    staged = engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    staged = wap.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
     assert engine.run_query("SELECT station FROM readings") == [("a",)]
     assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
-    result = engine.publish_partition(staged)
+    result = wap.publish(staged)
     assert result["location"] == staged.location
     assert result["superseded"].rstrip("/") == first["location"].rstrip("/")
     assert engine.run_query("SELECT station FROM readings") == [("b",)]
     # A retried publish (the worker died after the swap) finds it done.
-    assert engine.publish_partition(staged)["already_published"] is True
+    assert wap.publish(staged)["already_published"] is True
     # The replaced prefix stays readable for the grace period, then expires.
     assert _files(first["location"])
     assert wap.expire_superseded(lake) == []
@@ -346,12 +346,12 @@ def test_a_local_lake_on_s3_reads_two_tables_and_writes_from_one_in_one_query(
         "stations", [("station", "string"), ("name", "string")],
         join(lake.uri("curated"), "stations"), [("dt", "string")],
     ))  # fmt: skip
-    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    engine.write_partition("SELECT 'a' AS station, 'Austin' AS name", db, "stations", ["d1"])
+    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    wap.write_partition("SELECT 'a' AS station, 'Austin' AS name", db, "stations", ["d1"])
     assert engine.run_query(
         "SELECT s.name, r.value FROM readings r JOIN stations s ON r.station = s.station"
     ) == [("Austin", 1.0)]
-    engine.write_partition(
+    wap.write_partition(
         "SELECT r.station, r.value * 2 AS value FROM readings r JOIN stations s"
         " ON r.station = s.station", db, "readings", ["d2"],
     )  # fmt: skip

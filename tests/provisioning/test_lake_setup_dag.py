@@ -72,7 +72,7 @@ def test_setup_dag_builds_the_local_lake_and_a_rerun_reports_no_changes(
     first = dag.test()
     # A day published twice: the first version waits out its grace period (0 h here) and
     # the next lake_setup deletes it.
-    from iot_lake import config, engine
+    from iot_lake import config, engine, wap
     from iot_lake.catalog import get_catalog, parquet_table_input
     from iot_lake.storage import filesystem, join
 
@@ -83,8 +83,8 @@ def test_setup_dag_builds_the_local_lake_and_a_rerun_reports_no_changes(
         "readings", [("station", "string")], join(lake.uri("curated"), "readings"),
         [("dt", "string")],
     ))
-    engine.write_partition("SELECT 'a' AS station", lake.curated_database, "readings", ["d1"])
-    replaced = engine.write_partition(
+    wap.write_partition("SELECT 'a' AS station", lake.curated_database, "readings", ["d1"])
+    replaced = wap.write_partition(
         "SELECT 'b' AS station", lake.curated_database, "readings", ["d1"]
     )["previous"]
     fs, replaced_path = filesystem(replaced)

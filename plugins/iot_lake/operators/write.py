@@ -116,7 +116,7 @@ class LakeStagedWriteOperator(BaseOperator):
                 query: dict[str, Any] = {"table": table_name, "location": None}
                 statement = select
                 if table_name is not None:
-                    table = engine.target_table(
+                    table = wap.target_table(
                         get_catalog(lake), database, table_name, state["values"])
                     query["location"] = wap.stage_location(
                         lake, table, state["values"], wap.new_run_id())
@@ -124,7 +124,7 @@ class LakeStagedWriteOperator(BaseOperator):
                     # crash can leave an UNLOAD prefix that expiry does not know of
                     wap.record_unload_prefix(lake, table, state["values"], query["location"])
                     statement = engine.unload_sql(
-                        select, query["location"], engine.compression_of(table, lake))
+                        select, query["location"], wap.compression_of(table, lake))
                 query["id"] = engine.athena_start(statement, lake, database=database)
                 state["pending"].append(query)
                 self.log.info("Athena query %s writes %s", query["id"],
@@ -172,7 +172,7 @@ class LakeStagedWriteOperator(BaseOperator):
         else:
             catalog = get_catalog(lake)
             database = lake.curated_database
-            table = engine.target_table(catalog, database, query["table"], state["values"])
+            table = wap.target_table(catalog, database, query["table"], state["values"])
             staged = wap.register_staged(
                 lake, database, table, state["values"], query["location"], catalog=catalog
             )

@@ -8,7 +8,7 @@ it arrived, plus the ``day=undated/arrived=D/`` objects (they become rejects).
 partitions ``dt = ds`` (:mod:`iot_lake.wap`); the DAG's checks read them in the staging
 database and :func:`iot_lake.wap.publish_all` swaps both in. The stats are derived from
 the published observations and replace their partitions at once
-(:func:`iot_lake.engine.write_partition`), so a rerun or a backfill of a day rewrites that
+(:func:`iot_lake.wap.write_partition`), so a rerun or a backfill of a day rewrites that
 day and nothing else.
 """
 
@@ -18,9 +18,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from iot_lake import config, staged_write
+from iot_lake import config, staged_write, wap
 from iot_lake.config import LakeSettings
-from iot_lake.engine import query_records, write_partition
+from iot_lake.engine import query_records
 from iot_lake.sql.render import LakeMacros, render_sql
 from iot_lake.weather import bounds
 from iot_lake.weather.plan import STATS_SQL, SUMMARY_SQL, WRITE_STEPS
@@ -114,5 +114,5 @@ def stats_day(table: str, ds: str, settings: LakeSettings | None = None) -> dict
     if table not in STATS_SQL:
         raise ValueError(f"unknown weather stats table {table!r}; one of {sorted(STATS_SQL)}")
     select = day_select(table, ds, lake)
-    result = write_partition(select, lake.curated_database, table, [ds], settings=lake)
+    result = wap.write_partition(select, lake.curated_database, table, [ds], settings=lake)
     return {"table": f"{lake.curated_database}.{table}", "dt": ds, **result}
