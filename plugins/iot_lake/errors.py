@@ -68,3 +68,10 @@ def is_data_error(error: BaseException) -> bool:
 def is_athena_data_error(reason: str | None) -> bool:
     """True when Athena's state-change ``reason`` names one of the data errors above."""
     return bool(reason) and any(name in str(reason) for name in ATHENA_DATA_ERRORS)
+
+
+# --- the engine and the Airflow SQL layer (iot_lake.engine, iot_lake.operators) ------------
+
+
+class DataCheckFailed(LakeDataError):
+    """A check failed on staged data: bad data does not get better on retry."""

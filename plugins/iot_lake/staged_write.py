@@ -30,7 +30,7 @@ def stage_steps(
     settings: LakeSettings | None = None,
 ) -> dict[str, Any]:
     """Stage every table of every step (rendered SELECTs), then read the summary."""
-    from iot_lake.engine import query_records
+    from iot_lake.engine import get_engine
 
     lake = settings or config.settings()
     if not steps:
@@ -41,7 +41,7 @@ def stage_steps(
             wap.stage_partition(select, lake.curated_database, table, values, settings=lake)
             for table, select in step.items()
         ])
-    summary = one_row(query_records(summary_sql, settings=lake)) if summary_sql else {}
+    summary = one_row(get_engine(lake).query(summary_sql).records()) if summary_sql else {}
     return written(staged[-1], [s for step in staged[:-1] for s in step], summary)
 
 

@@ -262,15 +262,15 @@ def stage_partition(
     it; readers of ``db.table_name`` still see the published version. A failed write
     leaves nothing staged.
     """
-    from iot_lake import engine
+    from iot_lake.engine import get_engine
 
     lake = settings or config.settings()
     catalog = get_catalog(lake)
     table = target_table(catalog, db, table_name, values)
     location = stage_location(lake, table, values, run_id or new_run_id())
     try:
-        rows = engine.write_parquet(
-            select_sql, location, compression_of(table, lake), lake, database or db
+        rows = get_engine(lake).write_parquet(
+            select_sql, location, compression=compression_of(table, lake), database=database or db
         )
     except Exception as err:
         if swaps_directories(lake, table):

@@ -3,7 +3,7 @@
 Collected from the code that sends them, not copied: the SQL files under include/sql
 (rendered as :func:`iot_lake.sql.render.render_sql` renders them, the weather write steps and
 stats through :func:`iot_lake.weather.pipeline.day_select`, i.e. the SELECTs the UNLOAD
-wrappers of :func:`iot_lake.engine.unload_sql` carry), the check SQL common.sql's
+wrappers of :func:`iot_lake.engine.athena.unload_sql` carry), the check SQL common.sql's
 operators build in both DAGs (replayed as on `aws`: the statement the operator asks the
 recorded-results hook for is the statement it would submit), the column profiles of
 every declared table (:func:`iot_lake.profiles.profile_rows`) and the dashboard's queries.
@@ -122,7 +122,6 @@ def profile_statements(lake: LakeSettings, tables: list[tuple[str, dict]]) -> li
 
 def dashboard_statements(lake: LakeSettings) -> list[Statement]:
     """Every dashboard query, rendered with the params its page passes."""
-    from iot_lake import quality
     from iot_lake.dashboard import data
 
     params = {
@@ -138,7 +137,7 @@ def dashboard_statements(lake: LakeSettings) -> list[Statement]:
     }
     return [
         Statement(f"dashboard/{path.name}",
-                  quality.render_sql(path, params=params), lake.curated_database)
+                  render_sql(path, params=params), lake.curated_database)
         for path in sorted(data.SQL.glob("*.sql"))
     ]
 

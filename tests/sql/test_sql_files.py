@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from iot_lake import engine
 from iot_lake.config import SQL_DIR
+from iot_lake.engine import get_engine
 from iot_lake.sql.render import render_sql
 
 FIXTURE_DAY = "2026-11-03"
@@ -63,7 +63,7 @@ def test_sql_file_runs_on_duckdb_over_fixture_tables(path: Path, lake_settings) 
     fixture = _fixture(_area(path))
     fixture.create_tables(lake_settings)
     params = getattr(fixture, "PARAMS", {})
-    rows = engine.run_query(
-        str(path.relative_to(SQL_DIR)), params=params, ds=FIXTURE_DAY, settings=lake_settings
-    )
+    rows = get_engine(lake_settings).query(
+        str(path.relative_to(SQL_DIR)), params=params, ds=FIXTURE_DAY
+    ).rows
     assert isinstance(rows, list)

@@ -21,6 +21,7 @@ from typing import Any
 
 from iot_lake import quality
 from iot_lake.config import settings
+from iot_lake.engine import get_engine
 
 SQL = Path(__file__).resolve().parent / "sql"
 
@@ -95,7 +96,10 @@ def query(name: str, **params: Any) -> list[dict[str, Any]]:
     params.setdefault("database", settings().curated_database)
     key = json.dumps([name, params], sort_keys=True, default=str)
     return _cached(
-        key, lambda: [_plain(r) for r in quality.run_sql_file(SQL / f"{name}.sql", params=params)]
+        key,
+        lambda: [
+            _plain(r) for r in get_engine().query(SQL / f"{name}.sql", params=params).records()
+        ],
     )
 
 

@@ -1,76 +1,46 @@
-"""The SQL engine seam: Athena on `aws`, in-process DuckDB on `local`, same SQL files.
+"""Catalog tables as DuckDB views, read as Athena reads them.
 
-SQL files are written in Athena's dialect and Jinja-templated like Airflow templates
-(``{{ ds }}``, ``{{ params.x }}``). On `local` a statement is transpiled by sqlglot
-(athena -> duckdb) and run on a fresh in-process DuckDB in which every catalog table the
-statement names is a view (``iot_lake_raw.weather``, ``iot_lake.coffees``) over the
-objects of its registered partitions. As on Athena, only registered partitions are
-visible, and partitions the statement's WHERE clause excludes are not even listed
-(partition pruning), so a day's query reads a day's files. Tables with partition
-projection (``projection.enabled``) have no registered partitions: their partitions
-come from the projection parameters and the query's WHERE clause, as on Athena (an
-``injected`` key must be given as literals: ``day = 'x'`` or ``day IN ('x', 'y')``).
-A statement that names the column ``"$path"`` sees, as on Athena, each row's object URI.
-
-Public API:
-- :func:`render_sql` / :func:`to_duckdb`: template and transpile a SQL file or text.
-- :func:`run_query` / :func:`query_records`: rows of a query on the configured backend.
-- :func:`connect`: a DuckDB connection with views for catalog tables (the dashboard's).
-- :func:`write_parquet`: the rows of a SELECT as Parquet at a fresh location (the write
-  path, :mod:`iot_lake.wap`, decides where and publishes it).
+Every catalog table a statement names (``iot_lake_raw.weather``, ``iot_lake.coffees``)
+becomes a view over the objects of its registered partitions. As on Athena, only
+registered partitions are visible, and partitions the statement's WHERE clause excludes
+are not even listed (partition pruning), so a day's query reads a day's files. Tables
+with partition projection take their partitions from the projection parameters
+(:mod:`iot_lake.engine.projection`). A statement that names the column ``"$path"`` sees,
+as on Athena, each row's object URI.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from iot_lake import config
-from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
-from iot_lake.config import LakeSettings
+from iot_lake.catalog import Catalog, projection, table_format
+from iot_lake.engine.projection import (
+    check_injected_conditions,
+    discovered_partitions,
+    projected_partitions,
+)
 from iot_lake.glue_types import glue_to_duckdb
-from iot_lake.sql import as_trino, trino_json
-from iot_lake.sql.render import LakeMacros, label, render_sql
-from iot_lake.sql.transpile import LOCAL_DIALECT, READ_DIALECT, duckdb_tree, parse_one
-from iot_lake.storage import delete_tree, filesystem, is_local, join
+from iot_lake.sql.render import quote_ident, quote_literal
+from iot_lake.sql.transpile import LOCAL_DIALECT
+from iot_lake.storage import filesystem, is_local
 
 if TYPE_CHECKING:
     import duckdb
 
 log = logging.getLogger(__name__)
 
-# Rows per Parquet row group written locally (DuckDB's default). DuckDB encodes and
-# compresses the row groups of one file in parallel, so row groups much larger than a
-# thread's share of the output serialise the write (1M-row groups made a 1.8M-row day
-# ~1 s slower on 2 cores and held ~400 MB more memory).
-LOCAL_ROW_GROUP_SIZE = 122_880
 PATH_COLUMN = "$path"
 """Athena's hidden column holding the URI of the object a row was read from."""
-# Errors come from iot_lake.errors (QueryError, QueryDataError), imported where they are
-# raised: that module imports Airflow, which importing the engine must not (benchmark
-# workers and CLIs would pay ~1 s and ~90 MB; tests/lake/test_engine.py guards it).
-
-
-# --------------------------------------------------------------------------- views
 
 
 def _duck_path(uri: str) -> str:
     if uri.startswith("file://"):
         return filesystem(uri)[1]
     return uri
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _data_files(fs: Any, location_path: str) -> list[str]:
@@ -149,11 +119,11 @@ def _select_partitions(
     if predicate is None or not partitions:
         return partitions
     columns = ", ".join(
-        f"CAST(v{i} AS {glue_to_duckdb(k['Type'])}) AS {_ident(k['Name'])}"
+        f"CAST(v{i} AS {glue_to_duckdb(k['Type'])}) AS {quote_ident(k['Name'])}"
         for i, k in enumerate(keys)
     )
     rows = ", ".join(
-        "(" + ", ".join([str(n)] + [_sql_str(v) for v in p["Values"]]) + ")"
+        "(" + ", ".join([str(n)] + [quote_literal(v) for v in p["Values"]]) + ")"
         for n, p in enumerate(partitions)
     )
     names = ", ".join(["n"] + [f"v{i}" for i in range(len(keys))])
@@ -169,147 +139,17 @@ def _select_partitions(
     return [p for n, p in enumerate(partitions) if n in chosen]
 
 
-def _literal_values(predicate: exp.Expression, key: str) -> list[str] | None:
-    """The literal values ``key`` is restricted to (``key = 'x'``, ``key IN (...)``)."""
-    values: list[str] = []
-    found = False
-    for node in predicate.find_all(exp.EQ, exp.In):
-        column, literals = None, []
-        if isinstance(node, exp.EQ):
-            left, right = node.this, node.expression
-            if isinstance(right, exp.Column) and isinstance(left, exp.Literal):
-                left, right = right, left
-            if isinstance(left, exp.Column) and isinstance(right, exp.Literal):
-                column, literals = left, [right]
-        elif isinstance(node.this, exp.Column) and not node.args.get("query"):
-            column, literals = node.this, list(node.expressions)
-        if column is None or column.name.lower() != key.lower():
-            continue
-        if not all(isinstance(v, exp.Literal) for v in literals):
-            continue
-        found = True
-        values += [v.this for v in literals if v.this not in values]
-    return values if found else None
-
-
-def _check_injected_conditions(
-    tree: exp.Expression, db: str, name: str, keys: list[str], default_db: str
-) -> None:
-    """Refuse what Athena refuses: an injected key in a WHERE condition that is not a
-    static equality (``key = 'x'``, ``key IN ('x', 'y')``), e.g. ``key > 'x'`` or
-    ``key = other_column``, anywhere a WHERE clause reads this table's key."""
-    lowered = {k.lower() for k in keys}
-    qualifiers = {""}
-    for table in tree.find_all(exp.Table):
-        if table.name.lower() == name and (table.db or default_db).lower() == db:
-            qualifiers |= {table.alias_or_name.lower(), name}
-    for where in tree.find_all(exp.Where):
-        for column in where.find_all(exp.Column):
-            if column.name.lower() not in lowered or column.table.lower() not in qualifiers:
-                continue
-            parent = column.parent
-            while isinstance(parent, exp.Paren):
-                parent = parent.parent
-            static = (
-                isinstance(parent, exp.EQ)
-                and any(isinstance(side, exp.Literal) for side in (parent.this, parent.expression))
-            ) or (
-                isinstance(parent, exp.In)
-                and parent.this is column
-                and parent.expressions
-                and all(isinstance(v, exp.Literal) for v in parent.expressions)
-            )
-            if not static:
-                from iot_lake.errors import QueryError
-
-                raise QueryError(
-                    f"CONSTRAINT_VIOLATION: For the injected projected partition column "
-                    f"{column.name} of table {name}, the WHERE clause must contain only static "
-                    f"equality conditions (as on Athena); got {parent.sql(dialect=READ_DIALECT)}"
-                )
-
-
-def projected_partitions(
-    table: dict[str, Any], predicate: exp.Expression | None
-) -> list[dict[str, Any]]:
-    """Partitions of a projected table for a query, as Athena computes them.
-
-    ``injected`` keys take the literals of the WHERE clause (Athena refuses a query
-    without them; so does this), ``enum`` keys their listed values. Each partition's
-    location is ``storage.location.template`` with the values filled in.
-    """
-    params = projection(table) or {}
-    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
-    template = params.get("storage.location.template") or (
-        table["StorageDescriptor"]["Location"].rstrip("/")
-        + "".join(f"/{k}=${{{k}}}" for k in keys)
-        + "/"
-    )
-    choices: list[list[str]] = []
-    for key in keys:
-        kind = params.get(f"projection.{key}.type", "")
-        if kind == "injected":
-            values = _literal_values(predicate, key) if predicate is not None else None
-            if not values:
-                from iot_lake.errors import QueryError
-
-                raise QueryError(
-                    f"CONSTRAINT_VIOLATION: For the injected projected partition column "
-                    f"{key} of table {table.get('Name')}, the WHERE clause must contain only "
-                    "static equality conditions, and at least one such condition must be "
-                    "present (as on Athena)"
-                )
-        elif kind == "enum":
-            values = [v.strip() for v in params.get(f"projection.{key}.values", "").split(",")]
-        else:
-            from iot_lake.errors import QueryError
-
-            raise QueryError(
-                f"table {table.get('Name')}: projection type {kind!r} of {key} is not "
-                "supported by the local engine (injected, enum)"
-            )
-        choices.append(values)
-    out: list[dict[str, Any]] = [{"Values": []}]
-    for values in choices:
-        out = [{"Values": [*p["Values"], v]} for p in out for v in values]
-    for partition in out:
-        location = template
-        for key, value in zip(keys, partition["Values"], strict=True):
-            location = location.replace("${" + key + "}", value)
-        partition["StorageDescriptor"] = {"Location": location}
-    return out
-
-
-def _discovered_partitions(table: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every ``k=v`` folder of a projected table (for interactive readers only)."""
-    keys = [k["Name"] for k in table.get("PartitionKeys") or []]
-    location = table["StorageDescriptor"]["Location"]
-    fs, root = filesystem(location)
-    if len(keys) != 1 or not fs.exists(root):
-        return []
-    prefix = f"{keys[0]}="
-    out = []
-    for path in sorted(fs.ls(root, detail=False)):
-        name = path.rstrip("/").rsplit("/", 1)[-1]
-        if name.startswith(prefix):
-            out.append(
-                {"Values": [name[len(prefix) :]],
-                 "StorageDescriptor": {"Location": join(location, name)}}
-            )
-    return out
-
-
 def _empty_select(columns: list[dict[str, str]], with_path: bool = False) -> str:
     cols = ", ".join(
-        f"CAST(NULL AS {glue_to_duckdb(c['Type'])}) AS {_ident(c['Name'])}" for c in columns
+        f"CAST(NULL AS {glue_to_duckdb(c['Type'])}) AS {quote_ident(c['Name'])}" for c in columns
     )
     if with_path:
-        cols += f", CAST(NULL AS VARCHAR) AS {_ident(PATH_COLUMN)}"
+        cols += f", CAST(NULL AS VARCHAR) AS {quote_ident(PATH_COLUMN)}"
     return f"SELECT {cols} WHERE false"
 
 
 def _reader(table: dict[str, Any], files: list[str]) -> str:
-    file_list = "[" + ", ".join(_sql_str(_duck_path(f)) for f in files) + "]"
+    file_list = "[" + ", ".join(quote_literal(_duck_path(f)) for f in files) + "]"
     columns = table["StorageDescriptor"]["Columns"]
     if table_format(table) == "text":
         # Hive's LazySimpleSerDe over TextInputFormat: one row per line, split on the
@@ -319,14 +159,15 @@ def _reader(table: dict[str, Any], files: list[str]) -> str:
             (table["StorageDescriptor"].get("SerdeInfo") or {}).get("Parameters") or {}
         ).get("field.delim", "\x01")
         return (
-            f"read_csv({file_list}, columns={{{_sql_str(column['Name'])}: 'VARCHAR'}}, "
-            f"delim={_sql_str(delimiter)}, quote='', escape='', header=false, "
+            f"read_csv({file_list}, columns={{{quote_literal(column['Name'])}: 'VARCHAR'}}, "
+            f"delim={quote_literal(delimiter)}, quote='', escape='', header=false, "
             "auto_detect=false, strict_mode=false, max_line_size=100000000, "
             "filename=true, compression='auto')"
         )
     if table_format(table) == "json":
         spec = ", ".join(
-            f"{_sql_str(c['Name'])}: {_sql_str(glue_to_duckdb(c['Type']))}" for c in columns
+            f"{quote_literal(c['Name'])}: {quote_literal(glue_to_duckdb(c['Type']))}"
+            for c in columns
         )
         # newline_delimited, as Athena's JSON SerDe: a missing record separator is an
         # error here instead of a silently merged row.
@@ -356,9 +197,10 @@ def table_view_sql(
     if not is_local(fs):
         register_filesystem(con, fs)
     data_cols = ", ".join(
-        f"CAST(t.{_ident(c['Name'])} AS {glue_to_duckdb(c['Type'])}) AS {_ident(c['Name'])}"
+        f"CAST(t.{quote_ident(c['Name'])} AS {glue_to_duckdb(c['Type'])}) "
+        f"AS {quote_ident(c['Name'])}"
         if table_format(table) == "parquet"
-        else f"t.{_ident(c['Name'])}"
+        else f"t.{quote_ident(c['Name'])}"
         for c in columns
     )
     if not keys:
@@ -366,7 +208,7 @@ def table_view_sql(
         if not files:
             return _empty_select(columns, with_path)
         path_col = (
-            f", {_sql_str(_uri_prefix(fs))} || t.filename AS {_ident(PATH_COLUMN)}"
+            f", {quote_literal(_uri_prefix(fs))} || t.filename AS {quote_ident(PATH_COLUMN)}"
             if with_path
             else ""
         )
@@ -385,18 +227,18 @@ def table_view_sql(
     rows = ", ".join(
         "("
         + ", ".join(
-            [_sql_str(_duck_path(uri)), _sql_str(_object_uri(uri))]
-            + [_sql_str(v) for v in values]
+            [quote_literal(_duck_path(uri)), quote_literal(_object_uri(uri))]
+            + [quote_literal(v) for v in values]
         )
         + ")"
         for uri, values in mapping
     )
     key_names = ", ".join(f"k{i}" for i in range(len(keys)))
     key_cols = ", ".join(
-        f"CAST(m.k{i} AS {glue_to_duckdb(k['Type'])}) AS {_ident(k['Name'])}"
+        f"CAST(m.k{i} AS {glue_to_duckdb(k['Type'])}) AS {quote_ident(k['Name'])}"
         for i, k in enumerate(keys)
     )
-    path_col = f", m.object_uri AS {_ident(PATH_COLUMN)}" if with_path else ""
+    path_col = f", m.object_uri AS {quote_ident(PATH_COLUMN)}" if with_path else ""
     return (
         f"SELECT {data_cols}, {key_cols}{path_col} FROM {_reader(table, files)} AS t "
         f"JOIN (VALUES {rows}) AS m(filename, object_uri, {key_names}) "
@@ -449,11 +291,11 @@ def attach_views(
             params = projection(table) or {}
             injected = [k for k in keys if params.get(f"projection.{k}.type") == "injected"]
             if tree is not None and injected:
-                _check_injected_conditions(tree, db, name, injected, default_db)
+                check_injected_conditions(tree, db, name, injected, default_db)
             partitions = (
                 projected_partitions(table, predicate)
                 if tree is not None
-                else _discovered_partitions(table)
+                else discovered_partitions(table)
             )
         else:
             partitions = catalog.get_partitions(db, name) if keys else None
@@ -461,333 +303,7 @@ def attach_views(
             c.name == PATH_COLUMN for c in tree.find_all(exp.Column)
         )
         body = table_view_sql(con, table, partitions, predicate, with_path)
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(db)}")
-        con.execute(f"CREATE OR REPLACE VIEW {_ident(db)}.{_ident(name)} AS {body}")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(db)}")
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(db)}.{quote_ident(name)} AS {body}")
         created.append(f"{db}.{name}")
     return created
-
-
-def new_duckdb(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB, bounded to this machine's cores, with the macros that
-    make its answers Athena's (:mod:`iot_lake.sql.as_trino`)."""
-    import duckdb
-
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
-    con.execute("SET preserve_insertion_order = false")
-    for macro in as_trino.MACROS:
-        con.execute(macro)
-    trino_json.register(con)
-    return con
-
-
-def connect(
-    settings: LakeSettings | None = None,
-    databases: Iterable[str] | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection where every table of the lake's databases is a view.
-
-    For interactive readers (the dashboard): all registered partitions are visible.
-    Queries must be DuckDB SQL here; use :func:`run_query` for Athena-dialect files.
-    """
-    lake = settings or config.settings()
-    catalog = get_catalog(lake)
-    con = new_duckdb()
-    dbs = list(databases) if databases is not None else [lake.raw_database, lake.curated_database]
-    attach_views(con, catalog, [(db, t) for db in dbs for t in catalog.list_tables(db)])
-    return con
-
-
-def prepare_local(
-    con: duckdb.DuckDBPyConnection,
-    sql: str,
-    settings: LakeSettings | None = None,
-    database: str | None = None,
-) -> str:
-    """Attach the views ``sql`` (Athena dialect) needs to ``con``; return its DuckDB text."""
-    lake = settings or config.settings()
-    default_db = (database or lake.curated_database).lower()
-    tree = parse_one(sql)
-    attach_views(
-        con, get_catalog(lake), referenced_tables(tree, default_db), tree, default_db
-    )
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(default_db)}")
-    con.execute(f"USE {_ident(default_db)}")
-    return duckdb_tree(tree).sql(dialect=LOCAL_DIALECT)
-
-
-# --------------------------------------------------------------------------- running
-
-
-def run_query(
-    sql: str,
-    params: Mapping[str, Any] | None = None,
-    settings: LakeSettings | None = None,
-    ds: str | None = None,
-    database: str | None = None,
-) -> list[tuple[Any, ...]]:
-    """Rows of one Athena-dialect query (file or text) on the configured backend, typed
-    alike on both (as :func:`records`)."""
-    lake = settings or config.settings()
-    text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
-    return _result(text, lake, database, label=sql)[1]
-
-
-def query_records(
-    sql: str,
-    params: Mapping[str, Any] | None = None,
-    settings: LakeSettings | None = None,
-    ds: str | None = None,
-    database: str | None = None,
-) -> list[dict[str, Any]]:
-    """Rows of one query (file or text, templated) as ``{column: value}``: :func:`records`."""
-    lake = settings or config.settings()
-    text = render_sql(sql, params=params, ds=ds, lake=LakeMacros(lake))
-    return records(text, lake, database, label=sql)
-
-
-def records(
-    text: str,
-    settings: LakeSettings | None = None,
-    database: str | None = None,
-    label: str | None = None,
-) -> list[dict[str, Any]]:
-    """Rows of one rendered statement as ``{column: value}``, typed alike on both backends.
-
-    Athena returns every value as text; its result metadata types them here (pyathena's
-    converter), so a count is an ``int`` whichever backend ran it.
-    """
-    names, rows = _result(text, settings or config.settings(), database, label)
-    return [dict(zip(names, row, strict=True)) for row in rows]
-
-
-def _result(
-    text: str, lake: LakeSettings, database: str | None, label: str | None
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of one rendered statement on the configured backend."""
-    if lake.is_local:
-        return _run_local(label or text, text, lake, database)
-    return athena_result(athena_execute(text, lake, database=database), lake)
-
-
-def _run_local(
-    sql: str, text: str, lake: LakeSettings, database: str | None
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    con = new_duckdb()
-    try:
-        cursor = con.execute(prepare_local(con, text, lake, database))
-        rows = cursor.fetchall()
-        return [column[0] for column in cursor.description or []], rows
-    except CatalogError:
-        raise
-    except Exception as err:
-        from iot_lake.errors import QueryError, query_error
-
-        if isinstance(err, QueryError):
-            raise
-        raise query_error(f"local query {label(sql)} failed: {err}", err) from err
-    finally:
-        con.close()
-
-
-def athena_hook(settings: LakeSettings) -> Any:
-    from airflow.providers.amazon.aws.hooks.athena import AthenaHook
-
-    return AthenaHook(aws_conn_id=settings.aws_conn_id, region_name=settings.region)
-
-
-ATHENA_MAX_POLLS = 720
-"""Polls of a synchronous Athena wait (x ``sleep_time``: one hour at 5 s) before it stops."""
-
-
-def athena_execute(
-    sql: str,
-    settings: LakeSettings,
-    database: str | None = None,
-    sleep_time: int = 5,
-    max_polls: int = ATHENA_MAX_POLLS,
-) -> str:
-    """Run one statement on Athena in the lake's workgroup; wait; return its execution id.
-
-    The query never outlives the wait: when the wait times out, or the task is killed or
-    hits its ``execution_timeout`` while waiting (Airflow raises inside the task), the
-    query is stopped (``StopQueryExecution``) before the error propagates. For tools,
-    tests and ``lake_setup``; DAG tasks give their worker slot back instead and wait in
-    the triggerer (:mod:`iot_lake.operators.write`, :mod:`iot_lake.operators.deferred_sql`).
-    """
-    hook = athena_hook(settings)
-    execution_id = athena_start(sql, settings, database, hook=hook)
-    try:
-        state = hook.poll_query_status(
-            execution_id, max_polling_attempts=max_polls, sleep_time=sleep_time
-        )
-    except BaseException:
-        stop_query(execution_id, settings, hook=hook)
-        raise
-    if state in hook.INTERMEDIATE_STATES or state is None:
-        stop_query(execution_id, settings, hook=hook)
-        from iot_lake.errors import QueryError
-
-        raise QueryError(
-            f"Athena query {execution_id} still {state} after {max_polls * sleep_time}s: stopped"
-        )
-    if state != "SUCCEEDED":
-        reason = hook.get_state_change_reason(execution_id)
-        from iot_lake.errors import QueryDataError, QueryError, is_athena_data_error
-
-        error = QueryDataError if is_athena_data_error(reason) else QueryError
-        raise error(f"Athena query {execution_id} ended {state}: {reason}")
-    return execution_id
-
-
-def athena_start(
-    sql: str, settings: LakeSettings, database: str | None = None, hook: Any = None
-) -> str:
-    """Submit one statement in the lake's workgroup; its execution id (no wait)."""
-    hook = hook or athena_hook(settings)
-    return hook.run_query(
-        query=sql,
-        query_context={"Database": database or settings.curated_database},
-        result_configuration={"OutputLocation": settings.uri("query_results")},
-        client_request_token=str(uuid.uuid4()),
-        workgroup=settings.athena_workgroup,
-    )
-
-
-def stop_query(execution_id: str, settings: LakeSettings, hook: Any = None) -> None:
-    """``StopQueryExecution`` of a query that may still run; never raises (best effort)."""
-    try:
-        (hook or athena_hook(settings)).stop_query(execution_id)
-        log.warning("stopped Athena query %s", execution_id)
-    except Exception:  # the original error matters more than a failed stop
-        log.exception("could not stop Athena query %s", execution_id)
-
-
-def abandon_query(query: Mapping[str, Any], settings: LakeSettings) -> None:
-    """Stop a query that may still run and delete what it may have half written.
-
-    ``query`` is ``{"id": ..., "location": ...}`` (location: an UNLOAD's fresh prefix, or
-    None). Best effort, never raises: it runs on the way out of a failure.
-    """
-    stop_query(query["id"], settings)
-    if query.get("location"):
-        try:
-            delete_tree(query["location"])
-        except Exception:
-            log.exception("could not delete %s", query["location"])
-
-
-def athena_records(execution_id: str, settings: LakeSettings) -> list[dict[str, Any]]:
-    """Result rows of a finished Athena query as ``{column: value}``, typed by its metadata."""
-    names, rows = athena_result(execution_id, settings)
-    return [dict(zip(names, row, strict=True)) for row in rows]
-
-
-def athena_result(
-    execution_id: str, settings: LakeSettings
-) -> tuple[list[str], list[tuple[Any, ...]]]:  # names, rows
-    """Column names and rows of a finished query (a SELECT's header row dropped), each
-    value typed from the column's Athena type (GetQueryResults returns text)."""
-    from pyathena.converter import DefaultTypeConverter
-
-    convert = DefaultTypeConverter().convert
-    columns: list[dict[str, Any]] = []
-    cells: list[list[dict[str, Any]]] = []
-    for page in athena_hook(settings).get_query_results_paginator(execution_id) or []:
-        result = page["ResultSet"]
-        columns = columns or list(result.get("ResultSetMetadata", {}).get("ColumnInfo", []))
-        cells += [row["Data"] for row in result["Rows"]]
-    names = [column["Name"] for column in columns]
-    if cells and [cell.get("VarCharValue") for cell in cells[0]] == names:
-        cells = cells[1:]  # a SELECT's first row holds the column labels
-    rows = [
-        tuple(convert(c["Type"], cell.get("VarCharValue")) for c, cell in zip(columns, row,
-                                                                             strict=True))
-        for row in cells
-    ]
-    return names, rows
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_parquet(
-    select_sql: str,
-    location: str,
-    compression: str,
-    settings: LakeSettings | None = None,
-    database: str | None = None,
-) -> int | None:
-    """Write the rows of an Athena SELECT as Parquet under ``location`` (a fresh prefix).
-
-    DuckDB's COPY on `local` (returns the rows written), Athena's UNLOAD on `aws` (None:
-    UNLOAD does not count them). ``database`` is the default database of unqualified
-    names. A failure leaves nothing at ``location``. Where the location is and what it
-    becomes (a staged, then published version) is the write path's business
-    (:mod:`iot_lake.wap`).
-    """
-    lake = settings or config.settings()
-    if lake.is_local:
-        return _write_local(select_sql, location, compression, lake, database)
-    _unload(select_sql, location, compression, lake, database or lake.curated_database)
-    return None
-
-
-def _copy_to_parquet(
-    con: duckdb.DuckDBPyConnection, local_sql: str, fs: Any, path: str, codec: str
-) -> int:
-    """One Parquet file of the query's rows under ``path``; the number of rows written.
-
-    COPY answers the count itself: no second read to count them.
-    """
-    fs.makedirs(path, exist_ok=True)
-    target = join(path, f"part-{uuid.uuid4().hex}.parquet")
-    if not is_local(fs):
-        register_filesystem(con, fs)
-        target = f"{fs.protocol[0]}://{target}"
-    [rows] = con.execute(
-        f"COPY ({local_sql}) TO {_sql_str(target)} (FORMAT parquet, "
-        f"COMPRESSION {codec.lower()}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
-    ).fetchone()
-    return int(rows)
-
-
-def _write_local(
-    select_sql: str,
-    location: str,
-    compression: str,
-    lake: LakeSettings,
-    database: str | None,
-) -> int:
-    fs, path = filesystem(location)
-    con = new_duckdb()
-    try:
-        local_sql = prepare_local(con, select_sql, lake, database)
-        rows = _copy_to_parquet(con, local_sql, fs, path, compression)
-    except Exception as err:
-        delete_tree(location)
-        from iot_lake.errors import query_error
-
-        raise query_error(f"writing {location} failed: {err}", err) from err
-    finally:
-        con.close()
-    return int(rows)
-
-
-def unload_sql(select_sql: str, location: str, compression: str) -> str:
-    """Athena UNLOAD of a SELECT to Parquet at a fresh prefix (engine plumbing)."""
-    return (
-        f"UNLOAD ({select_sql.strip().rstrip(';')}) TO {_sql_str(location)} "
-        f"WITH (format = 'PARQUET', compression = {_sql_str(compression)})"
-    )
-
-
-def _unload(
-    select_sql: str, location: str, compression: str, lake: LakeSettings, database: str
-) -> None:
-    parse_one(select_sql)  # fail before touching anything on a malformed statement
-    try:
-        athena_execute(unload_sql(select_sql, location, compression), lake, database=database)
-    except BaseException:
-        delete_tree(location)
-        raise

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from iot_lake.operators.deferred_sql import (
+    athena_engine,
     athena_trigger,
     failed_wait,
     resumed_kwargs,
@@ -73,10 +74,11 @@ class LakeStagedWriteOperator(BaseOperator):
     # ------------------------------------------------------------------ start
     def execute(self, context: Any) -> dict[str, Any]:
         from iot_lake import config, staged_write
+        from iot_lake.engine import get_engine
 
         lake = config.settings()
         values = [str(v) for v in self.partition_values]
-        if lake.is_local:
+        if not get_engine(lake).defers_waits:
             result = staged_write.stage_steps(self.plan(), values, self.summary_sql, lake)
             return self.finish(result, lake)
         state = {"values": values, "step": 0, "pending": [], "staged": [], "summary": None}
@@ -105,8 +107,9 @@ class LakeStagedWriteOperator(BaseOperator):
 
     def _submit(self, state: dict[str, Any], queries: Any, lake: Any) -> None:
         """Start a step's queries together (a submit error stops those already started)."""
-        from iot_lake import engine, wap
+        from iot_lake import wap
         from iot_lake.catalog import get_catalog
+        from iot_lake.engine.athena import unload_sql
         from iot_lake.sql.transpile import parse_one
 
         database = lake.curated_database
@@ -123,9 +126,9 @@ class LakeStagedWriteOperator(BaseOperator):
                     # in the ledger before the query starts: no kill, lost trigger or
                     # crash can leave an UNLOAD prefix that expiry does not know of
                     wap.record_unload_prefix(lake, table, state["values"], query["location"])
-                    statement = engine.unload_sql(
+                    statement = unload_sql(
                         select, query["location"], wap.compression_of(table, lake))
-                query["id"] = engine.athena_start(statement, lake, database=database)
+                query["id"] = athena_engine(lake).start(statement, database=database)
                 state["pending"].append(query)
                 self.log.info("Athena query %s writes %s", query["id"],
                               query["location"] or "the summary")
@@ -153,7 +156,7 @@ class LakeStagedWriteOperator(BaseOperator):
         self, context: Any, event: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        from iot_lake import config, engine, staged_write, wap
+        from iot_lake import config, staged_write, wap
         from iot_lake.catalog import get_catalog
         from iot_lake.errors import QueryError
 
@@ -168,7 +171,8 @@ class LakeStagedWriteOperator(BaseOperator):
             raise failed_wait(query["id"], event, lake)
         state["pending"].pop(0)
         if query["table"] is None:
-            state["summary"] = staged_write.one_row(engine.athena_records(query["id"], lake))
+            result = athena_engine(lake).result(query["id"])
+            state["summary"] = staged_write.one_row(result.records())
         else:
             catalog = get_catalog(lake)
             database = lake.curated_database
@@ -198,10 +202,9 @@ class LakeStagedWriteOperator(BaseOperator):
     # ------------------------------------------------------------------ helpers
     def _abandon(self, state: dict[str, Any], lake: Any) -> None:
         """Stop every query still running and delete what it may have half written."""
-        from iot_lake import engine
-
+        engine = athena_engine(lake)
         for query in state.get("pending") or []:
-            engine.abandon_query(query, lake)
+            engine.abandon(query)
 
     def finish(self, result: dict[str, Any], lake: Any) -> dict[str, Any]:
         """What the task returns (XCom): the staged write as is."""

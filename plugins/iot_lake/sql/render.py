@@ -65,6 +65,16 @@ def label(sql: str) -> str:
     return sql.strip() if is_file_reference(sql) else repr(sql.strip()[:80])
 
 
+def quote_literal(value: str) -> str:
+    """``value`` as a SQL string literal (both dialects double the quote)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier (both dialects double the quote)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def render_sql(
     sql: str | Path,
     params: Mapping[str, Any] | None = None,

@@ -20,7 +20,7 @@ from typing import Any
 
 from iot_lake import config, staged_write, wap
 from iot_lake.config import LakeSettings
-from iot_lake.engine import query_records
+from iot_lake.engine import get_engine
 from iot_lake.sql.render import LakeMacros, render_sql
 from iot_lake.weather import bounds
 from iot_lake.weather.plan import STATS_SQL, SUMMARY_SQL, WRITE_STEPS
@@ -90,7 +90,7 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
 def staged_summary(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
     """The summary of the staged day ``ds`` (:data:`iot_lake.weather.plan.SUMMARY_SQL`)."""
     lake = settings or config.settings()
-    return staged_write.one_row(query_records(SUMMARY_SQL, ds=ds, settings=lake))
+    return staged_write.one_row(get_engine(lake).query(SUMMARY_SQL, ds=ds).records())
 
 
 def publish_day(
