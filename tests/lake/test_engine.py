@@ -308,3 +308,32 @@ def test_count_if_over_no_rows_is_zero_as_on_athena(lake_settings) -> None:
     assert get_engine().query(
         "SELECT count_if(x) = 0 FROM (SELECT true AS x) WHERE false"
     ).rows == [(True,)]
+
+
+def test_a_query_gives_names_typed_rows_records_and_one_row(lake_settings) -> None:
+    result = get_engine(lake_settings).query(
+        "SELECT {{ params.n }} AS n, 'x' AS s, CAST(NULL AS double) AS v, true AS b "
+        "WHERE '{{ ds }}' = '2024-01-02'",
+        params={"n": 3},
+        ds="2024-01-02",
+    )
+    assert result.names == ["n", "s", "v", "b"]
+    assert result.rows == [(3, "x", None, True)]
+    assert result.records() == [{"n": 3, "s": "x", "v": None, "b": True}]
+    assert result.one() == {"n": 3, "s": "x", "v": None, "b": True}
+
+
+@pytest.mark.parametrize("rows", [0, 2])
+def test_one_row_is_exactly_one_or_a_clear_error(lake_settings, rows: int) -> None:
+    result = get_engine(lake_settings).query(
+        f"SELECT x FROM (VALUES (1), (2)) AS t(x) ORDER BY x LIMIT {rows}")
+    with pytest.raises(QueryError, match=rf"expected exactly one row of \['x'\], got {rows}"):
+        result.one()
+
+
+def test_the_engine_follows_the_backend(lake_settings, aws_lake) -> None:
+    from iot_lake.engine.athena import AthenaEngine
+    from iot_lake.engine.duckdb import DuckDBEngine
+
+    assert isinstance(get_engine(lake_settings), DuckDBEngine)
+    assert isinstance(get_engine(aws_lake), AthenaEngine)

@@ -254,7 +254,7 @@ def cold_readings(stations: list[str], limit: int = COLD_READINGS_LIMIT) -> list
 
     s = settings()
     try:
-        table = _dynamodb_table(s)
+        table = get_cold_readings_table(s)
         items: list[dict[str, Any]] = []
         if stations:
             from boto3.dynamodb.conditions import Key
@@ -282,7 +282,9 @@ def cold_readings(stations: list[str], limit: int = COLD_READINGS_LIMIT) -> list
     ]
 
 
-def _dynamodb_table(s: Any) -> Any:
+def get_cold_readings_table(s: Any) -> Any:
+    """The cold-readings DynamoDB table: the local endpoint (dynalite) or AWS (a factory:
+    the one place here that asks which backend runs)."""
     from botocore.config import Config
 
     # A page must not hang on a stopped local endpoint: fail fast and say so.
