@@ -65,11 +65,19 @@ class AthenaEngine(Engine):
         sleep_time: int = 5,
         max_polls: int = ATHENA_MAX_POLLS,
     ) -> str:
-        """Run one rendered statement, wait for it in this process; its execution id.
+        """Run one rendered statement and wait for it in this process; its execution id.
 
         For tools, tests and ``lake_setup``; DAG tasks wait in the triggerer instead.
         """
         execution_id = self.start(sql, database)
+        self.wait(execution_id, sleep_time, max_polls)
+        return execution_id
+
+    def wait(
+        self, execution_id: str, sleep_time: int = 5, max_polls: int = ATHENA_MAX_POLLS
+    ) -> None:
+        """Poll until the query ends; raise unless it succeeded. A wait that times out or is
+        interrupted (a kill, a task's timeout) stops the query first."""
         try:
             state = self.hook.poll_query_status(
                 execution_id, max_polling_attempts=max_polls, sleep_time=sleep_time
@@ -87,7 +95,6 @@ class AthenaEngine(Engine):
             )
         if state != "SUCCEEDED":
             raise self.failure(execution_id, f"ended {state}")
-        return execution_id
 
     def failure(self, execution_id: str | None, outcome: str) -> Exception:
         """The error of a query that did not succeed (``outcome`` says how): a data error

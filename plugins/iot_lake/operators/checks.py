@@ -2,9 +2,9 @@
 
 The operators are common.sql's own (``SQLColumnCheckOperator``, ``SQLTableCheckOperator``,
 ``SQLCheckOperator``); what changes is where the hook comes from, DuckDB with catalog
-views on `local`, Athena on `aws`, chosen from :func:`iot_lake.config.settings` when the
-task runs, so DAG files carry no connection and never branch on the backend, and how
-they fail. Check SQL is Athena dialect on both backends.
+views on `local`, Athena on `aws`, as the engine of the task's run says
+(:func:`iot_lake.engine.get_engine`), so DAG files carry no connection and never branch on
+the backend, and how they fail. Check SQL is Athena dialect on both backends.
 
 On `local` a check runs in the task (DuckDB, seconds). On `aws` its query runs on Athena
 while the task is *deferred* (no worker slot held): common.sql's logic is replayed on
