@@ -54,8 +54,8 @@ from iot_lake.operators.checks import (
     LakeDayShrinkCheckOperator,
     LakeSQLCheckOperator,
 )
-from iot_lake.operators.macros import LAKE
 from iot_lake.operators.profile import LakeProfileOperator
+from iot_lake.sql.render import LAKE
 from iot_lake.timetables import DailyTimetable
 
 # Named <database>.<table> like weather_lake's assets (no URI: no provider loads at parse).

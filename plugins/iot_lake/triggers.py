@@ -65,7 +65,8 @@ class LakeAthenaTrigger(AthenaTrigger):
     async def on_kill(self) -> None:
         from asgiref.sync import sync_to_async
 
-        from iot_lake import config, engine
+        from iot_lake import config
+        from iot_lake.engine.athena import AthenaEngine
 
         state = await sync_to_async(self.task_state)()
         if state is None or state == DEFERRED:
@@ -75,9 +76,9 @@ class LakeAthenaTrigger(AthenaTrigger):
                 self._task_label(), state or "of unknown state", self.queries,
             )
             return
-        settings = config.settings()
+        engine = AthenaEngine(config.settings())
         for execution_id in self.queries:
-            await sync_to_async(engine.stop_query)(execution_id, settings)
+            await sync_to_async(engine.stop)(execution_id)
 
     def task_state(self) -> str | None:
         """The state of this trigger's task instance in the metadata DB (through the

@@ -9,7 +9,7 @@ import pytest
 
 from iot_lake.catalog import get_catalog
 from iot_lake.coffee import export, reconcile, table
-from iot_lake.operators.checks import DataCheckFailed
+from iot_lake.errors import DataCheckFailed
 from iot_lake.storage import filesystem
 from iot_lake.wap import superseded
 from tests.coffee.conftest import DAY, END, START

@@ -6,8 +6,8 @@ import pytest
 
 from iot_lake import config, shrink
 from iot_lake.catalog import get_catalog, parquet_table_input
-from iot_lake.errors import ConfigError
-from iot_lake.operators.checks import DataCheckFailed, LakeDayShrinkCheckOperator
+from iot_lake.errors import ConfigError, DataCheckFailed
+from iot_lake.operators.checks import LakeDayShrinkCheckOperator
 from iot_lake.storage import join
 from iot_lake.wap import publish, staging
 

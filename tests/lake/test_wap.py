@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from iot_lake import engine
 from iot_lake.catalog import get_catalog, parquet_table_input
+from iot_lake.engine import get_engine
+from iot_lake.engine.athena import AthenaEngine
 from iot_lake.errors import AirflowFailException, PublishError, QueryDataError, QueryError
 from iot_lake.storage import filesystem, join
 from iot_lake.wap import publish, staging, superseded
@@ -48,12 +49,12 @@ def test_a_staged_version_is_invisible_until_published_then_the_old_one_waits(
 
     staged = staging.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
     assert "/readings/_staging/dt=d1/run=" in staged.location
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
-    assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
+    assert get_engine().query("SELECT station FROM iot_lake_staging.readings").rows == [("b",)]
     assert _files(published_uri) == before
 
     [result] = publish.publish({"staged": [staged]})
-    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("b",)]
     catalog = get_catalog(lake_settings)
     assert catalog.get_partitions(lake_settings.staging_database, "readings") == []
     # The replaced directory is kept, byte for byte, until the grace period ends.
@@ -73,7 +74,7 @@ def test_a_retried_publish_is_a_no_op(lake_settings) -> None:
     staged = staging.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     assert publish.publish({"staged": [staged]})[0]["already_published"] is False
     assert publish.publish({"staged": [staged]})[0]["already_published"] is True
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
 
 
 def test_publishing_a_version_that_is_no_longer_staged_fails(lake_settings) -> None:
@@ -83,7 +84,7 @@ def test_publishing_a_version_that_is_no_longer_staged_fails(lake_settings) -> N
     staging.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
     with pytest.raises(PublishError, match="no longer the version staged"):
         publish.publish({"staged": [old]})
-    assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
+    assert get_engine().query("SELECT count(*) FROM readings").rows == [(0,)]
 
 
 def test_a_corrupt_raw_object_is_a_data_error_naming_the_file(lake_settings) -> None:
@@ -132,7 +133,7 @@ def _state(execution_id: str) -> str:
 
 def test_a_synchronous_wait_that_times_out_stops_its_query(long_queries) -> None:
     with pytest.raises(QueryError, match="stopped"):
-        engine.athena_execute("SELECT 1", long_queries, sleep_time=0, max_polls=2)
+        AthenaEngine(long_queries).execute("SELECT 1", sleep_time=0, max_polls=2)
     assert _state(_started()) == "CANCELLED"
 
 
@@ -145,7 +146,7 @@ def test_a_killed_wait_stops_its_query(long_queries, monkeypatch) -> None:
 
     monkeypatch.setattr(AthenaHook, "poll_query_status", killed)
     with pytest.raises(AirflowTaskTerminated):
-        engine.athena_execute("SELECT 1", long_queries)
+        AthenaEngine(long_queries).execute("SELECT 1")
     assert _state(_started()) == "CANCELLED"
 
 
@@ -223,9 +224,9 @@ def test_the_write_runs_in_the_task_on_local(lake_settings) -> None:
     result = _operator(publish=False).execute({"ti": FakeTaskInstance("write")})
     [staged] = result["staged"]
     assert staged["staging_database"] == "iot_lake_staging" and result["rows"] == 1
-    assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
+    assert get_engine().query("SELECT count(*) FROM readings").rows == [(0,)]
     publish.publish(result)
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
 
 
 def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None:
@@ -234,8 +235,6 @@ def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None
 
     from airflow.sdk.exceptions import AirflowTaskTimeout
 
-    from iot_lake.hooks.lake_athena import LakeAthenaSQLHook
-
     def timeout(*_args: Any) -> None:
         raise AirflowTaskTimeout("Timeout, PID: test")
 
@@ -243,7 +242,7 @@ def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None
     signal.setitimer(signal.ITIMER_REAL, 1.5)
     try:
         with pytest.raises(AirflowTaskTimeout):
-            LakeAthenaSQLHook(settings=long_queries).get_first("SELECT 1")
+            AthenaEngine(long_queries).query("SELECT 1")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -313,15 +312,15 @@ def test_a_local_lake_on_s3_publishes_by_pointing_the_catalog_at_the_staged_pref
     db = lake.curated_database
     first = publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     assert first["location"].startswith("s3://lake-on-s3/curated/readings/dt=d1/run=")
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
 
     staged = staging.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
-    assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
+    assert get_engine().query("SELECT station FROM iot_lake_staging.readings").rows == [("b",)]
     [result] = publish.publish({"staged": [staged]})
     assert result["location"] == staged.location
     assert result["superseded"].rstrip("/") == first["location"].rstrip("/")
-    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("b",)]
     # A retried publish (the worker died after the swap) finds it done.
     assert publish.publish({"staged": [staged]})[0]["already_published"] is True
     # The replaced prefix stays readable for the grace period, then expires.
@@ -332,7 +331,7 @@ def test_a_local_lake_on_s3_publishes_by_pointing_the_catalog_at_the_staged_pref
         first["location"].rstrip("/")
     ]
     assert _files(first["location"]) == {}
-    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("b",)]
 
 
 def test_a_local_lake_on_s3_reads_two_tables_and_writes_from_one_in_one_query(
@@ -349,11 +348,11 @@ def test_a_local_lake_on_s3_reads_two_tables_and_writes_from_one_in_one_query(
     ))  # fmt: skip
     publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     publish.write_partition("SELECT 'a' AS station, 'Austin' AS name", db, "stations", ["d1"])
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT s.name, r.value FROM readings r JOIN stations s ON r.station = s.station"
-    ) == [("Austin", 1.0)]
+    ).rows == [("Austin", 1.0)]
     publish.write_partition(
         "SELECT r.station, r.value * 2 AS value FROM readings r JOIN stations s"
         " ON r.station = s.station", db, "readings", ["d2"],
     )  # fmt: skip
-    assert engine.run_query("SELECT value FROM readings WHERE dt = 'd2'") == [(2.0,)]
+    assert get_engine().query("SELECT value FROM readings WHERE dt = 'd2'").rows == [(2.0,)]

@@ -14,8 +14,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from iot_lake import engine
 from iot_lake.catalog import get_catalog
+from iot_lake.engine import get_engine
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.storage import filesystem
 from iot_lake.wap import staging
@@ -97,12 +97,10 @@ def observation(station: str, clock: str, *groups: dict, day: str = DAY, **value
 def precipitation(settings, day: str = DAY) -> dict[str, float | None]:
     stats_day(STATS_BY_STATION, day, settings=settings)
     return dict(
-        engine.run_query(
+        get_engine(settings).query(
             "SELECT weather_station, precipitation_mm FROM weather_stats_by_station_day "
             "WHERE dt = '{{ ds }}'",
-            ds=day,
-            settings=settings,
-        )
+            ds=day).rows
     )
 
 
@@ -221,12 +219,10 @@ def test_rows_of_one_observation_count_once(lake_settings, observations_table) -
     write_day(lake_settings, observations_table, DAY, day, copies=1)
 
     assert tripled == precipitation(lake_settings) == {"G": 1.0, "H": 3.2}
-    [(count,)] = engine.run_query(
+    [(count,)] = get_engine(lake_settings).query(
         "SELECT observation_count FROM weather_stats_by_station_day "
         "WHERE dt = '{{ ds }}' AND weather_station = 'G'",
-        ds=DAY,
-        settings=lake_settings,
-    )
+        ds=DAY).rows
     assert count == 2
 
 

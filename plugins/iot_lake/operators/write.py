@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from iot_lake.operators.deferred_sql import (
+    athena_engine,
     athena_trigger,
     failed_wait,
     resumed_kwargs,
@@ -73,11 +74,12 @@ class LakeStagedWriteOperator(BaseOperator):
     # ------------------------------------------------------------------ start
     def execute(self, context: Any) -> dict[str, Any]:
         from iot_lake import config
+        from iot_lake.engine import get_engine
         from iot_lake.wap import steps
 
         lake = config.settings()
         state = steps.new_state(self.partition_values)
-        if lake.is_local:  # DuckDB: the whole plan in the task (seconds)
+        if not get_engine(lake).defers_waits:  # DuckDB: the whole plan in the task (seconds)
             return self._advance(context, state, lake, start=steps.stage_now)
         return self._advance(context, state, lake, start=self._submit)
 
@@ -99,14 +101,15 @@ class LakeStagedWriteOperator(BaseOperator):
     def _submit(self, queries: Any, state: dict[str, Any], lake: Any) -> None:
         """The deferring starter: UNLOAD each table of a step to a fresh prefix (and start
         the summary) on Athena, all together; a submit error stops those already started."""
-        from iot_lake import engine
         from iot_lake.catalog import get_catalog
+        from iot_lake.engine.athena import unload_sql
+        from iot_lake.sql.transpile import parse_one
         from iot_lake.wap import staging
 
         database = lake.curated_database
         try:
             for table_name, select in queries:
-                engine.parse_one(select)  # fail before starting anything on a bad statement
+                parse_one(select)  # fail before starting anything on a bad statement
                 query: dict[str, Any] = {"table": table_name, "location": None}
                 statement = select
                 if table_name is not None:
@@ -117,9 +120,9 @@ class LakeStagedWriteOperator(BaseOperator):
                     # in the ledger before the query starts: no kill, lost trigger or
                     # crash can leave an UNLOAD prefix that expiry does not know of
                     staging.record_unload_prefix(table, state["values"], query["location"])
-                    statement = engine.unload_sql(
+                    statement = unload_sql(
                         select, query["location"], staging.compression_of(table, lake))
-                query["id"] = engine.athena_start(statement, lake, database=database)
+                query["id"] = athena_engine(lake).start(statement, database=database)
                 state["pending"].append(query)
                 self.log.info("Athena query %s writes %s", query["id"],
                               query["location"] or "the summary")
@@ -147,7 +150,7 @@ class LakeStagedWriteOperator(BaseOperator):
         self, context: Any, event: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        from iot_lake import config, engine
+        from iot_lake import config
         from iot_lake.errors import QueryError
         from iot_lake.wap import steps
 
@@ -162,7 +165,7 @@ class LakeStagedWriteOperator(BaseOperator):
             raise failed_wait(query["id"], event, lake)
         state["pending"].pop(0)
         summary = (
-            steps.one_row(engine.athena_records(query["id"], lake))
+            steps.one_row(athena_engine(lake).result(query["id"]).records())
             if query["table"] is None else None
         )
         steps.finish_query(state, query, lake, summary)
@@ -187,10 +190,9 @@ class LakeStagedWriteOperator(BaseOperator):
     # ------------------------------------------------------------------ helpers
     def _abandon(self, state: dict[str, Any], lake: Any) -> None:
         """Stop every query still running and delete what it may have half written."""
-        from iot_lake import engine
-
+        engine = athena_engine(lake)
         for query in state.get("pending") or []:
-            engine.abandon_query(query, lake)
+            engine.abandon(query)
 
     def finish(self, result: dict[str, Any], lake: Any) -> dict[str, Any]:
         """What the task returns (XCom): the staged write as is."""

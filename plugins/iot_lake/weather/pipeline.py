@@ -20,8 +20,8 @@ from typing import Any
 
 from iot_lake import config
 from iot_lake.config import LakeSettings
-from iot_lake.engine import query_records, render_sql
-from iot_lake.operators.macros import LakeMacros
+from iot_lake.engine import get_engine
+from iot_lake.sql.render import LakeMacros, render_sql
 from iot_lake.wap import steps as write_steps
 from iot_lake.wap.publish import publish, write_partition
 from iot_lake.weather import bounds
@@ -92,7 +92,7 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
 def staged_summary(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
     """The summary of the staged day ``ds`` (:data:`iot_lake.weather.plan.SUMMARY_SQL`)."""
     lake = settings or config.settings()
-    return write_steps.one_row(query_records(SUMMARY_SQL, ds=ds, settings=lake))
+    return write_steps.one_row(get_engine(lake).query(SUMMARY_SQL, ds=ds).records())
 
 
 def publish_day(
