@@ -1,7 +1,7 @@
 """Staging: where a new version of a partition is written, and its registration.
 
 Every writer goes through here: :func:`stage_partition` for a SELECT (the engine's
-:func:`~iot_lake.engine.write_parquet`), :func:`staged_version` + :func:`register_staged`
+:meth:`~iot_lake.engine.Engine.write_parquet`), :func:`staged_version` + :func:`register_staged`
 for a version written some other way (the coffee export's pyarrow writer, an Athena
 UNLOAD the operator waited for). A staged version is registered as the same partition of
 the same table in the staging database, where the audit reads it.
@@ -143,15 +143,16 @@ def stage_partition(
     it; readers of ``db.table_name`` still see the published version. A failed write
     leaves nothing staged.
     """
-    from iot_lake import engine
+    from iot_lake.engine import get_engine
 
     lake = settings or config.settings()
     catalog = get_catalog(lake)
     table = target_table(catalog, db, table_name, values)
     try:
         with staged_version(table, values, run_id or new_run_id()) as location:
-            rows = engine.write_parquet(
-                select_sql, location, compression_of(table, lake), lake, database or db
+            rows = get_engine(lake).write_parquet(
+                select_sql, location, compression=compression_of(table, lake),
+                database=database or db,
             )
     except Exception as err:
         err.add_note(

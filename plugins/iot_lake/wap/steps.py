@@ -70,11 +70,11 @@ def advance(
 
 def stage_now(queries: Sequence[Query], state: dict[str, Any], lake: LakeSettings) -> None:
     """The starter that runs a step's queries here and now, one after the other."""
-    from iot_lake.engine import query_records
+    from iot_lake.engine import get_engine
 
     for table, select in queries:
         if table is None:
-            state["summary"] = one_row(query_records(select, settings=lake))
+            state["summary"] = one_row(get_engine(lake).query(select).records())
         else:
             staged = stage_partition(select, lake.curated_database, table, state["values"], lake)
             state["staged"][-1].append(staged.as_dict())
