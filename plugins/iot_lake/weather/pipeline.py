@@ -20,12 +20,12 @@ from typing import Any
 
 from iot_lake import config
 from iot_lake.config import LakeSettings
-from iot_lake.engine import get_engine
 from iot_lake.sql.render import LakeMacros, render_sql
 from iot_lake.wap import steps as write_steps
 from iot_lake.wap.publish import publish, write_partition
 from iot_lake.weather import bounds
 from iot_lake.weather.plan import STATS_SQL, SUMMARY_SQL, WRITE_STEPS
+from iot_lake.weather.reconcile import raw_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,6 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
     (:mod:`iot_lake.weather.ingest_errors`: ``ingest_errors``, ``ingest_error_objects``).
     """
     from iot_lake.weather import ingest_errors
-    from iot_lake.weather.reconcile import raw_snapshot
 
     lake = settings or config.settings()
     objects = raw_snapshot(ds, lake)
@@ -87,12 +86,6 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
         log.warning("day %s: %s raw records rejected (staged: %s)",
                     ds, written["rejects"], written["staged"][0]["location"])
     return written
-
-
-def staged_summary(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
-    """The summary of the staged day ``ds`` (:data:`iot_lake.weather.plan.SUMMARY_SQL`)."""
-    lake = settings or config.settings()
-    return write_steps.one_row(get_engine(lake).query(SUMMARY_SQL, ds=ds).records())
 
 
 def publish_day(
