@@ -278,14 +278,14 @@ def test_the_event_shape_is_json_as_s3_and_lambda_pass_it():
 def test_a_module_level_handler_is_built_once_per_process(monkeypatch, lake_settings, coffee_db):
     monkeypatch.setattr(ph, "_HANDLER", None)
     built: list[int] = []
-    real_build = ph.build
+    real_build = ph.get_photo_handler
 
     def counting_build(lake=None):
         built.append(1)
         return real_build(lake)
 
     monkeypatch.setenv("AIRFLOW_CONN_COFFEE_MYSQL", coffee_db.connection_json())
-    monkeypatch.setattr(ph, "build", counting_build)
+    monkeypatch.setattr(ph, "get_photo_handler", counting_build)
     upload_photo(lake_settings, NAME, ASTRONAUT)
     assert ph.handler(ph.s3_event(ph.LOCAL_BUCKET, NAME), None)["inserted"] == 1
     assert ph.handler(ph.s3_event(ph.LOCAL_BUCKET, NAME), None)["duplicates"] == 1
@@ -312,13 +312,13 @@ def test_a_handler_that_failed_is_rebuilt_for_the_next_event(monkeypatch, lake_s
     monkeypatch.setattr(ph, "_HANDLER", None)
     monkeypatch.setenv("AIRFLOW_CONN_COFFEE_MYSQL", coffee_db.connection_json())
     built: list[ph.PhotoHandler] = []
-    real_build = ph.build
+    real_build = ph.get_photo_handler
 
     def recording_build(lake=None):
         built.append(real_build(lake))
         return built[-1]
 
-    monkeypatch.setattr(ph, "build", recording_build)
+    monkeypatch.setattr(ph, "get_photo_handler", recording_build)
     upload_photo(lake_settings, NAME, ASTRONAUT)
     event = ph.s3_event(ph.LOCAL_BUCKET, NAME)
     assert ph.handler(event, None)["inserted"] == 1

@@ -90,7 +90,7 @@ def test_a_failed_event_in_the_queue_is_replayed_into_mysql_and_deleted_only_the
 
     # Aurora still down: the record stays, visible again at once for the alarm.
     still = replay_failed.replay(
-        replay_failed.store_for(lake), replay_failed.in_process(database_down)
+        replay_failed.get_failure_store(lake), replay_failed.in_process(database_down)
     )
     assert (still.records, still.resolved, len(still.still_failing)) == (1, 0, 1)
     assert "lost press.png" in still.still_failing[0]
@@ -98,7 +98,7 @@ def test_a_failed_event_in_the_queue_is_replayed_into_mysql_and_deleted_only_the
 
     connection = coffee_db.connect()
     handler = ph.PhotoHandler(lake, analyzer, ph.MySqlWriter(connection))
-    store = replay_failed.store_for(lake)
+    store = replay_failed.get_failure_store(lake)
     deleted_with_rows: list[int] = []
     delete = store.resolved
 
@@ -139,7 +139,7 @@ def test_a_replayed_press_already_in_mysql_is_a_duplicate_and_its_record_goes(
         handler(event)
         deliver(sqs, url, on_failure_record(event, "Sandbox.Timedout", "Task timed out"))
         summary = replay_failed.replay(
-            replay_failed.store_for(aws_photos),
+            replay_failed.get_failure_store(aws_photos),
             replay_failed.in_process(lambda e, c: handler(e).as_dict()),
         )
     finally:

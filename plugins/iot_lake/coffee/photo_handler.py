@@ -35,7 +35,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -123,8 +123,18 @@ def photo_url(lake: LakeSettings, bucket: str, key: str) -> str:
     """The URL stored in the row, in a form ``iot_lake.coffee.photo_url`` accepts: the key
     percent-encoded (it may hold ' ', '#', '?'...), so the URL decodes back to it."""
     object_uri(lake, bucket, key)  # refuses a '..' segment
-    if not lake.is_local:
-        return urls.s3_object_url(bucket, lake.region, key)
+    return get_photo_url(lake)(bucket, key)
+
+
+def get_photo_url(lake: LakeSettings) -> Callable[[str, str], str]:
+    """How a row names the photo ``(bucket, key)``: on ``aws`` the object's regional HTTPS
+    URL; on ``local`` the store's own URL (a file, or ``s3://`` of a local endpoint)."""
+    if lake.is_local:
+        return functools.partial(_store_url, lake)
+    return lambda bucket, key: urls.s3_object_url(bucket, lake.region, key)
+
+
+def _store_url(lake: LakeSettings, bucket: str, key: str) -> str:
     if bucket == LOCAL_BUCKET:
         return urls.object_url(lake.uri("photos"), key)
     return urls.object_url(f"s3://{bucket}", key)
@@ -373,7 +383,7 @@ class PhotoHandler:
 _HANDLER: PhotoHandler | None = None
 
 
-def build(lake: LakeSettings | None = None) -> PhotoHandler:
+def get_photo_handler(lake: LakeSettings | None = None) -> PhotoHandler:
     """The handler for the configured backend (aws: Rekognition + Data API)."""
     lake = lake or settings()
     if lake.is_local:
@@ -396,7 +406,7 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point (and the local notifier's): one S3 notification event."""
     global _HANDLER
     if _HANDLER is None:
-        _HANDLER = build()
+        _HANDLER = get_photo_handler()
     try:
         return _HANDLER(event).as_dict()
     except Exception:
