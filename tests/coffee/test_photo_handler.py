@@ -19,7 +19,7 @@ from iot_lake.coffee import photo_handler as ph
 from iot_lake.coffee.faces import FaceAttributes, LocalFaceAnalyzer, RekognitionFaceAnalyzer
 from iot_lake.coffee.local_notifier import upload_photo
 from iot_lake.errors import KeyRejected
-from iot_lake.provisioning.coffee import lambda_zip
+from iot_lake.provisioning.lambda_package import lambda_zip
 from simulators.coffee_machine.machine import PHOTOS_DIR
 
 ASTRONAUT = (PHOTOS_DIR / "astronaut.png").read_bytes()
