@@ -23,6 +23,7 @@ from iot_lake import config, incidents
 from iot_lake.coffee import local_notifier as notifier
 from iot_lake.coffee import photo_handler as ph
 from iot_lake.coffee import photo_url, replay_failed
+from iot_lake.coffee import photo_writers as pw
 from iot_lake.coffee.faces import LocalFaceAnalyzer
 from iot_lake.config import PROJECT_ROOT
 from iot_lake.errors import FunctionFailed
@@ -97,7 +98,7 @@ def test_a_failed_event_in_the_queue_is_replayed_into_mysql_and_deleted_only_the
     assert waiting() == (1, 0) and count(coffee_db) == 0
 
     connection = coffee_db.connect()
-    handler = ph.PhotoHandler(lake, analyzer, ph.MySqlWriter(connection))
+    handler = ph.PhotoHandler(lake, analyzer, pw.MySqlWriter(connection))
     store = replay_failed.get_failure_store(lake)
     deleted_with_rows: list[int] = []
     delete = store.resolved
@@ -135,7 +136,7 @@ def test_a_replayed_press_already_in_mysql_is_a_duplicate_and_its_record_goes(
     event = ph.s3_event(BUCKET, key)
     connection = coffee_db.connect()
     try:
-        handler = ph.PhotoHandler(aws_photos, analyzer, ph.MySqlWriter(connection))
+        handler = ph.PhotoHandler(aws_photos, analyzer, pw.MySqlWriter(connection))
         handler(event)
         deliver(sqs, url, on_failure_record(event, "Sandbox.Timedout", "Task timed out"))
         summary = replay_failed.replay(

@@ -69,11 +69,12 @@ def device_role_alias(prefix: str | None = None) -> str:
 
 def aurora_settings() -> dict[str, str]:
     from iot_lake.coffee import photo_handler as ph
+    from iot_lake.coffee.photo_writers import DEFAULT_DATABASE
 
     return {
         ph.CLUSTER_ARN_ENV: os.environ.get(ph.CLUSTER_ARN_ENV, ""),
         ph.SECRET_ARN_ENV: os.environ.get(ph.SECRET_ARN_ENV, ""),
-        ph.DATABASE_ENV: os.environ.get(ph.DATABASE_ENV, ph.DEFAULT_DATABASE),
+        ph.DATABASE_ENV: os.environ.get(ph.DATABASE_ENV, DEFAULT_DATABASE),
     }
 
 

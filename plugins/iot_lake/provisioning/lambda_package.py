@@ -27,6 +27,7 @@ LAMBDA_MODULES = (
     "coffee/faces.py",
     "coffee/photo_handler.py",
     "coffee/photo_url.py",
+    "coffee/photo_writers.py",
 )
 LAMBDA_INCLUDE = ("sql/aurora/insert_coffee_photo.sql",)
 # Pure-Python libraries the handler imports that the runtime lacks: their sources go under
