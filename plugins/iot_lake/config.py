@@ -110,6 +110,16 @@ class LakeSettings:
             )
         return value
 
+    def __str__(self) -> str:
+        """How a command names the settings it runs with: ``backend=local``."""
+        return f"backend={self.backend}"
+
+    @property
+    def dynamodb_endpoint_url(self) -> str | None:
+        """The endpoint a DynamoDB client is given: the local stand-in on ``local``; None
+        on ``aws`` (boto3 finds DynamoDB in the region)."""
+        return self.dynamodb_endpoint if self.is_local else None
+
     @property
     def is_local(self) -> bool:
         return self.backend == "local"

@@ -91,6 +91,8 @@ class FailedEvent:
 
 class FailureStore(Protocol):
     where: str
+    listable: bool
+    """True when :meth:`failed` leaves the records as they are (a page may list them)."""
 
     def failed(self) -> Iterator[FailedEvent]: ...
 
@@ -110,6 +112,8 @@ class SpoolFailures:
     """``local``: the invocation records the notifier wrote to ``failed/``."""
 
     lake: LakeSettings
+    listable = True
+    """Reading the records leaves them as they are: a page may list each one."""
 
     @property
     def root(self) -> Path:
@@ -152,6 +156,8 @@ class QueueFailures:
     queue_url: str
     wait_seconds: int = 1
     _seen: set[str] = field(default_factory=set)
+    listable = False
+    """Receiving a message hides it for a while: a page shows the queue's count instead."""
 
     @property
     def where(self) -> str:
@@ -283,7 +289,7 @@ def replay(store: FailureStore, invoke: Invoke) -> ReplaySummary:
     return summary
 
 
-def store_for(lake: LakeSettings, *, quick: bool = False) -> FailureStore:
+def get_failure_store(lake: LakeSettings, *, quick: bool = False) -> FailureStore:
     """Where the failed events of ``lake``'s backend are kept; ``quick``: one try with a
     short timeout (a page showing the count must not hang when AWS is out of reach)."""
     if lake.is_local:
@@ -299,6 +305,17 @@ def store_for(lake: LakeSettings, *, quick: bool = False) -> FailureStore:
     client = boto3.client("sqs", region_name=lake.region, config=config)
     url = client.get_queue_url(QueueName=queue_name(lake.name_prefix))["QueueUrl"]
     return QueueFailures(client, url)
+
+
+def get_invoke(lake: LakeSettings, *, in_process_on_aws: bool = False) -> Invoke:
+    """Who runs a replayed event: the handler here on ``local``; the deployed function on
+    ``aws`` (its code, its role), or the handler here when ``in_process_on_aws``."""
+    if lake.is_local or in_process_on_aws:
+        return in_process()
+    import boto3
+
+    client = boto3.client("lambda", region_name=lake.region)
+    return lambda_invoke(client, function_name(lake.name_prefix))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -318,21 +335,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     lake = settings()
-    store = store_for(lake)
+    store = get_failure_store(lake)
     if args.list:
         for item in store.failed():
             sys.stdout.write(f"{item.failed_at}  {item.ident}  {item.keys}  {item.error}\n")
             store.kept(item)
         sys.stderr.write(f"{store.count()} failed photo events in {store.where}\n")
         return 0
-    if lake.is_local or args.in_process:
-        invoke = in_process()
-    else:
-        import boto3
-
-        client = boto3.client("lambda", region_name=lake.region)
-        invoke = lambda_invoke(client, function_name(lake.name_prefix))
-    summary = replay(store, invoke)
+    summary = replay(store, get_invoke(lake, in_process_on_aws=args.in_process))
     for line in [*summary.still_failing, *summary.rejected][:10]:
         sys.stderr.write(f"  kept: {line}\n")
     sys.stderr.write(summary.line() + "\n")
