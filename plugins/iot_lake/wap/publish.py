@@ -43,7 +43,7 @@ def publish(
     catalog = get_catalog(lake)
     outputs = [StagedPartition.from_dict(v) for v in written["staged"]]
     intermediates = [StagedPartition.from_dict(v) for v in written.get("intermediate") or []]
-    results = [_swap_in(version, lake, catalog) for version in outputs]
+    results = [_swap_in(version, catalog) for version in outputs]
     for version in intermediates:
         _retire(version, catalog)
     superseded.expire_superseded(
@@ -81,7 +81,7 @@ def write_partition(
     }
 
 
-def _swap_in(staged: StagedPartition, lake: LakeSettings, catalog: Catalog) -> dict[str, Any]:
+def _swap_in(staged: StagedPartition, catalog: Catalog) -> dict[str, Any]:
     """Swap one staged version in as the published partition (idempotent on retry)."""
     table = catalog.require_table(staged.database, staged.table)
     in_staging = catalog.get_partition(staged.staging_database, staged.table, staged.values)

@@ -25,7 +25,6 @@ from iot_lake.wap import steps as write_steps
 from iot_lake.wap.publish import publish, write_partition
 from iot_lake.weather import bounds
 from iot_lake.weather.plan import STATS_SQL, SUMMARY_SQL, WRITE_STEPS
-from iot_lake.weather.reconcile import raw_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,10 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
     the ingestion kept under ``errors/`` on that day are rejects too
     (:mod:`iot_lake.weather.ingest_errors`: ``ingest_errors``, ``ingest_error_objects``).
     """
+    # here, not at the top: the audit's module imports Airflow (its errors), the
+    # benchmarks that import this one must not
     from iot_lake.weather import ingest_errors
+    from iot_lake.weather.reconcile import raw_snapshot
 
     lake = settings or config.settings()
     objects = raw_snapshot(ds, lake)
