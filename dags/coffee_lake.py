@@ -105,9 +105,9 @@ def coffee_lake() -> None:
 
     @task(outlets=[COFFEES_ASSET, REJECTS_ASSET])
     def publish_coffees(written: dict[str, Any]) -> list[dict[str, Any]]:
-        from iot_lake.wap import publish_all
+        from iot_lake.wap.publish import publish
 
-        return publish_all(written["staged"])
+        return publish(written)
 
     profile_coffees = LakeProfileOperator(
         task_id="profile_coffees", table="coffees", inlets=[COFFEES_ASSET]

@@ -14,8 +14,8 @@ Only the metadata DB tells the two apart: a task instance still ``deferred`` is 
 for by another triggerer, so ``on_kill`` leaves its queries alone, and when it cannot
 ask it leaves them too (a query that runs on finishes; stopping one a live task waits
 for fails a good day). A trigger never deletes anything: every UNLOAD prefix is in the
-superseded ledger from its submission (:func:`iot_lake.wap.record_unload_prefix`), and
-:func:`iot_lake.wap.expire_superseded` removes it unless it was staged.
+superseded ledger from its submission (:func:`iot_lake.wap.staging.record_unload_prefix`), and
+:func:`iot_lake.wap.superseded.expire_superseded` removes it unless it was staged.
 """
 
 from __future__ import annotations

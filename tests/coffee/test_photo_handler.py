@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from iot_lake.coffee import photo_handler as ph
 from iot_lake.coffee.faces import FaceAttributes, LocalFaceAnalyzer, RekognitionFaceAnalyzer
 from iot_lake.coffee.local_notifier import upload_photo
+from iot_lake.errors import KeyRejected
 from iot_lake.provisioning.coffee import lambda_zip
 from simulators.coffee_machine.machine import PHOTOS_DIR
 
@@ -299,9 +300,9 @@ def test_the_photos_location_of_each_store():
     assert ph.photos_location(LakeSettings(photos_uri="s3://b")) == ("b", "")
     assert ph.photos_location(LakeSettings(photos_uri="file:///x/photos")) == (ph.LOCAL_BUCKET, "")
     assert ph.parse_key("photos/m-1/2026-11-20/000000-a.JPG", "photos/").machine_id == "m-1"
-    with pytest.raises(ph.KeyRejected, match="outside the photos prefix"):
+    with pytest.raises(KeyRejected, match="outside the photos prefix"):
         ph.parse_key("raw/m-1/2026-11-20/000000-a.jpg", "photos/")
-    with pytest.raises(ph.KeyRejected, match=r"'\.\.' segment"):
+    with pytest.raises(KeyRejected, match=r"'\.\.' segment"):
         ph.object_uri(LakeSettings(photos_uri="file:///x"), ph.LOCAL_BUCKET, "a/../b")
 
 

@@ -25,6 +25,7 @@ from iot_lake.coffee import photo_handler as ph
 from iot_lake.coffee import photo_url, replay_failed
 from iot_lake.coffee.faces import LocalFaceAnalyzer
 from iot_lake.config import PROJECT_ROOT
+from iot_lake.errors import FunctionFailed
 from simulators.coffee_machine.machine import PHOTOS_DIR
 from tests.coffee.conftest import DAY
 from tests.fixtures.lambda_destinations import deliver, on_failure_record
@@ -171,7 +172,7 @@ def test_on_aws_the_replay_invokes_the_function_synchronously_and_reads_its_erro
             expected,
         )
         assert invoke(event)["inserted"] == 1
-        with pytest.raises(replay_failed.FunctionFailed, match="OperationalError: Lost connection"):
+        with pytest.raises(FunctionFailed, match="OperationalError: Lost connection"):
             invoke(event)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-from iot_lake import wap
 from iot_lake.catalog import get_catalog, parquet_table_input
 from iot_lake.engine import get_engine
 from iot_lake.hooks.lake_duckdb import LakeDuckDBHook
@@ -15,6 +14,7 @@ from iot_lake.operators.checks import (
     LakeTableCheckOperator,
 )
 from iot_lake.storage import join
+from iot_lake.wap import publish, staging
 
 
 @pytest.fixture
@@ -24,11 +24,11 @@ def readings(lake_settings):
         join(lake_settings.uri("curated"), "readings"), [("dt", "string")],
     )
     get_catalog(lake_settings).upsert_table("iot_lake", table)
-    wap.write_partition(
+    publish.write_partition(
         "SELECT 'a' AS station, 10.0 AS temp UNION ALL SELECT 'b', 20.0", "iot_lake", "readings",
         ["d1"],
     )
-    wap.write_partition(
+    publish.write_partition(
         "SELECT CAST(NULL AS varchar) AS station, 99.0 AS temp", "iot_lake", "readings", ["d2"]
     )
     return lake_settings
@@ -109,7 +109,7 @@ def test_a_failed_check_is_a_data_error_naming_values_and_the_staged_data(readin
 
     from iot_lake.errors import DataCheckFailed
 
-    staged = wap.stage_partition(
+    staged = staging.stage_partition(
         "SELECT 'c' AS station, 75.0 AS temp", "iot_lake", "readings", ["d3"]
     )
     check = LakeColumnCheckOperator(

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from iot_lake import wap
 from iot_lake.catalog import get_catalog, parquet_table_input
 from iot_lake.engine import get_engine
 from iot_lake.errors import QueryError
 from iot_lake.sql.render import render_sql
 from iot_lake.sql.transpile import to_duckdb
 from iot_lake.storage import atomic_open, filesystem, join
+from iot_lake.wap import publish, superseded
 from iot_lake.weather.synthetic import encode_records, message, object_key, write_object
 from iot_lake.weather.tables import ensure_tables
 
@@ -175,9 +175,9 @@ def test_path_is_the_object_uri_like_athenas_hidden_column(lake_settings) -> Non
 def test_write_partition_replaces_a_day_and_leaves_others(lake_settings) -> None:
     _table(lake_settings)
     db = lake_settings.curated_database
-    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    wap.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
-    wap.write_partition(
+    publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    publish.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
+    publish.write_partition(
         "SELECT 'c' AS station, 3.0 AS value UNION ALL SELECT 'd', 4.0", db, "readings", ["d2"]
     )
     rows = get_engine().query("SELECT dt, station, value FROM readings ORDER BY station").rows
@@ -190,9 +190,9 @@ def test_write_partition_replaces_a_day_and_leaves_others(lake_settings) -> None
 def test_a_failing_write_leaves_the_published_partition_untouched(lake_settings) -> None:
     _table(lake_settings)
     db = lake_settings.curated_database
-    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     with pytest.raises(QueryError, match="unchanged"):
-        wap.write_partition(
+        publish.write_partition(
             "SELECT 'b' AS station, CAST('x' AS double) AS value", db, "readings", ["d1"]
         )
     assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
@@ -203,8 +203,8 @@ def test_a_failing_write_leaves_the_published_partition_untouched(lake_settings)
 def test_queries_read_only_the_partitions_their_where_clause_selects(lake_settings) -> None:
     _table(lake_settings)
     db = lake_settings.curated_database
-    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    wap.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
+    publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    publish.write_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d2"])
     # corrupt d2: a query that reads it fails, one pruned to d1 never opens it
     fs, path = filesystem(join(lake_settings.uri("curated"), "readings", "dt=d2"))
     for name in fs.ls(path):
@@ -218,14 +218,14 @@ def test_queries_read_only_the_partitions_their_where_clause_selects(lake_settin
 def test_unregistered_partitions_are_invisible(lake_settings) -> None:
     _table(lake_settings)
     db = lake_settings.curated_database
-    wap.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     get_catalog(lake_settings).delete_partition(db, "readings", ["d1"])
     assert get_engine().query("SELECT count(*) FROM readings").rows == [(0,)]
 
 
 def test_connect_gives_the_dashboard_every_table_as_a_view(lake_settings) -> None:
     _table(lake_settings)
-    wap.write_partition(
+    publish.write_partition(
         "SELECT 'a' AS station, 1.5 AS value", lake_settings.curated_database, "readings", ["d1"]
     )
     con = get_engine(lake_settings).connect()
@@ -234,9 +234,12 @@ def test_connect_gives_the_dashboard_every_table_as_a_view(lake_settings) -> Non
     ]
 
 
-def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(aws_lake) -> None:
+def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(
+    aws_lake_on_server,
+) -> None:
     import boto3
 
+    aws_lake = aws_lake_on_server
     catalog = get_catalog(aws_lake)
     table = parquet_table_input(
         "readings", [("station", "string")], "s3://lake-curated/readings/", [("dt", "string")]
@@ -249,7 +252,7 @@ def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(a
         "iot_lake", "readings", ["2024-01-01"], "s3://lake-curated/readings/dt=2024-01-01/run=old/"
     )
     select = "SELECT station FROM iot_lake_raw.weather WHERE day = '2024-01-01'"
-    result = wap.write_partition(select, "iot_lake", "readings", ["2024-01-01"], aws_lake)
+    result = publish.write_partition(select, "iot_lake", "readings", ["2024-01-01"], aws_lake)
 
     location = result["location"]
     assert location.startswith("s3://lake-curated/readings/dt=2024-01-01/run=")
@@ -271,9 +274,9 @@ def test_aws_write_partition_unloads_to_a_fresh_prefix_and_swaps_the_partition(a
     old_prefix = "readings/dt=2024-01-01/run=old/"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="lake-curated", Prefix=old_prefix)[
         "Contents"]] == [old]
-    assert wap.expire_superseded(aws_lake) == []
+    assert superseded.expire_superseded(aws_lake) == []
     later = datetime.now(UTC) + timedelta(hours=aws_lake.superseded_grace_hours, minutes=1)
-    assert wap.expire_superseded(aws_lake, now=later) == [
+    assert superseded.expire_superseded(aws_lake, now=later) == [
         "s3://lake-curated/readings/dt=2024-01-01/run=old/"
     ]
     assert "Contents" not in s3.list_objects_v2(Bucket="lake-curated", Prefix=old_prefix)

@@ -266,9 +266,9 @@ def test_the_typed_pass_is_retired_once_the_day_is_published(declared, lake_sett
     """The intermediate stays staged through the audit, then only until its grace ends."""
     from datetime import timedelta
 
-    from iot_lake import wap
     from iot_lake.catalog import get_catalog
     from iot_lake.storage import filesystem
+    from iot_lake.wap import superseded
     from iot_lake.weather.pipeline import publish_day, stage_day
 
     catalog = get_catalog(lake_settings)
@@ -280,5 +280,5 @@ def test_the_typed_pass_is_retired_once_the_day_is_published(declared, lake_sett
     assert catalog.get_partitions("iot_lake", "weather_typed_records") == []  # never published
     fs, path = filesystem(typed["location"])
     assert fs.exists(path)  # a query planned on it may still read it
-    removed = wap.expire_superseded(lake_settings, grace=timedelta(0))
+    removed = superseded.expire_superseded(lake_settings, grace=timedelta(0))
     assert typed["location"] in removed and not fs.exists(path)

@@ -14,11 +14,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from iot_lake import wap
 from iot_lake.catalog import get_catalog
 from iot_lake.engine import get_engine
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.storage import filesystem
+from iot_lake.wap import staging
 from iot_lake.weather.pipeline import stats_day
 from iot_lake.weather.tables import OBSERVATIONS, STATS_BY_STATION, ensure_tables, table_input
 from simulators.weather_station.message import DATA_DIR, messages_from_file
@@ -58,7 +58,7 @@ def write_day(
     """One partition of weather_observations; each observation as ``copies`` rows (one per
     sky layer, as the flatten writes them)."""
     columns = table["StorageDescriptor"]["Columns"]
-    location = wap.partition_location(table, [day])
+    location = staging.partition_location(table, [day])
     fs, path = filesystem(location)
     if fs.exists(path):
         fs.rm(path, recursive=True)

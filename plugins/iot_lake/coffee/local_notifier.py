@@ -47,8 +47,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from iot_lake.coffee.photo_events import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, failure_record
 from iot_lake.coffee.photo_handler import object_uri, photos_location, s3_event
-from iot_lake.coffee.replay_failed import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, failure_record
 from iot_lake.config import LakeSettings, settings
 
 log = logging.getLogger(__name__)

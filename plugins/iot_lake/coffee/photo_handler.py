@@ -74,10 +74,6 @@ NOT_JUDGED_ERRORS = frozenset(
 )
 
 
-class KeyRejected(ValueError):
-    """The object key does not name a press: reason in the message."""
-
-
 @dataclass(frozen=True)
 class Press:
     """What the key says: which machine, when (naive UTC)."""
@@ -99,15 +95,21 @@ def photos_location(lake: LakeSettings) -> tuple[str, str]:
 def parse_key(key: str, prefix: str = "") -> Press:
     """The press a photo key names; :class:`KeyRejected` with the reason otherwise."""
     if not key.startswith(prefix):
+        from iot_lake.errors import KeyRejected
+
         raise KeyRejected(f"key {key!r} is outside the photos prefix {prefix!r}")
     match = KEY_PATTERN.fullmatch(key[len(prefix) :])
     if match is None:
+        from iot_lake.errors import KeyRejected
+
         raise KeyRejected(
             f"key {key!r} is not <machine>/<YYYY-MM-DD>/<HHMMSS>-<name>.<jpg|jpeg|png>"
         )
     try:
         when = datetime.strptime(f"{match['day']} {match['time']}", "%Y-%m-%d %H%M%S")
     except ValueError as exc:
+        from iot_lake.errors import KeyRejected
+
         raise KeyRejected(f"key {key!r} names no valid UTC time: {exc}") from exc
     return Press(match["machine"], when)
 
@@ -131,6 +133,8 @@ def photo_url(lake: LakeSettings, bucket: str, key: str) -> str:
 def object_uri(lake: LakeSettings, bucket: str, key: str) -> str:
     """Where the photo is: a file under the photos directory, or ``s3://bucket/key``."""
     if ".." in key.split("/"):
+        from iot_lake.errors import KeyRejected
+
         raise KeyRejected(f"key {key!r} has a '..' segment")
     if bucket == LOCAL_BUCKET:
         return f"{lake.uri('photos').rstrip('/')}/{key}"
@@ -337,10 +341,16 @@ class PhotoHandler:
         for bucket, key in created_objects(event):
             try:
                 if bucket != bucket_name:
+                    from iot_lake.errors import KeyRejected
+
                     raise KeyRejected(f"bucket {bucket!r} is not the photos bucket {bucket_name!r}")
                 press = parse_key(key, prefix)
                 url = photo_url(self.lake, bucket, key)
-            except KeyRejected as exc:
+            except ValueError as exc:  # a KeyRejected (errors.py is imported only then)
+                from iot_lake.errors import KeyRejected
+
+                if not isinstance(exc, KeyRejected):
+                    raise
                 log.warning("rejected %s/%s: %s", bucket, key, exc)
                 result.rejected.append({"bucket": bucket, "key": key, "reason": str(exc)})
                 continue

@@ -93,7 +93,7 @@ def reconcile_day(
             "inserted or changed since the export)"
         )
         if staged:
-            from iot_lake.wap import StagedPartition
+            from iot_lake.wap.staging import StagedPartition
 
             message += "\nThe published partitions are unchanged. Staged data kept for " \
                 "inspection:\n" + "\n".join(

@@ -34,14 +34,13 @@ import json
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
+from iot_lake.coffee.photo_events import function_name, queue_name
 from iot_lake.config import LakeSettings, settings
 
 log = logging.getLogger(__name__)
@@ -49,60 +48,10 @@ log = logging.getLogger(__name__)
 Invoke = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 """Run the handler on one event; returns its result, raises when it failed."""
 
-MAX_ATTEMPTS = 3
-"""Lambda's default for asynchronous invocation: the first attempt and two retries."""
-RETRY_DELAYS_SECONDS = (60, 120)
-"""Lambda waits one minute before the first retry and two minutes before the second."""
-LOCAL_FUNCTION = "local:iot_lake.coffee.photo_handler.handler"
 RECEIVE_VISIBILITY_SECONDS = 900
 """How long a received batch stays hidden while its events are replayed: ten synchronous
 invokes of a function with a 30 s timeout, three times over. A message seen again after
 that is replayed twice, which the idempotent insert makes harmless."""
-
-
-def queue_name(prefix: str) -> str:
-    """The on-failure destination of the photo Lambda."""
-    return f"{prefix}-coffee-photo-failed"
-
-
-def failure_record(
-    event: Mapping[str, Any],
-    error: BaseException,
-    *,
-    attempts: int,
-    function: str = LOCAL_FUNCTION,
-    request_id: str = "",
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    """The invocation record Lambda sends to an on-failure destination, for ``event``.
-
-    Field for field as AWS documents it (invocation-async-retain-records.html): a Python
-    exception the function does not catch is an ``Unhandled`` function error, and the
-    runtime reports it as ``errorMessage``/``errorType``/``requestId``/``stackTrace``.
-    """
-    when = (at or datetime.now(UTC)).astimezone(UTC)
-    return {
-        "version": "1.0",
-        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": function,
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": dict(event),
-        "responseContext": {
-            "statusCode": 200,
-            "executedVersion": "$LATEST",
-            "functionError": "Unhandled",
-        },
-        "responsePayload": {
-            "errorMessage": str(error),
-            "errorType": type(error).__name__,
-            "requestId": request_id,
-            "stackTrace": traceback.format_tb(error.__traceback__),
-        },
-    }
 
 
 @dataclass(frozen=True)
@@ -265,10 +214,6 @@ def in_process(handler: Callable[..., Mapping[str, Any]] | None = None) -> Invok
     return lambda event: handler(event, None)
 
 
-class FunctionFailed(RuntimeError):
-    """The Lambda function answered a synchronous invoke with a function error."""
-
-
 def lambda_invoke(client: Any, function_name: str) -> Invoke:
     """The deployed function, invoked synchronously (no async retries, no new record)."""
 
@@ -281,6 +226,8 @@ def lambda_invoke(client: Any, function_name: str) -> Invoke:
         payload = json.loads(answer["Payload"].read() or b"null")
         if answer.get("FunctionError"):
             error = payload if isinstance(payload, Mapping) else {"errorMessage": payload}
+            from iot_lake.errors import FunctionFailed
+
             raise FunctionFailed(
                 f"{error.get('errorType', answer['FunctionError'])}: {error.get('errorMessage')}"
             )
@@ -382,8 +329,6 @@ def main(argv: list[str] | None = None) -> int:
         invoke = in_process()
     else:
         import boto3
-
-        from iot_lake.provisioning.coffee import function_name
 
         client = boto3.client("lambda", region_name=lake.region)
         invoke = lambda_invoke(client, function_name(lake.name_prefix))

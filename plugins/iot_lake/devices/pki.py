@@ -80,10 +80,6 @@ _RENEW_BEFORE = dt.timedelta(days=14)
 _CA_NAME = "iot-lake local CA"
 
 
-class PkiError(ValueError):
-    """A thing name or a file under the certs directory is unusable; the message says why."""
-
-
 @dataclass(frozen=True)
 class LocalPki:
     """Paths of the generated identity material (everything is under ``certs_dir``)."""
@@ -110,6 +106,8 @@ class LocalPki:
         """(certificate, private key) of a thing or of the rules engine; they must exist."""
         cert, key = credential_paths(self.certs_dir, name)
         if not (cert.is_file() and key.is_file()):
+            from iot_lake.errors import PkiError
+
             raise PkiError(
                 f"no certificate for {name!r} under {self.certs_dir}; create it with "
                 f"`python -m simulators.things create --names {name}`"
@@ -132,12 +130,16 @@ def device_defaults() -> tuple[str, int, Path]:
 def thing_names(count: int, prefix: str = DEFAULT_THING_PREFIX) -> list[str]:
     """The fleet's thing names: ``weather-station-01`` .. (station i uses thing i)."""
     if count < 1:
+        from iot_lake.errors import PkiError
+
         raise PkiError(f"count must be at least 1, got {count}")
     return [f"{prefix}-{i:02d}" for i in range(1, count + 1)]
 
 
 def validate_thing_name(name: str) -> str:
     if not _THING_NAME.match(name):
+        from iot_lake.errors import PkiError
+
         raise PkiError(
             f"invalid thing name {name!r}: use 1-128 characters from [A-Za-z0-9:_-] "
             "(the AWS IoT rule, also safe as MQTT user name and directory name)"
@@ -257,6 +259,8 @@ def write_mosquitto_config(
     pki = LocalPki(Path(certs_dir).resolve())
     for path in (pki.ca_file, pki.server_cert, pki.server_key):
         if not path.is_file():
+            from iot_lake.errors import PkiError
+
             raise PkiError(f"{path} is missing: run ensure_local_pki() first")
     names = registered_things(pki.certs_dir) if things is None else list(things)
     data = Path(data_dir).resolve() if data_dir else pki.certs_dir / DATA_DIR

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from iot_lake.catalog import CatalogError, get_catalog
+from iot_lake.catalog import get_catalog
 from iot_lake.engine import Engine, Result
 from iot_lake.engine.views import attach_views, referenced_tables, register_filesystem
 from iot_lake.sql import as_trino, trino_json
@@ -88,12 +88,10 @@ class DuckDBEngine(Engine):
             cursor = con.execute(self.prepare(con, text, database))
             rows = cursor.fetchall()
             return Result([column[0] for column in cursor.description or []], rows)
-        except CatalogError:
-            raise
         except Exception as err:
-            from iot_lake.errors import QueryError, query_error
+            from iot_lake.errors import CatalogError, QueryError, query_error
 
-            if isinstance(err, QueryError):
+            if isinstance(err, CatalogError | QueryError):
                 raise
             raise query_error(f"local query {label} failed: {err}", err) from err
         finally:

@@ -50,7 +50,7 @@ def failure_message(
             f"{result.actual!r}, expected {result.expected}"
         )
     if staged:
-        from iot_lake.wap import StagedPartition
+        from iot_lake.wap.staging import StagedPartition
 
         lines.append("The published partitions are unchanged. Staged data kept for inspection:")
         lines += [f"  - {StagedPartition.from_dict(s).describe()}" for s in staged]
@@ -241,7 +241,7 @@ class LakeDayShrinkCheckOperator(LakeQueryingOperator):
             staged = staged_versions(context, self.staged_by)
             lines = [f"data check {self.task_id} failed: {verdict.describe()}."]
             if staged:
-                from iot_lake.wap import StagedPartition
+                from iot_lake.wap.staging import StagedPartition
 
                 lines.append("The published partitions are unchanged. Staged data kept for "
                              "inspection:")

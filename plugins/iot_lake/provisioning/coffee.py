@@ -40,7 +40,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from iot_lake.coffee.replay_failed import queue_name
+from iot_lake.coffee.photo_events import function_name, queue_name
 from iot_lake.config import INCLUDE_DIR
 from iot_lake.provisioning import documents, iot
 from iot_lake.provisioning.context import AwsContext, error_code
@@ -66,6 +66,7 @@ LAMBDA_ENTRY = INCLUDE_DIR / "lambda" / "coffee_photo" / "lambda_function.py"
 LAMBDA_MODULES = (
     "__init__.py",
     "config.py",
+    "errors.py",
     "coffee/__init__.py",
     "coffee/faces.py",
     "coffee/photo_handler.py",
@@ -77,10 +78,6 @@ LAMBDA_INCLUDE = ("sql/aurora/insert_coffee_photo.sql",)
 LAMBDA_VENDORED = ("sqlparse",)
 LIBRARY_DIR = Path(__file__).resolve().parents[1]  # the installed iot_lake package
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same sources give the same CodeSha256
-
-
-def function_name(prefix: str) -> str:
-    return f"{prefix}-coffee-photo"
 
 
 def device_role_alias(prefix: str | None = None) -> str:
