@@ -107,3 +107,13 @@ def test_each_dag_doc_links_to_its_page(path: Path) -> None:
     pages = re.findall(r"docs/[\w-]+\.md", dag_doc(path))
     assert pages, f"{path.name}: doc_md names no page under docs/"
     assert all((ROOT / page).exists() for page in pages), f"{path.name}: {pages}"
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if p.parent.name == "docs" and p.name != "decisions.md"],
+    ids=lambda p: p.name,
+)
+def test_each_docs_page_links_to_the_decisions(page: Path) -> None:
+    """The reasons live in docs/decisions.md, once; a how-to page points there."""
+    targets = [target.partition("#")[0] for target in LINK.findall(prose(page.read_text()))]
+    assert "decisions.md" in targets, f"{page.name} does not link to decisions.md"
