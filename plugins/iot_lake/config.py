@@ -46,10 +46,6 @@ LAKE_CONN_ID_ENV = "IOT_LAKE_CONN_ID"
 DEFAULT_LAKE_CONN_ID = "lake_default"
 
 
-class ConfigError(RuntimeError):
-    """A setting is missing or invalid; the message names it and how to set it."""
-
-
 @dataclass(frozen=True)
 class LakeSettings:
     """Everything a task needs to know about the backend it runs against."""
@@ -104,6 +100,8 @@ class LakeSettings:
         """URI of one of the lake's buckets: raw, curated, photos, query_results, catalog."""
         value = getattr(self, f"{bucket}_uri")
         if not value:
+            from iot_lake.errors import ConfigError
+
             raise ConfigError(
                 f"setting IOT_LAKE_{bucket.upper()}_URI is required on the "
                 f"'{self.backend}' backend (e.g. s3://my-bucket/{bucket}/); set the "
@@ -111,6 +109,16 @@ class LakeSettings:
                 f"connection '{_lake_conn_id()}'"
             )
         return value
+
+    def __str__(self) -> str:
+        """How a command names the settings it runs with: ``backend=local``."""
+        return f"backend={self.backend}"
+
+    @property
+    def dynamodb_endpoint_url(self) -> str | None:
+        """The endpoint a DynamoDB client is given: the local stand-in on ``local``; None
+        on ``aws`` (boto3 finds DynamoDB in the region)."""
+        return self.dynamodb_endpoint if self.is_local else None
 
     @property
     def is_local(self) -> bool:
@@ -142,6 +150,8 @@ _PREFIXED_DEFAULTS = {
 def prefixed_defaults(prefix: str) -> dict[str, str]:
     """The resource names a deployment with ``prefix`` gets unless each is set explicitly."""
     if not prefix or not all(c.isalnum() or c in "-_" for c in prefix):
+        from iot_lake.errors import ConfigError
+
         raise ConfigError(
             f"IOT_LAKE_NAME_PREFIX={prefix!r}: use letters, digits, '-' and '_' (it becomes "
             "part of IAM, IoT, Glue, Athena, Firehose and DynamoDB names)"
@@ -204,6 +214,8 @@ def settings() -> LakeSettings:
             try:
                 values[name] = int(str(values[name]))
             except ValueError as err:
+                from iot_lake.errors import ConfigError
+
                 raise ConfigError(
                     f"IOT_LAKE_{name.upper()}={values[name]!r} is not a whole number"
                 ) from err
@@ -211,6 +223,8 @@ def settings() -> LakeSettings:
         try:
             values["superseded_grace_hours"] = float(str(values["superseded_grace_hours"]))
         except ValueError as err:
+            from iot_lake.errors import ConfigError
+
             raise ConfigError(
                 f"IOT_LAKE_SUPERSEDED_GRACE_HOURS={values['superseded_grace_hours']!r} "
                 "is not a number"
@@ -222,6 +236,8 @@ def settings() -> LakeSettings:
         except ValueError:
             fraction = -1.0
         if not 0.0 <= fraction <= 1.0:
+            from iot_lake.errors import ConfigError
+
             raise ConfigError(
                 f"IOT_LAKE_MAX_DAY_SHRINK={given!r} is not a fraction between 0 and 1 "
                 "(0.5: a new version of a day may lose at most half of its published rows)"
@@ -229,6 +245,8 @@ def settings() -> LakeSettings:
         values["max_day_shrink"] = fraction
     backend = str(values.get("backend", "local")).lower()
     if backend not in BACKENDS:
+        from iot_lake.errors import ConfigError
+
         raise ConfigError(
             f"IOT_LAKE_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
         )

@@ -37,7 +37,7 @@ import sqlglot
 from sqlglot import exp
 
 from iot_lake import as_trino, config, trino_json, wap
-from iot_lake.catalog import Catalog, CatalogError, get_catalog, projection, table_format
+from iot_lake.catalog import Catalog, get_catalog, projection, table_format
 from iot_lake.config import SQL_DIR, LakeSettings
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.operators.macros import LakeMacros
@@ -748,12 +748,10 @@ def _run_local(
         cursor = con.execute(prepare_local(con, text, lake, database))
         rows = cursor.fetchall()
         return [column[0] for column in cursor.description or []], rows
-    except CatalogError:
-        raise
     except Exception as err:
-        from iot_lake.errors import QueryError, query_error
+        from iot_lake.errors import CatalogError, QueryError, query_error
 
-        if isinstance(err, QueryError):
+        if isinstance(err, CatalogError | QueryError):
             raise
         raise query_error(f"local query {_label(sql)} failed: {err}", err) from err
     finally:
@@ -890,9 +888,13 @@ def target_table(
 ) -> dict[str, Any]:
     table = catalog.require_table(db, table_name)
     if table_format(table) != "parquet":
+        from iot_lake.errors import CatalogError
+
         raise CatalogError(f"{db}.{table_name} is not a Parquet table")
     keys = [k["Name"] for k in table.get("PartitionKeys") or []]
     if len(keys) != len(values):
+        from iot_lake.errors import CatalogError
+
         raise CatalogError(f"{db}.{table_name} is partitioned by {keys}; got {values}")
     return table
 

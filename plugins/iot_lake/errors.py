@@ -68,3 +68,51 @@ def is_data_error(error: BaseException) -> bool:
 def is_athena_data_error(reason: str | None) -> bool:
     """True when Athena's state-change ``reason`` names one of the data errors above."""
     return bool(reason) and any(name in str(reason) for name in ATHENA_DATA_ERRORS)
+
+
+# --- settings, catalog, devices, provisioning, coffee photos (branch h19-house) ---------
+# The modules that raise these stay importable without Airflow (simulators, the Lambda
+# zip, the engine import them): they import this module where they raise, not at their top.
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names it and how to set it."""
+
+
+class CatalogError(RuntimeError):
+    """A catalog object is missing or malformed; the message names it."""
+
+
+class GlueTypeError(ValueError):
+    """A type string that is not a valid Glue/Hive type."""
+
+
+class DefinitionError(ValueError):
+    """A definition file is missing, malformed or uses an unknown placeholder."""
+
+
+class UnsupportedCondition(ValueError):
+    """An IAM document uses a condition operator the local evaluator does not implement."""
+
+
+class PkiError(ValueError):
+    """A thing name or a file under the certs directory is unusable; the message says why."""
+
+
+class RuleFileError(ValueError):
+    """A rule file is not a valid TopicRulePayload; the message names the file and why."""
+
+
+class KeyRejected(ValueError):
+    """A photo's object key does not name a press: reason in the message."""
+
+
+class FunctionFailed(RuntimeError):
+    """The Lambda function answered a synchronous invoke with a function error."""
+
+
+class PublishError(CatalogError):
+    """A staged version cannot be published (missing, or no longer the staged one).
+
+    (iot_lake.wap's: moved here with its base class, CatalogError.)
+    """

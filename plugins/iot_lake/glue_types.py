@@ -57,10 +57,6 @@ UNKNOWN = "?"
 """Placeholder for a JSON value whose type the sample cannot tell (always null, empty array)."""
 
 
-class GlueTypeError(ValueError):
-    """A type string that is not a valid Glue/Hive type."""
-
-
 def _split_top_level(text: str) -> list[str]:
     parts, depth, start = [], 0, 0
     for i, char in enumerate(text):
@@ -88,6 +84,8 @@ def glue_to_duckdb(glue_type: str) -> str:
         for part in _split_top_level(text[7:-1]):
             name, sep, inner = part.partition(":")
             if not sep:
+                from iot_lake.errors import GlueTypeError
+
                 raise GlueTypeError(f"struct field without a type in {glue_type!r}")
             fields.append(f"{_quote(name.strip())} {glue_to_duckdb(inner)}")
         return f"STRUCT({', '.join(fields)})"
@@ -102,6 +100,8 @@ def glue_to_duckdb(glue_type: str) -> str:
     base = re.sub(r"\(.*\)$", "", lower).strip()
     if base in _PRIMITIVE_TO_DUCKDB:
         return _PRIMITIVE_TO_DUCKDB[base]
+    from iot_lake.errors import GlueTypeError
+
     raise GlueTypeError(f"unsupported Glue type {glue_type!r}")
 
 
@@ -132,6 +132,8 @@ def duckdb_to_glue(duck_type: Any, unknown: str = "string") -> str:
         return _DUCKDB_TO_GLUE[name]
     if type_id in _DUCKDB_TO_GLUE:
         return _DUCKDB_TO_GLUE[type_id]
+    from iot_lake.errors import GlueTypeError
+
     raise GlueTypeError(f"no Glue type for DuckDB type {duck_type}")
 
 

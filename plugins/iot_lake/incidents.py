@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from iot_lake.config import settings
+from iot_lake.config import LakeSettings, settings
 from iot_lake.storage import atomic_open, filesystem, join
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,9 @@ def failed_photo_events(store: Any = None) -> list[dict[str, Any]]:
     """The photo events waiting for a replay, as incidents (newest first)."""
     from iot_lake.coffee import replay_failed
 
-    lake = settings()
     try:
-        store = store or replay_failed.store_for(lake, quick=True)
-        if not lake.is_local:
+        store = store or replay_failed.get_failure_store(settings(), quick=True)
+        if not store.listable:  # a queue: receiving would hide its messages
             waiting = store.count()
             if not waiting:
                 return []
@@ -86,11 +86,22 @@ def recent(limit: int = 200) -> list[dict[str, Any]]:
     SNS). Failed photo events waiting for a replay come first: they need a person's action.
     """
     photos = failed_photo_events()
-    if not settings().is_local:
-        return photos[:limit]
+    return [*photos, *get_task_incidents(settings())(limit)][:limit]
+
+
+def get_task_incidents(lake: LakeSettings) -> Callable[[int], list[dict[str, Any]]]:
+    """Where the tasks' incidents are listed from: the lake's objects on ``local``; nowhere
+    on ``aws``, where the notifier publishes them to SNS."""
+    if lake.is_local:
+        return _recorded
+    return lambda limit: []
+
+
+def _recorded(limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` incident objects of the lake."""
     fs, path = filesystem(location())
     if not fs.exists(path):
-        return photos[:limit]
+        return []
     names = sorted((n for n in fs.ls(path, detail=False) if n.endswith(".json")), reverse=True)
     rows = []
     for name in names[:limit]:
@@ -98,4 +109,4 @@ def recent(limit: int = 200) -> list[dict[str, Any]]:
             rows.append(json.loads(fs.cat_file(name)))
         except json.JSONDecodeError:
             continue
-    return [*photos, *rows][:limit]
+    return rows

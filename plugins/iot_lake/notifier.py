@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
+
+if TYPE_CHECKING:
+    from iot_lake.config import LakeSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,25 @@ def incident_from(context: Any) -> dict[str, Any]:
     }
 
 
+def get_unrouted(lake: LakeSettings) -> Callable[[str, dict[str, Any]], None]:
+    """What becomes of an incident when the alerts connection is missing: on ``local`` the
+    Incidents page; on ``aws`` an error in the log (a worker's disk reaches no one)."""
+    if lake.is_local:
+        return _to_the_dashboard
+    return _logged_only
+
+
+def _to_the_dashboard(conn_id: str, incident: dict[str, Any]) -> None:
+    from iot_lake import incidents
+
+    log.warning("no connection %s: the incident goes to the dashboard", conn_id)
+    incidents.record(incident)
+
+
+def _logged_only(conn_id: str, incident: dict[str, Any]) -> None:
+    log.error("no connection %s: nobody is told of %s", conn_id, incident)
+
+
 class FailureNotifier(BaseNotifier):
     """Tell people that a task failed: SNS on ``aws``, the Incidents page on ``local``."""
 
@@ -61,12 +84,9 @@ class FailureNotifier(BaseNotifier):
         try:
             conn = Connection.get(self.conn_id)
         except AirflowNotFoundException:
-            if not settings().is_local:
-                log.error("no connection %s: nobody is told of %s", self.conn_id, incident)
-                return
-            log.warning("no connection %s: the incident goes to the dashboard", self.conn_id)
-            conn = None
-        if conn is not None and conn.conn_type == "aws":
+            get_unrouted(settings())(self.conn_id, incident)
+            return
+        if conn.conn_type == "aws":
             from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 
             extra = conn.extra_dejson

@@ -46,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from iot_lake import config
-from iot_lake.catalog import Catalog, CatalogError, get_catalog, table_input_of
+from iot_lake.catalog import Catalog, get_catalog, table_input_of
 from iot_lake.config import LakeSettings
 from iot_lake.storage import atomic_open, filesystem, is_local, join
 
@@ -54,10 +54,6 @@ log = logging.getLogger(__name__)
 
 STAGING_DIR = "_staging"
 SUPERSEDED_DIR = "_superseded"
-
-
-class PublishError(CatalogError):
-    """A staged version cannot be published (missing, or no longer the staged one)."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +183,8 @@ def publish(
             log.info("%s %s already published", staged.table, staged.values)
             return {"table": f"{staged.database}.{staged.table}", "location": final,
                     "superseded": None, "already_published": True}
+        from iot_lake.errors import PublishError
+
         raise PublishError(
             f"{staged.staging_table} {staged.partition} is no longer the version staged at "
             f"{staged.location}; rerun the day's write step"
@@ -209,6 +207,8 @@ def publish(
             _fsync_dir(os.path.dirname(dst))
             remove_empty_parents(src, stop=STAGING_DIR)
         elif not fs.exists(dst):
+            from iot_lake.errors import PublishError
+
             raise PublishError(f"staged data of {staged.table} {staged.values} is gone: {src}")
         catalog.put_partition(staged.database, staged.table, staged.values, final)
     else:

@@ -19,7 +19,6 @@ from iot_lake.devices.rules import (
     LOCAL_ACCOUNT_ID,
     PLACEHOLDERS,
     RULES_DIR,
-    RuleFileError,
     placeholder_values,
     raw_location,
     resolve_placeholders,
@@ -33,7 +32,6 @@ __all__ = [
     "PLACEHOLDERS",
     "RULES_DIR",
     "Rule",
-    "RuleFileError",
     "load_rule_payloads",
     "load_rules",
     "placeholder_values",
@@ -93,6 +91,8 @@ def load_rules(
         for action in [*rule.actions, *([rule.error_action] if rule.error_action else [])]:
             kind = next(iter(action))
             if kind not in LOCAL_ACTIONS:
+                from iot_lake.errors import RuleFileError
+
                 raise RuleFileError(
                     f"rule {name}: action {kind!r} has no local implementation "
                     f"(supported: {', '.join(LOCAL_ACTIONS)})"

@@ -14,7 +14,7 @@ from iot_lake.coffee.faces import (
     attributes_from_rekognition,
 )
 from iot_lake.coffee.local_notifier import drain
-from iot_lake.coffee.photo_handler import mysql_params
+from iot_lake.coffee.photo_writers import mysql_params
 from iot_lake.storage import filesystem
 from simulators.coffee_machine.__main__ import main
 from simulators.coffee_machine.machine import PHOTOS_DIR

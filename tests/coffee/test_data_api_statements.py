@@ -14,7 +14,7 @@ import boto3
 import pytest
 from sqlglot import Dialect
 
-from iot_lake.coffee import photo_handler as ph
+from iot_lake.coffee import photo_writers as pw
 from iot_lake.config import SQL_DIR
 
 CLUSTER = "arn:aws:rds:eu-west-1:123456789012:cluster:coffee"
@@ -54,7 +54,7 @@ def test_there_are_aurora_files_and_each_has_a_comment_to_strip():
 @pytest.mark.parametrize("path", AURORA_FILES, ids=lambda p: p.name)
 def test_no_statement_sent_to_the_data_api_carries_a_comment(path: Path, data_api):
     client, sent = data_api
-    writer = ph.DataApiWriter(client, CLUSTER, SECRET, "iot_lake")
+    writer = pw.DataApiWriter(client, CLUSTER, SECRET, "iot_lake")
     text = path.read_text(encoding="utf-8")
 
     writer.execute(text, {"day": "2026-11-20"})
@@ -67,10 +67,10 @@ def test_no_statement_sent_to_the_data_api_carries_a_comment(path: Path, data_ap
 
 def test_the_photo_insert_the_lambda_sends_has_no_comment(data_api):
     client, sent = data_api
-    writer = ph.DataApiWriter(client, CLUSTER, SECRET, "iot_lake")
+    writer = pw.DataApiWriter(client, CLUSTER, SECRET, "iot_lake")
     writer.insert({"machine_id": "coffee-machine-01", "photo_url": None})
     [request] = sent
-    assert "API's" in ph.INSERT_SQL.read_text(encoding="utf-8")  # the quote that broke it
+    assert "API's" in pw.INSERT_SQL.read_text(encoding="utf-8")  # the quote that broke it
     assert comments(request["sql"]) == [] and request["sql"].startswith("INSERT INTO coffees")
     assert request["sql"].rstrip().endswith("ON DUPLICATE KEY UPDATE id = id")
 
@@ -82,7 +82,7 @@ def test_quotes_and_comment_markers_inside_literals_are_kept():
         "FROM t # trailing, with a quote: '\n"
         "WHERE x = 'a/*b*/c'"
     )
-    stripped = ph.data_api_sql(sql)
+    stripped = pw.data_api_sql(sql)
     assert comments(stripped) == []
     assert "'--not a comment'" in stripped and '"it\'s # here"' in stripped
     assert "'a/*b*/c'" in stripped and ":name" in stripped
@@ -91,4 +91,4 @@ def test_quotes_and_comment_markers_inside_literals_are_kept():
 
 def test_more_than_one_statement_is_refused():
     with pytest.raises(ValueError, match="one statement"):
-        ph.data_api_sql("DELETE FROM coffees; DROP TABLE coffees")
+        pw.data_api_sql("DELETE FROM coffees; DROP TABLE coffees")

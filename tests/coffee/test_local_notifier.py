@@ -16,6 +16,7 @@ import pytest
 
 from iot_lake.coffee import local_notifier as notifier
 from iot_lake.coffee import photo_handler as ph
+from iot_lake.coffee import photo_writers as pw
 from iot_lake.coffee.faces import LocalFaceAnalyzer
 from iot_lake.config import PROJECT_ROOT
 from simulators.coffee_machine.__main__ import main as press
@@ -32,7 +33,7 @@ def analyzer() -> LocalFaceAnalyzer:
 def handle(coffee_db, lake_settings, analyzer):
     """The photo handler as the notifier calls it: handler(event, context) -> dict."""
     connection = coffee_db.connect()
-    handler = ph.PhotoHandler(lake_settings, analyzer, ph.MySqlWriter(connection))
+    handler = ph.PhotoHandler(lake_settings, analyzer, pw.MySqlWriter(connection))
     yield lambda event, context: handler(event).as_dict()
     connection.close()
 

@@ -16,9 +16,11 @@ import pytest
 from botocore.stub import Stubber
 
 from iot_lake.coffee import photo_handler as ph
+from iot_lake.coffee import photo_writers as pw
 from iot_lake.coffee.faces import FaceAttributes, LocalFaceAnalyzer, RekognitionFaceAnalyzer
 from iot_lake.coffee.local_notifier import upload_photo
-from iot_lake.provisioning.coffee import lambda_zip
+from iot_lake.errors import KeyRejected
+from iot_lake.provisioning.lambda_package import lambda_zip
 from simulators.coffee_machine.machine import PHOTOS_DIR
 
 ASTRONAUT = (PHOTOS_DIR / "astronaut.png").read_bytes()
@@ -33,7 +35,7 @@ def analyzer() -> LocalFaceAnalyzer:
 @pytest.fixture
 def handler(coffee_db, lake_settings, analyzer):
     connection = coffee_db.connect()
-    yield ph.PhotoHandler(lake_settings, analyzer, ph.MySqlWriter(connection))
+    yield ph.PhotoHandler(lake_settings, analyzer, pw.MySqlWriter(connection))
     connection.close()
 
 
@@ -112,13 +114,13 @@ class DataApiOnMariaDB:
             [(kind, value)] = parameter["value"].items()
             values[parameter["name"]] = None if kind == "isNull" else value
         with closing(self.db.connect()) as conn, closing(conn.cursor()) as cursor:
-            cursor.execute(ph.pyformat(request["sql"]), values)
+            cursor.execute(pw.pyformat(request["sql"]), values)
             return {"numberOfRecordsUpdated": cursor.rowcount}
 
 
 def test_the_data_api_write_path_lands_the_same_row_in_mysql(coffee_db, lake_settings):
     api = DataApiOnMariaDB(coffee_db)
-    writer = ph.DataApiWriter(api, "arn:aws:rds:eu-west-1:1:cluster:c", "arn:secret", "iot_lake")
+    writer = pw.DataApiWriter(api, "arn:aws:rds:eu-west-1:1:cluster:c", "arn:secret", "iot_lake")
     params = {
         "machine_id": "coffee-machine-03",
         "photo_url": "https://b.s3.eu-west-1.amazonaws.com/photos/x.jpg",
@@ -135,7 +137,7 @@ def test_the_data_api_write_path_lands_the_same_row_in_mysql(coffee_db, lake_set
     )
     assert row == (datetime(2026, 11, 20, 23, 59, 59), 1, 99.5, 0, 87.25, None)
     sent = api.requests[0]
-    assert sent["sql"] == ph.data_api_sql(ph.INSERT_SQL.read_text()) and "--" not in sent["sql"]
+    assert sent["sql"] == pw.data_api_sql(pw.INSERT_SQL.read_text()) and "--" not in sent["sql"]
     assert sent["database"] == "iot_lake"
     typed = {p["name"]: p for p in sent["parameters"]}
     assert typed["coffee_hour"] == {
@@ -151,7 +153,7 @@ def test_the_data_api_request_is_valid_for_the_service_model():
     client = boto3.client("rds-data", region_name="eu-west-1")
     cluster = "arn:aws:rds:eu-west-1:123456789012:cluster:c"
     secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:s"
-    writer = ph.DataApiWriter(client, cluster, secret, "db")
+    writer = pw.DataApiWriter(client, cluster, secret, "db")
     params = {"machine_id": "m", "coffee_hour": datetime(2026, 1, 1), "smile": None}
     with Stubber(client) as stub:
         stub.add_response(
@@ -161,8 +163,8 @@ def test_the_data_api_request_is_valid_for_the_service_model():
                 "resourceArn": writer.cluster_arn,
                 "secretArn": writer.secret_arn,
                 "database": "db",
-                "sql": ph.data_api_sql(writer.sql),
-                "parameters": ph.data_api_parameters(params),
+                "sql": pw.data_api_sql(writer.sql),
+                "parameters": pw.data_api_parameters(params),
             },
         )
         assert writer.insert(params) is True
@@ -239,7 +241,7 @@ def test_the_lambda_zip_imports_with_the_standard_library_alone(tmp_path):
         "assert c.SQL_DIR.joinpath('aurora', 'insert_coffee_photo.sql').is_file();"
         "heavy = {'fsspec', 'airflow', 'cv2', 'numpy', 'boto3'} & set(sys.modules);"
         "assert not heavy, heavy;"
-        "from iot_lake.coffee.photo_handler import DataApiWriter, data_api_sql;"
+        "from iot_lake.coffee.photo_writers import DataApiWriter, data_api_sql;"
         "sql = data_api_sql(DataApiWriter(None, 'c', 's').sql);"
         "assert sql.startswith('INSERT INTO coffees') and '--' not in sql, sql;"
         "print(lambda_function.handler.__module__)"
@@ -258,7 +260,7 @@ def test_the_lambda_zip_imports_with_the_standard_library_alone(tmp_path):
 
 
 def test_the_insert_file_binds_the_names_mysqldb_gets():
-    sql = ph.pyformat(ph.INSERT_SQL.read_text())
+    sql = pw.pyformat(pw.INSERT_SQL.read_text())
     names = set(__import__("re").findall(r"%\((\w+)\)s", sql))
     assert names == {"machine_id", "photo_url", "photo_key", "coffee_hour"} | {
         f"{a}{s}" for a in ("has_face", "smile", "beard", "mustache", "glasses")
@@ -277,14 +279,14 @@ def test_the_event_shape_is_json_as_s3_and_lambda_pass_it():
 def test_a_module_level_handler_is_built_once_per_process(monkeypatch, lake_settings, coffee_db):
     monkeypatch.setattr(ph, "_HANDLER", None)
     built: list[int] = []
-    real_build = ph.build
+    real_build = ph.get_photo_handler
 
     def counting_build(lake=None):
         built.append(1)
         return real_build(lake)
 
     monkeypatch.setenv("AIRFLOW_CONN_COFFEE_MYSQL", coffee_db.connection_json())
-    monkeypatch.setattr(ph, "build", counting_build)
+    monkeypatch.setattr(ph, "get_photo_handler", counting_build)
     upload_photo(lake_settings, NAME, ASTRONAUT)
     assert ph.handler(ph.s3_event(ph.LOCAL_BUCKET, NAME), None)["inserted"] == 1
     assert ph.handler(ph.s3_event(ph.LOCAL_BUCKET, NAME), None)["duplicates"] == 1
@@ -299,9 +301,9 @@ def test_the_photos_location_of_each_store():
     assert ph.photos_location(LakeSettings(photos_uri="s3://b")) == ("b", "")
     assert ph.photos_location(LakeSettings(photos_uri="file:///x/photos")) == (ph.LOCAL_BUCKET, "")
     assert ph.parse_key("photos/m-1/2026-11-20/000000-a.JPG", "photos/").machine_id == "m-1"
-    with pytest.raises(ph.KeyRejected, match="outside the photos prefix"):
+    with pytest.raises(KeyRejected, match="outside the photos prefix"):
         ph.parse_key("raw/m-1/2026-11-20/000000-a.jpg", "photos/")
-    with pytest.raises(ph.KeyRejected, match=r"'\.\.' segment"):
+    with pytest.raises(KeyRejected, match=r"'\.\.' segment"):
         ph.object_uri(LakeSettings(photos_uri="file:///x"), ph.LOCAL_BUCKET, "a/../b")
 
 
@@ -311,13 +313,13 @@ def test_a_handler_that_failed_is_rebuilt_for_the_next_event(monkeypatch, lake_s
     monkeypatch.setattr(ph, "_HANDLER", None)
     monkeypatch.setenv("AIRFLOW_CONN_COFFEE_MYSQL", coffee_db.connection_json())
     built: list[ph.PhotoHandler] = []
-    real_build = ph.build
+    real_build = ph.get_photo_handler
 
     def recording_build(lake=None):
         built.append(real_build(lake))
         return built[-1]
 
-    monkeypatch.setattr(ph, "build", recording_build)
+    monkeypatch.setattr(ph, "get_photo_handler", recording_build)
     upload_photo(lake_settings, NAME, ASTRONAUT)
     event = ph.s3_event(ph.LOCAL_BUCKET, NAME)
     assert ph.handler(event, None)["inserted"] == 1

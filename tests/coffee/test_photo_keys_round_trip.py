@@ -16,6 +16,7 @@ from iot_lake import config
 from iot_lake.coffee import export, photo_url
 from iot_lake.coffee import local_notifier as notifier
 from iot_lake.coffee import photo_handler as ph
+from iot_lake.coffee import photo_writers as pw
 from iot_lake.coffee.faces import LocalFaceAnalyzer
 from simulators.coffee_machine.machine import PHOTOS_DIR
 from tests.coffee.conftest import DAY, END, START
@@ -59,7 +60,7 @@ def test_local_keys_with_reserved_and_non_ascii_characters_reach_the_lake(
     coffee_db, lake_settings, analyzer
 ):
     connection = coffee_db.connect()
-    handler = ph.PhotoHandler(lake_settings, analyzer, ph.MySqlWriter(connection))
+    handler = ph.PhotoHandler(lake_settings, analyzer, pw.MySqlWriter(connection))
     for name in NAMES:
         notifier.upload_photo(lake_settings, name, IMAGE)
     try:
@@ -94,7 +95,7 @@ def test_aws_keys_with_reserved_and_non_ascii_characters_reach_the_lake(
         s3.put_object(Bucket=bucket, Key=key, Body=IMAGE)
     connection = coffee_db.connect()
     try:
-        handler = ph.PhotoHandler(lake, analyzer, ph.MySqlWriter(connection))
+        handler = ph.PhotoHandler(lake, analyzer, pw.MySqlWriter(connection))
         result = _handle_and_export(handler, lake, bucket, keys)
     finally:
         connection.close()

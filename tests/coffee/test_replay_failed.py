@@ -23,8 +23,10 @@ from iot_lake import config, incidents
 from iot_lake.coffee import local_notifier as notifier
 from iot_lake.coffee import photo_handler as ph
 from iot_lake.coffee import photo_url, replay_failed
+from iot_lake.coffee import photo_writers as pw
 from iot_lake.coffee.faces import LocalFaceAnalyzer
 from iot_lake.config import PROJECT_ROOT
+from iot_lake.errors import FunctionFailed
 from simulators.coffee_machine.machine import PHOTOS_DIR
 from tests.coffee.conftest import DAY
 from tests.fixtures.lambda_destinations import deliver, on_failure_record
@@ -89,15 +91,15 @@ def test_a_failed_event_in_the_queue_is_replayed_into_mysql_and_deleted_only_the
 
     # Aurora still down: the record stays, visible again at once for the alarm.
     still = replay_failed.replay(
-        replay_failed.store_for(lake), replay_failed.in_process(database_down)
+        replay_failed.get_failure_store(lake), replay_failed.in_process(database_down)
     )
     assert (still.records, still.resolved, len(still.still_failing)) == (1, 0, 1)
     assert "lost press.png" in still.still_failing[0]
     assert waiting() == (1, 0) and count(coffee_db) == 0
 
     connection = coffee_db.connect()
-    handler = ph.PhotoHandler(lake, analyzer, ph.MySqlWriter(connection))
-    store = replay_failed.store_for(lake)
+    handler = ph.PhotoHandler(lake, analyzer, pw.MySqlWriter(connection))
+    store = replay_failed.get_failure_store(lake)
     deleted_with_rows: list[int] = []
     delete = store.resolved
 
@@ -134,11 +136,11 @@ def test_a_replayed_press_already_in_mysql_is_a_duplicate_and_its_record_goes(
     event = ph.s3_event(BUCKET, key)
     connection = coffee_db.connect()
     try:
-        handler = ph.PhotoHandler(aws_photos, analyzer, ph.MySqlWriter(connection))
+        handler = ph.PhotoHandler(aws_photos, analyzer, pw.MySqlWriter(connection))
         handler(event)
         deliver(sqs, url, on_failure_record(event, "Sandbox.Timedout", "Task timed out"))
         summary = replay_failed.replay(
-            replay_failed.store_for(aws_photos),
+            replay_failed.get_failure_store(aws_photos),
             replay_failed.in_process(lambda e, c: handler(e).as_dict()),
         )
     finally:
@@ -171,7 +173,7 @@ def test_on_aws_the_replay_invokes_the_function_synchronously_and_reads_its_erro
             expected,
         )
         assert invoke(event)["inserted"] == 1
-        with pytest.raises(replay_failed.FunctionFailed, match="OperationalError: Lost connection"):
+        with pytest.raises(FunctionFailed, match="OperationalError: Lost connection"):
             invoke(event)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from iot_lake import config
+from iot_lake.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -53,13 +54,13 @@ def test_connection_given_as_uri_is_read_too(monkeypatch) -> None:
 
 def test_a_missing_bucket_on_aws_names_the_setting_to_set(monkeypatch) -> None:
     monkeypatch.setenv("IOT_LAKE_BACKEND", "aws")
-    with pytest.raises(config.ConfigError, match="IOT_LAKE_CURATED_URI"):
+    with pytest.raises(ConfigError, match="IOT_LAKE_CURATED_URI"):
         config.settings().uri("curated")
 
 
 def test_an_unknown_backend_is_refused_with_the_choices(monkeypatch) -> None:
     monkeypatch.setenv("IOT_LAKE_BACKEND", "azure")
-    with pytest.raises(config.ConfigError, match="local, aws"):
+    with pytest.raises(ConfigError, match="local, aws"):
         config.settings()
 
 

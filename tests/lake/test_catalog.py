@@ -7,13 +7,13 @@ import json
 import pytest
 
 from iot_lake.catalog import (
-    CatalogError,
-    GlueCatalog,
-    LocalCatalog,
     get_catalog,
     parquet_table_input,
     table_format,
 )
+from iot_lake.catalog.glue import GlueCatalog
+from iot_lake.catalog.local import LocalCatalog
+from iot_lake.errors import CatalogError
 
 
 def _table(location: str) -> dict:

@@ -15,7 +15,8 @@ from collections import Counter
 import pytest
 
 from iot_lake import config
-from iot_lake.catalog import GlueCatalog, parquet_table_input
+from iot_lake.catalog import parquet_table_input
+from iot_lake.catalog.glue import GlueCatalog
 from tests.fixtures.aws_answers import ConcurrentWrites, ServerDefaults, everywhere
 
 DB = "iot_lake"

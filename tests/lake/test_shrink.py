@@ -6,6 +6,7 @@ import pytest
 
 from iot_lake import config, engine, shrink
 from iot_lake.catalog import get_catalog, parquet_table_input
+from iot_lake.errors import ConfigError
 from iot_lake.operators.checks import DataCheckFailed, LakeDayShrinkCheckOperator
 from iot_lake.storage import join
 
@@ -47,7 +48,7 @@ def test_the_threshold_is_a_documented_setting(lake_settings, monkeypatch) -> No
     assert config.settings().max_day_shrink == 0.1
     monkeypatch.setenv("IOT_LAKE_MAX_DAY_SHRINK", "lots")
     config.settings.cache_clear()
-    with pytest.raises(config.ConfigError, match="IOT_LAKE_MAX_DAY_SHRINK"):
+    with pytest.raises(ConfigError, match="IOT_LAKE_MAX_DAY_SHRINK"):
         config.settings()
     config.settings.cache_clear()
 

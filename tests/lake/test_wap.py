@@ -13,7 +13,7 @@ import pytest
 
 from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
-from iot_lake.errors import AirflowFailException, QueryDataError, QueryError
+from iot_lake.errors import AirflowFailException, PublishError, QueryDataError, QueryError
 from iot_lake.storage import filesystem, join
 from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
 from tests.fixtures.moto import lake_on_server
@@ -80,7 +80,7 @@ def test_publishing_a_version_that_is_no_longer_staged_fails(lake_settings) -> N
     db = lake_settings.curated_database
     old = engine.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
-    with pytest.raises(wap.PublishError, match="no longer the version staged"):
+    with pytest.raises(PublishError, match="no longer the version staged"):
         engine.publish_partition(old)
     assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
 

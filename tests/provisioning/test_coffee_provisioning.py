@@ -14,13 +14,12 @@ from iot_lake.provisioning.coffee import (
     HANDLER,
     RUNTIME,
     STATEMENT_ID,
-    code_sha256,
     ensure_function,
-    lambda_zip,
 )
 from iot_lake.provisioning.deployment import Deployment
 from iot_lake.provisioning.documents import load, policy_document
 from iot_lake.provisioning.iam_check import is_allowed
+from iot_lake.provisioning.lambda_package import code_sha256, lambda_zip
 from tests.provisioning.conftest import AURORA_CLUSTER_ARN, AURORA_SECRET_ARN
 
 ACCOUNT = "123456789012"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from iot_lake.errors import UnsupportedCondition
 from iot_lake.provisioning.iam_check import (
-    UnsupportedCondition,
     is_allowed,
     wildcard_actions,
 )

@@ -179,7 +179,7 @@ def test_cli_prints_each_resource_and_no_changes_on_a_second_run(local_lake, tmp
 
 
 def test_a_missing_mysql_connection_names_the_setting_to_define(lake_settings, monkeypatch):
-    from iot_lake.config import ConfigError
+    from iot_lake.errors import ConfigError
 
     monkeypatch.setenv("IOT_LAKE_MYSQL_CONN_ID", "no_such_mysql")
     with pytest.raises(ConfigError, match="AIRFLOW_CONN_NO_SUCH_MYSQL=mysql://"):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from iot_lake.config import ConfigError
+from iot_lake.errors import ConfigError
 from iot_lake.provisioning import run
 from iot_lake.provisioning.report import has_mutations
 

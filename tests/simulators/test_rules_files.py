@@ -10,10 +10,10 @@ import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
 
+from iot_lake.errors import RuleFileError
 from simulators.iot_core.rules import (
     PLACEHOLDERS,
     RULES_DIR,
-    RuleFileError,
     load_rule_payloads,
     load_rules,
     placeholder_values,

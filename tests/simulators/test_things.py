@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
+from iot_lake.errors import PkiError
 from simulators.things import __main__ as things_cli
 from simulators.things.aws import (
     POLICY_FILE,
@@ -33,7 +34,6 @@ from simulators.things.aws import (
 from simulators.things.broker import Broker
 from simulators.things.local import (
     RULES_ENGINE,
-    PkiError,
     ensure_local_pki,
     render_acl,
     thing_names,

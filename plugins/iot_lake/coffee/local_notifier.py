@@ -47,8 +47,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from iot_lake.coffee.photo_events import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, failure_record
 from iot_lake.coffee.photo_handler import object_uri, photos_location, s3_event
-from iot_lake.coffee.replay_failed import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, failure_record
 from iot_lake.config import LakeSettings, settings
 
 log = logging.getLogger(__name__)
@@ -236,6 +236,12 @@ def watch(lake: LakeSettings, stop: threading.Event, interval: float = 1.0) -> D
     return total
 
 
+def get_serves_events(lake: LakeSettings) -> bool:
+    """Whether this notifier delivers the photo store's events: on ``local`` it does; on
+    ``aws`` S3 itself notifies the Lambda."""
+    return lake.is_local
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m iot_lake.coffee.local_notifier", description=__doc__.splitlines()[0]
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     lake = settings()
-    if not lake.is_local:
+    if not get_serves_events(lake):
         parser().error("on aws S3 notifies the Lambda: the notifier serves IOT_LAKE_BACKEND=local")
     if args.rescan:
         sys.stderr.write(f"re-emitted {rescan(lake)} photo events\n")

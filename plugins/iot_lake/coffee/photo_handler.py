@@ -22,9 +22,10 @@ the coffee was pressed. Anything else (database or service down) raises, so the 
 is retried (Lambda's async retries; the local spool keeps it pending); after three
 attempts it waits, on both backends, for ``python -m iot_lake.coffee.replay_failed``.
 
-This module imports only the standard library and ``iot_lake.config``/``faces``/``photo_url``
-at load time: the Lambda zip holds nothing else but ``sqlparse`` (pure Python, imported when
-the Data API writer is built) and boto3, which the runtime provides.
+The row's writers (Data API, MySQLdb) are :mod:`iot_lake.coffee.photo_writers`. This
+module imports only the standard library and ``iot_lake.config``/``faces``/``photo_url``/
+``photo_writers`` at load time: the Lambda zip holds nothing else but ``sqlparse`` (pure
+Python, imported when the Data API writer is built) and boto3, which the runtime provides.
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
-from urllib.parse import unquote, unquote_plus, urlsplit
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
 
 from iot_lake.coffee import photo_url as urls
 from iot_lake.coffee.faces import (
@@ -47,11 +48,17 @@ from iot_lake.coffee.faces import (
     LocalFaceAnalyzer,
     RekognitionFaceAnalyzer,
 )
-from iot_lake.config import SQL_DIR, LakeSettings, settings
+from iot_lake.coffee.photo_writers import (
+    DEFAULT_DATABASE,
+    DataApiWriter,
+    MySqlWriter,
+    Writer,
+    mysql_params,
+)
+from iot_lake.config import LakeSettings, settings
 
 log = logging.getLogger(__name__)
 
-INSERT_SQL = SQL_DIR / "aurora" / "insert_coffee_photo.sql"
 LOCAL_BUCKET = "local-photos"
 """The bucket name local events carry: the photos directory stands for one bucket."""
 KEY_PATTERN = re.compile(
@@ -63,19 +70,12 @@ KEY_PATTERN = re.compile(
 CLUSTER_ARN_ENV = "IOT_LAKE_AURORA_CLUSTER_ARN"
 SECRET_ARN_ENV = "IOT_LAKE_AURORA_SECRET_ARN"
 DATABASE_ENV = "IOT_LAKE_AURORA_DATABASE"
-DEFAULT_DATABASE = "iot_lake"
-MYSQL_CONN_ENV = "AIRFLOW_CONN_COFFEE_MYSQL"
-DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/iot_lake"
 
 
 # Rekognition errors that no retry can cure: the press still makes a row, nothing judged.
 NOT_JUDGED_ERRORS = frozenset(
     {"InvalidImageFormatException", "ImageTooLargeException", "InvalidS3ObjectException"}
 )
-
-
-class KeyRejected(ValueError):
-    """The object key does not name a press: reason in the message."""
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,21 @@ def photos_location(lake: LakeSettings) -> tuple[str, str]:
 def parse_key(key: str, prefix: str = "") -> Press:
     """The press a photo key names; :class:`KeyRejected` with the reason otherwise."""
     if not key.startswith(prefix):
+        from iot_lake.errors import KeyRejected
+
         raise KeyRejected(f"key {key!r} is outside the photos prefix {prefix!r}")
     match = KEY_PATTERN.fullmatch(key[len(prefix) :])
     if match is None:
+        from iot_lake.errors import KeyRejected
+
         raise KeyRejected(
             f"key {key!r} is not <machine>/<YYYY-MM-DD>/<HHMMSS>-<name>.<jpg|jpeg|png>"
         )
     try:
         when = datetime.strptime(f"{match['day']} {match['time']}", "%Y-%m-%d %H%M%S")
     except ValueError as exc:
+        from iot_lake.errors import KeyRejected
+
         raise KeyRejected(f"key {key!r} names no valid UTC time: {exc}") from exc
     return Press(match["machine"], when)
 
@@ -121,8 +127,18 @@ def photo_url(lake: LakeSettings, bucket: str, key: str) -> str:
     """The URL stored in the row, in a form ``iot_lake.coffee.photo_url`` accepts: the key
     percent-encoded (it may hold ' ', '#', '?'...), so the URL decodes back to it."""
     object_uri(lake, bucket, key)  # refuses a '..' segment
-    if not lake.is_local:
-        return urls.s3_object_url(bucket, lake.region, key)
+    return get_photo_url(lake)(bucket, key)
+
+
+def get_photo_url(lake: LakeSettings) -> Callable[[str, str], str]:
+    """How a row names the photo ``(bucket, key)``: on ``aws`` the object's regional HTTPS
+    URL; on ``local`` the store's own URL (a file, or ``s3://`` of a local endpoint)."""
+    if lake.is_local:
+        return functools.partial(_store_url, lake)
+    return lambda bucket, key: urls.s3_object_url(bucket, lake.region, key)
+
+
+def _store_url(lake: LakeSettings, bucket: str, key: str) -> str:
     if bucket == LOCAL_BUCKET:
         return urls.object_url(lake.uri("photos"), key)
     return urls.object_url(f"s3://{bucket}", key)
@@ -131,6 +147,8 @@ def photo_url(lake: LakeSettings, bucket: str, key: str) -> str:
 def object_uri(lake: LakeSettings, bucket: str, key: str) -> str:
     """Where the photo is: a file under the photos directory, or ``s3://bucket/key``."""
     if ".." in key.split("/"):
+        from iot_lake.errors import KeyRejected
+
         raise KeyRejected(f"key {key!r} has a '..' segment")
     if bucket == LOCAL_BUCKET:
         return f"{lake.uri('photos').rstrip('/')}/{key}"
@@ -169,126 +187,6 @@ def s3_event(bucket: str, key: str, event_time: str = "", region: str = "") -> d
             }
         ]
     }
-
-
-class Writer(Protocol):
-    def insert(self, params: Mapping[str, Any]) -> bool:
-        """Insert one row; False when the photo already had its row."""
-        ...
-
-
-def _data_api_value(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"isNull": True}
-    if isinstance(value, bool | int):
-        return {"longValue": int(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, datetime):
-        return {"stringValue": value.strftime("%Y-%m-%d %H:%M:%S")}
-    return {"stringValue": str(value)}
-
-
-def data_api_parameters(params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The Data API's typed parameter list (DATETIMEs with the TIMESTAMP type hint)."""
-    out = []
-    for name, value in params.items():
-        item: dict[str, Any] = {"name": name, "value": _data_api_value(value)}
-        if isinstance(value, datetime):
-            item["typeHint"] = "TIMESTAMP"
-        out.append(item)
-    return out
-
-
-@functools.lru_cache(maxsize=16)
-def data_api_sql(sql: str) -> str:
-    """``sql`` as the RDS Data API gets it: one statement, without its comments.
-
-    The Data API finds the ``:name`` placeholders in the text it is sent; a comment is no
-    SQL it needs, and a quote inside one (``API's``) is taken as the start of a string
-    literal. sqlparse's lexer tells a comment from a literal holding ``--``, ``#`` or
-    ``/*``, which no regular expression does (issue 18 item 10).
-    """
-    import sqlparse
-
-    statements = [s for s in sqlparse.split(sql) if sqlparse.format(s, strip_comments=True).strip()]
-    if len(statements) != 1:
-        raise ValueError(f"the Data API takes one statement at a time, got {len(statements)}")
-    return str(sqlparse.format(statements[0], strip_comments=True)).strip()
-
-
-@dataclass
-class DataApiWriter:
-    """Aurora MySQL through the RDS Data API (``rds-data:ExecuteStatement``)."""
-
-    client: Any
-    cluster_arn: str
-    secret_arn: str
-    database: str = DEFAULT_DATABASE
-    sql: str = field(default_factory=lambda: INSERT_SQL.read_text(encoding="utf-8"))
-
-    def execute(self, sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Every statement this writer sends goes through :func:`data_api_sql`."""
-        return self.client.execute_statement(
-            resourceArn=self.cluster_arn,
-            secretArn=self.secret_arn,
-            database=self.database,
-            sql=data_api_sql(sql),
-            parameters=data_api_parameters(params),
-        )
-
-    def insert(self, params: Mapping[str, Any]) -> bool:
-        response = self.execute(self.sql, params)
-        return int(response.get("numberOfRecordsUpdated", 0)) == 1
-
-
-_NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
-
-
-def pyformat(sql: str) -> str:
-    """``:name`` -> ``%(name)s`` for MySQLdb; ``--`` comment lines are left as they are."""
-    return "".join(
-        escaped if line.lstrip().startswith("--") else _NAMED.sub(r"%(\1)s", escaped)
-        for line in sql.splitlines(keepends=True)
-        for escaped in (line.replace("%", "%%"),)
-    )
-
-
-@dataclass
-class MySqlWriter:
-    """MariaDB/MySQL through MySQLdb, binding the same named parameters."""
-
-    connection: Any
-    sql: str = field(default_factory=lambda: pyformat(INSERT_SQL.read_text(encoding="utf-8")))
-
-    def insert(self, params: Mapping[str, Any]) -> bool:
-        with self.connection.cursor() as cursor:
-            cursor.execute(self.sql, dict(params))
-            inserted = cursor.rowcount == 1
-        self.connection.commit()
-        return inserted
-
-
-def mysql_params(url_or_json: str | None = None) -> dict[str, Any]:
-    """MySQLdb.connect() arguments from an Airflow connection (URI or JSON) or a URL.
-
-    Read without Airflow (``AIRFLOW_CONN_COFFEE_MYSQL``, the DAG's connection), so the
-    simulator and the local notifier start instantly.
-    """
-    raw = url_or_json or os.environ.get(MYSQL_CONN_ENV) or DEFAULT_MYSQL_URL
-    if raw.lstrip().startswith("{"):
-        conn = json.loads(raw)
-        host, port = conn.get("host") or "127.0.0.1", int(conn.get("port") or 3306)
-        user, password = conn.get("login") or "root", conn.get("password") or ""
-        database = conn.get("schema") or ""
-    else:
-        parts = urlsplit(raw)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 3306
-        user, password = unquote(parts.username or "root"), unquote(parts.password or "")
-        database = parts.path.lstrip("/")
-    if not database:
-        raise ValueError(f"the MySQL connection names no database: {raw!r}")
-    return {"host": host, "port": port, "user": user, "passwd": password, "db": database}
 
 
 @dataclass
@@ -337,10 +235,16 @@ class PhotoHandler:
         for bucket, key in created_objects(event):
             try:
                 if bucket != bucket_name:
+                    from iot_lake.errors import KeyRejected
+
                     raise KeyRejected(f"bucket {bucket!r} is not the photos bucket {bucket_name!r}")
                 press = parse_key(key, prefix)
                 url = photo_url(self.lake, bucket, key)
-            except KeyRejected as exc:
+            except ValueError as exc:  # a KeyRejected (errors.py is imported only then)
+                from iot_lake.errors import KeyRejected
+
+                if not isinstance(exc, KeyRejected):
+                    raise
                 log.warning("rejected %s/%s: %s", bucket, key, exc)
                 result.rejected.append({"bucket": bucket, "key": key, "reason": str(exc)})
                 continue
@@ -363,7 +267,7 @@ class PhotoHandler:
 _HANDLER: PhotoHandler | None = None
 
 
-def build(lake: LakeSettings | None = None) -> PhotoHandler:
+def get_photo_handler(lake: LakeSettings | None = None) -> PhotoHandler:
     """The handler for the configured backend (aws: Rekognition + Data API)."""
     lake = lake or settings()
     if lake.is_local:
@@ -386,7 +290,7 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point (and the local notifier's): one S3 notification event."""
     global _HANDLER
     if _HANDLER is None:
-        _HANDLER = build()
+        _HANDLER = get_photo_handler()
     try:
         return _HANDLER(event).as_dict()
     except Exception:

@@ -34,14 +34,13 @@ import json
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
+from iot_lake.coffee.photo_events import function_name, queue_name
 from iot_lake.config import LakeSettings, settings
 
 log = logging.getLogger(__name__)
@@ -49,60 +48,10 @@ log = logging.getLogger(__name__)
 Invoke = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 """Run the handler on one event; returns its result, raises when it failed."""
 
-MAX_ATTEMPTS = 3
-"""Lambda's default for asynchronous invocation: the first attempt and two retries."""
-RETRY_DELAYS_SECONDS = (60, 120)
-"""Lambda waits one minute before the first retry and two minutes before the second."""
-LOCAL_FUNCTION = "local:iot_lake.coffee.photo_handler.handler"
 RECEIVE_VISIBILITY_SECONDS = 900
 """How long a received batch stays hidden while its events are replayed: ten synchronous
 invokes of a function with a 30 s timeout, three times over. A message seen again after
 that is replayed twice, which the idempotent insert makes harmless."""
-
-
-def queue_name(prefix: str) -> str:
-    """The on-failure destination of the photo Lambda."""
-    return f"{prefix}-coffee-photo-failed"
-
-
-def failure_record(
-    event: Mapping[str, Any],
-    error: BaseException,
-    *,
-    attempts: int,
-    function: str = LOCAL_FUNCTION,
-    request_id: str = "",
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    """The invocation record Lambda sends to an on-failure destination, for ``event``.
-
-    Field for field as AWS documents it (invocation-async-retain-records.html): a Python
-    exception the function does not catch is an ``Unhandled`` function error, and the
-    runtime reports it as ``errorMessage``/``errorType``/``requestId``/``stackTrace``.
-    """
-    when = (at or datetime.now(UTC)).astimezone(UTC)
-    return {
-        "version": "1.0",
-        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": function,
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": dict(event),
-        "responseContext": {
-            "statusCode": 200,
-            "executedVersion": "$LATEST",
-            "functionError": "Unhandled",
-        },
-        "responsePayload": {
-            "errorMessage": str(error),
-            "errorType": type(error).__name__,
-            "requestId": request_id,
-            "stackTrace": traceback.format_tb(error.__traceback__),
-        },
-    }
 
 
 @dataclass(frozen=True)
@@ -142,6 +91,8 @@ class FailedEvent:
 
 class FailureStore(Protocol):
     where: str
+    listable: bool
+    """True when :meth:`failed` leaves the records as they are (a page may list them)."""
 
     def failed(self) -> Iterator[FailedEvent]: ...
 
@@ -161,6 +112,8 @@ class SpoolFailures:
     """``local``: the invocation records the notifier wrote to ``failed/``."""
 
     lake: LakeSettings
+    listable = True
+    """Reading the records leaves them as they are: a page may list each one."""
 
     @property
     def root(self) -> Path:
@@ -203,6 +156,8 @@ class QueueFailures:
     queue_url: str
     wait_seconds: int = 1
     _seen: set[str] = field(default_factory=set)
+    listable = False
+    """Receiving a message hides it for a while: a page shows the queue's count instead."""
 
     @property
     def where(self) -> str:
@@ -265,10 +220,6 @@ def in_process(handler: Callable[..., Mapping[str, Any]] | None = None) -> Invok
     return lambda event: handler(event, None)
 
 
-class FunctionFailed(RuntimeError):
-    """The Lambda function answered a synchronous invoke with a function error."""
-
-
 def lambda_invoke(client: Any, function_name: str) -> Invoke:
     """The deployed function, invoked synchronously (no async retries, no new record)."""
 
@@ -281,6 +232,8 @@ def lambda_invoke(client: Any, function_name: str) -> Invoke:
         payload = json.loads(answer["Payload"].read() or b"null")
         if answer.get("FunctionError"):
             error = payload if isinstance(payload, Mapping) else {"errorMessage": payload}
+            from iot_lake.errors import FunctionFailed
+
             raise FunctionFailed(
                 f"{error.get('errorType', answer['FunctionError'])}: {error.get('errorMessage')}"
             )
@@ -336,7 +289,7 @@ def replay(store: FailureStore, invoke: Invoke) -> ReplaySummary:
     return summary
 
 
-def store_for(lake: LakeSettings, *, quick: bool = False) -> FailureStore:
+def get_failure_store(lake: LakeSettings, *, quick: bool = False) -> FailureStore:
     """Where the failed events of ``lake``'s backend are kept; ``quick``: one try with a
     short timeout (a page showing the count must not hang when AWS is out of reach)."""
     if lake.is_local:
@@ -352,6 +305,17 @@ def store_for(lake: LakeSettings, *, quick: bool = False) -> FailureStore:
     client = boto3.client("sqs", region_name=lake.region, config=config)
     url = client.get_queue_url(QueueName=queue_name(lake.name_prefix))["QueueUrl"]
     return QueueFailures(client, url)
+
+
+def get_invoke(lake: LakeSettings, *, in_process_on_aws: bool = False) -> Invoke:
+    """Who runs a replayed event: the handler here on ``local``; the deployed function on
+    ``aws`` (its code, its role), or the handler here when ``in_process_on_aws``."""
+    if lake.is_local or in_process_on_aws:
+        return in_process()
+    import boto3
+
+    client = boto3.client("lambda", region_name=lake.region)
+    return lambda_invoke(client, function_name(lake.name_prefix))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -371,23 +335,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     lake = settings()
-    store = store_for(lake)
+    store = get_failure_store(lake)
     if args.list:
         for item in store.failed():
             sys.stdout.write(f"{item.failed_at}  {item.ident}  {item.keys}  {item.error}\n")
             store.kept(item)
         sys.stderr.write(f"{store.count()} failed photo events in {store.where}\n")
         return 0
-    if lake.is_local or args.in_process:
-        invoke = in_process()
-    else:
-        import boto3
-
-        from iot_lake.provisioning.coffee import function_name
-
-        client = boto3.client("lambda", region_name=lake.region)
-        invoke = lambda_invoke(client, function_name(lake.name_prefix))
-    summary = replay(store, invoke)
+    summary = replay(store, get_invoke(lake, in_process_on_aws=args.in_process))
     for line in [*summary.still_failing, *summary.rejected][:10]:
         sys.stderr.write(f"  kept: {line}\n")
     sys.stderr.write(summary.line() + "\n")

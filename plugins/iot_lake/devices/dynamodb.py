@@ -29,8 +29,9 @@ def _session_kwargs(lake: LakeSettings | None, endpoint: str | None) -> dict[str
             retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=10
         ),
     }
-    if endpoint or (lake is not None and lake.is_local):
-        kwargs["endpoint_url"] = endpoint or lake.dynamodb_endpoint  # type: ignore[union-attr]
+    endpoint = endpoint or (lake.dynamodb_endpoint_url if lake is not None else None)
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
         if not os.environ.get("AWS_ACCESS_KEY_ID"):
             kwargs.update(_LOCAL_CREDENTIALS)
     return kwargs

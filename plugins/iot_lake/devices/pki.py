@@ -20,13 +20,13 @@ Layout under ``certs_dir`` (git-ignored)::
 
 Everything is idempotent: valid existing files are kept, so re-running never invalidates
 certificates that devices already hold.
+The X.509 work itself (keys, signing, what counts as still valid) is
+:mod:`iot_lake.devices.certificates`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
-import ipaddress
 import logging
 import os
 import re
@@ -34,13 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from iot_lake.config import LakeSettings
+from iot_lake.devices.certificates import ensure_ca, ensure_leaf
 from iot_lake.devices.names import WEATHER_TOPIC  # the one topic a thing may write
 
 log = logging.getLogger(__name__)
@@ -74,14 +69,6 @@ BROKER_HOSTS_ENV = "IOT_LAKE_BROKER_HOSTS"  # comma-separated extra names (a LAN
 # AWS IoT thing names allow [a-zA-Z0-9:_-]; the same rule keeps names safe as MQTT user
 # names, directory names and ACL entries.
 _THING_NAME = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
-_CA_DAYS = 3650
-_LEAF_DAYS = 825
-_RENEW_BEFORE = dt.timedelta(days=14)
-_CA_NAME = "iot-lake local CA"
-
-
-class PkiError(ValueError):
-    """A thing name or a file under the certs directory is unusable; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +97,8 @@ class LocalPki:
         """(certificate, private key) of a thing or of the rules engine; they must exist."""
         cert, key = credential_paths(self.certs_dir, name)
         if not (cert.is_file() and key.is_file()):
+            from iot_lake.errors import PkiError
+
             raise PkiError(
                 f"no certificate for {name!r} under {self.certs_dir}; create it with "
                 f"`python -m simulators.things create --names {name}`"
@@ -132,12 +121,16 @@ def device_defaults() -> tuple[str, int, Path]:
 def thing_names(count: int, prefix: str = DEFAULT_THING_PREFIX) -> list[str]:
     """The fleet's thing names: ``weather-station-01`` .. (station i uses thing i)."""
     if count < 1:
+        from iot_lake.errors import PkiError
+
         raise PkiError(f"count must be at least 1, got {count}")
     return [f"{prefix}-{i:02d}" for i in range(1, count + 1)]
 
 
 def validate_thing_name(name: str) -> str:
     if not _THING_NAME.match(name):
+        from iot_lake.errors import PkiError
+
         raise PkiError(
             f"invalid thing name {name!r}: use 1-128 characters from [A-Za-z0-9:_-] "
             "(the AWS IoT rule, also safe as MQTT user name and directory name)"
@@ -175,8 +168,8 @@ def ensure_local_pki(
     names = [validate_thing_name(n) for n in things]
     if rules_engine and RULES_ENGINE not in names:
         names.append(RULES_ENGINE)
-    ca_cert, ca_key = _ensure_ca(root)
-    _ensure_leaf(
+    ca_cert, ca_key = ensure_ca(root / CA_CERT, root / CA_KEY)
+    ensure_leaf(
         root / SERVER_CERT,
         root / SERVER_KEY,
         "localhost",
@@ -187,7 +180,7 @@ def ensure_local_pki(
     for name in names:
         cert_path, key_path = credential_paths(root, name)
         cert_path.parent.mkdir(exist_ok=True)
-        _ensure_leaf(cert_path, key_path, name, ca_cert, ca_key)
+        ensure_leaf(cert_path, key_path, name, ca_cert, ca_key)
     return LocalPki(root)
 
 
@@ -257,6 +250,8 @@ def write_mosquitto_config(
     pki = LocalPki(Path(certs_dir).resolve())
     for path in (pki.ca_file, pki.server_cert, pki.server_key):
         if not path.is_file():
+            from iot_lake.errors import PkiError
+
             raise PkiError(f"{path} is missing: run ensure_local_pki() first")
     names = registered_things(pki.certs_dir) if things is None else list(things)
     data = Path(data_dir).resolve() if data_dir else pki.certs_dir / DATA_DIR
@@ -322,166 +317,3 @@ def write_mosquitto_config(
         )
     )
     return conf
-
-
-# --- certificate plumbing ---------------------------------------------------------------
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _new_key() -> ec.EllipticCurvePrivateKey:
-    # P-256: accepted by AWS IoT, Mosquitto/OpenSSL and awscrt (s2n); fast to generate.
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    os.replace(tmp, path)
-
-
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    os.replace(tmp, path)
-
-
-def _load(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, object] | None:
-    if not (cert_path.is_file() and key_path.is_file()):
-        return None
-    try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except ValueError as exc:
-        log.warning("replacing unreadable %s / %s: %s", cert_path, key_path, exc)
-        return None
-    same_key = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) == key.public_key().public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    if not same_key or cert.not_valid_after_utc - _now() < _RENEW_BEFORE:
-        return None
-    return cert, key
-
-
-def _ensure_ca(root: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    loaded = _load(root / CA_CERT, root / CA_KEY)
-    if loaded is not None:
-        cert, key = loaded
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return cert, key
-    key = _new_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _CA_NAME)])
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - dt.timedelta(minutes=5))
-        .not_valid_after(_now() + dt.timedelta(days=_CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    _write_key(root / CA_KEY, key)
-    _write_cert(root / CA_CERT, cert)
-    log.info("created local CA %s", root / CA_CERT)
-    return cert, key
-
-
-def _issued_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
-    if cert.issuer != ca_cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _san(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return x509.SubjectAlternativeName(names)
-
-
-def _ensure_leaf(
-    cert_path: Path,
-    key_path: Path,
-    common_name: str,
-    ca_cert: x509.Certificate,
-    ca_key: ec.EllipticCurvePrivateKey,
-    *,
-    server_hosts: tuple[str, ...] | None = None,
-) -> None:
-    loaded = _load(cert_path, key_path)
-    if loaded is not None:
-        cert, _ = loaded
-        current_cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        wanted_san = True
-        if server_hosts is not None:
-            try:
-                san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-                wanted_san = san.value == _san(server_hosts)
-            except x509.ExtensionNotFound:
-                wanted_san = False
-        if (
-            _issued_by(cert, ca_cert)
-            and current_cn
-            and current_cn[0].value == common_name
-            and wanted_san
-        ):
-            return
-    key = _new_key()
-    usage = ExtendedKeyUsageOID.SERVER_AUTH if server_hosts else ExtendedKeyUsageOID.CLIENT_AUTH
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - dt.timedelta(minutes=5))
-        .not_valid_after(_now() + dt.timedelta(days=_LEAF_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-    )
-    if server_hosts:
-        builder = builder.add_extension(_san(server_hosts), critical=False)
-    cert = builder.sign(ca_key, hashes.SHA256())
-    _write_key(key_path, key)
-    _write_cert(cert_path, cert)
-    log.info("issued certificate for %s at %s", common_name, cert_path)

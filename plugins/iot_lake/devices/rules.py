@@ -54,10 +54,6 @@ SqlCheck = Callable[[str], object]
 """Parses a rule's SQL and raises ``ValueError`` if it is invalid (the local engine's)."""
 
 
-class RuleFileError(ValueError):
-    """A rule file is not a valid TopicRulePayload; the message names the file and why."""
-
-
 def raw_location(lake: LakeSettings) -> tuple[str, str, str]:
     """(bucket name, key prefix, root URI of that bucket) for the raw lake URI."""
     raw = lake.uri("raw").rstrip("/")
@@ -94,6 +90,8 @@ def placeholder_values(
     values.update(overrides)
     unknown = set(values) - set(PLACEHOLDERS)
     if unknown:
+        from iot_lake.errors import RuleFileError
+
         raise RuleFileError(f"unknown rule placeholders {sorted(unknown)}; known: {PLACEHOLDERS}")
     return values
 
@@ -112,6 +110,8 @@ def resolve_placeholders(value: Any, values: Mapping[str, str]) -> Any:
 def rule_files(rules_dir: Path = RULES_DIR) -> list[Path]:
     files = sorted(Path(rules_dir).glob("*.json"))
     if not files:
+        from iot_lake.errors import RuleFileError
+
         raise RuleFileError(f"no rule files (*.json) in {rules_dir}")
     return files
 
@@ -129,6 +129,8 @@ def load_rule_payloads(
         try:
             document = json.loads(path.read_text())
         except json.JSONDecodeError as err:
+            from iot_lake.errors import RuleFileError
+
             raise RuleFileError(f"{path}: not valid JSON: {err}") from err
         validate_payload(path.stem, document, source=str(path), check_sql=check_sql)
         payloads[path.stem] = resolve_placeholders(document, values)
@@ -144,25 +146,41 @@ def validate_payload(
     parses it itself when the rule is created).
     """
     if not _RULE_NAME.match(name):
+        from iot_lake.errors import RuleFileError
+
         raise RuleFileError(f"{source}: rule name {name!r} must match {_RULE_NAME.pattern}")
     if not isinstance(payload, dict):
+        from iot_lake.errors import RuleFileError
+
         raise RuleFileError(f"{source}: a TopicRulePayload must be a JSON object")
     allowed = {"sql", "description", "actions", "ruleDisabled", "awsIotSqlVersion", "errorAction"}
     extra = set(payload) - allowed
     if extra:
+        from iot_lake.errors import RuleFileError
+
         raise RuleFileError(f"{source}: keys not in TopicRulePayload: {sorted(extra)}")
     if not isinstance(payload.get("sql"), str):
+        from iot_lake.errors import RuleFileError
+
         raise RuleFileError(f"{source}: 'sql' (a string) is required")
     if payload.get("awsIotSqlVersion", SQL_VERSION) != SQL_VERSION:
+        from iot_lake.errors import RuleFileError
+
         raise RuleFileError(f"{source}: awsIotSqlVersion must be {SQL_VERSION!r}")
     actions = payload.get("actions")
     if not isinstance(actions, list) or not actions:
+        from iot_lake.errors import RuleFileError
+
         raise RuleFileError(f"{source}: 'actions' must be a non-empty list")
     for action in [*actions, payload.get("errorAction") or {"s3": {}}]:
         if not isinstance(action, dict) or len(action) != 1:
+            from iot_lake.errors import RuleFileError
+
             raise RuleFileError(f"{source}: each action must name exactly one action type")
     if check_sql is not None:
         try:
             check_sql(payload["sql"])
         except ValueError as err:
+            from iot_lake.errors import RuleFileError
+
             raise RuleFileError(f"{source}: {err}") from err

@@ -28,7 +28,8 @@ coffee         photo Lambda + S3 notification, machines'       (nothing: the loc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from iot_lake.config import LakeSettings, settings
@@ -67,16 +68,27 @@ def run_step(
         from iot_lake.provisioning.relational import ensure_coffees
 
         return ensure_coffees(lake.mysql_conn_id, dry_run)
+    return get_step(step, lake, session, dry_run)()
+
+
+def get_step(
+    step: str, lake: LakeSettings, session: Any, dry_run: bool
+) -> Callable[[], list[Change]]:
+    """The step of the backend, bound to its context: ``provisioning.local``'s (a step it
+    has no part in does nothing) or ``provisioning.aws``'s with ``session`` (or the default
+    credential chain's)."""
     if lake.is_local:
         from iot_lake.provisioning import local
 
         function = getattr(local, step, None)
-        return function(local.LocalContext(lake, dry_run)) if function else []
+        if function is None:
+            return list
+        return functools.partial(function, local.LocalContext(lake, dry_run))
     from iot_lake.provisioning import aws
 
     if session is None:
         session = default_session(lake)
-    return getattr(aws, step)(aws.context(lake, session, dry_run))
+    return functools.partial(getattr(aws, step), aws.context(lake, session, dry_run))
 
 
 def run(
@@ -88,8 +100,8 @@ def run(
 ) -> list[Change]:
     """Run ``steps`` in the documented order (roles before what assumes them)."""
     lake = lake or settings()
-    if not lake.is_local and session is None:
-        session = default_session(lake)
+    if session is None:
+        session = get_session(lake)
     changes: list[Change] = []
     for step in (*ADMIN_STEPS, *STEPS):
         if step in steps:
@@ -102,6 +114,16 @@ def default_session(lake: LakeSettings) -> Any:
     import boto3
 
     return boto3.session.Session(region_name=lake.region)
+
+
+def get_session(lake: LakeSettings) -> Any:
+    """The boto3 session of a run: none on ``local``, the default chain's on ``aws``."""
+    return None if lake.is_local else default_session(lake)
+
+
+def get_deploy_session(lake: LakeSettings) -> Any:
+    """The session of a ``lake_setup`` task: none on ``local``, the deploy role's on ``aws``."""
+    return None if lake.is_local else airflow_session(lake)
 
 
 def airflow_session(lake: LakeSettings) -> Any:

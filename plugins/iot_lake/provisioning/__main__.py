@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         for noisy in ("airflow.task.hooks", "botocore.credentials", "iot_lake.devices"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    print(f"iot-lake setup: backend={lake.backend}" + (" (dry run)" if args.dry_run else ""))
+    print(f"iot-lake setup: {lake}" + (" (dry run)" if args.dry_run else ""))
     changes = run(args.steps or STEPS, lake, dry_run=args.dry_run)
     for change in changes:
         print("  " + change.line(args.dry_run))

@@ -3,7 +3,8 @@
 What this step deploys (the roles themselves come from ``include/iam/roles.json`` in the
 ``permissions`` step: ``<prefix>-coffee-photo-lambda``, ``<prefix>-coffee-machine-device``):
 
-- Lambda ``<prefix>-coffee-photo`` (python3.12): the zip of :func:`lambda_zip` (the
+- Lambda ``<prefix>-coffee-photo`` (python3.12): the zip built by
+  :mod:`iot_lake.provisioning.lambda_package` (the
   library's :mod:`iot_lake.coffee.photo_handler` and the files it reads), its settings
   as environment variables. Created, or updated only when the code's SHA-256 or the
   configuration differs. It needs the Aurora cluster and its Secrets Manager secret
@@ -17,7 +18,8 @@ What this step deploys (the roles themselves come from ``include/iam/roles.json`
   queue, SSE-SQS encrypted, kept 14 days, SQS's maximum), which only this function's role
   may send to; the alarm ``<prefix>-coffee-photo-failed-events`` fires while it holds a
   message (to the SNS topic ``IOT_LAKE_ALERTS_TOPIC_ARN`` when set), and ``python -m
-  iot_lake.coffee.replay_failed`` replays them (``iot_lake.coffee.replay_failed``);
+  iot_lake.coffee.replay_failed`` replays them (``iot_lake.coffee.replay_failed``); the
+  queue, the destination and the alarm are :mod:`iot_lake.provisioning.coffee_failures`;
 - the photos bucket's notification: ``s3:ObjectCreated:*`` under the photos prefix to
   the Lambda, merged with whatever else the bucket notifies (other areas may share it);
 - IoT role alias ``<prefix>-coffee-machine`` -> the device role (one-hour credentials),
@@ -28,22 +30,21 @@ What this step deploys (the roles themselves come from ``include/iam/roles.json`
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import json
 import os
-import time
-import zipfile
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from iot_lake.coffee.replay_failed import queue_name
-from iot_lake.config import INCLUDE_DIR
+from iot_lake.coffee.photo_events import function_name
 from iot_lake.provisioning import documents, iot
+from iot_lake.provisioning.coffee_failures import (
+    ensure_failure_alarm,
+    ensure_failure_destination,
+    ensure_failure_queue,
+)
 from iot_lake.provisioning.context import AwsContext, error_code
+from iot_lake.provisioning.lambda_package import code_sha256, lambda_zip
 from iot_lake.provisioning.report import Change, created, skipped, unchanged, updated
 
 LAMBDA_ROLE = "coffee-photo-lambda"
@@ -55,32 +56,6 @@ TIMEOUT_SECONDS = 30
 MEMORY_MB = 256
 CREDENTIAL_SECONDS = 3600
 STATEMENT_ID = "s3-photos-invoke"
-# Asynchronous invocation: Lambda's own defaults, set explicitly so drift is seen.
-MAX_RETRY_ATTEMPTS = 2
-MAX_EVENT_AGE_SECONDS = 6 * 3600
-FAILED_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum retention
-ALERTS_TOPIC_ENV = "IOT_LAKE_ALERTS_TOPIC_ARN"
-# What the zip holds: the entry point, the library modules the handler imports, the
-# files it reads. Paths relative to the repository (plugins/..., include/...).
-LAMBDA_ENTRY = INCLUDE_DIR / "lambda" / "coffee_photo" / "lambda_function.py"
-LAMBDA_MODULES = (
-    "__init__.py",
-    "config.py",
-    "coffee/__init__.py",
-    "coffee/faces.py",
-    "coffee/photo_handler.py",
-    "coffee/photo_url.py",
-)
-LAMBDA_INCLUDE = ("sql/aurora/insert_coffee_photo.sql",)
-# Pure-Python libraries the handler imports that the runtime lacks: their sources go under
-# plugins/ (on the entry point's sys.path). sqlparse strips comments off Data API SQL.
-LAMBDA_VENDORED = ("sqlparse",)
-LIBRARY_DIR = Path(__file__).resolve().parents[1]  # the installed iot_lake package
-_ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same sources give the same CodeSha256
-
-
-def function_name(prefix: str) -> str:
-    return f"{prefix}-coffee-photo"
 
 
 def device_role_alias(prefix: str | None = None) -> str:
@@ -92,51 +67,14 @@ def device_role_alias(prefix: str | None = None) -> str:
     return f"{prefix}-coffee-machine"
 
 
-def lambda_zip() -> bytes:
-    """The function's code, byte for byte the same for the same sources."""
-    files: list[tuple[str, Path]] = [("lambda_function.py", LAMBDA_ENTRY)]
-    files += [(f"plugins/iot_lake/{name}", LIBRARY_DIR / name) for name in LAMBDA_MODULES]
-    files += [(f"include/{name}", INCLUDE_DIR / name) for name in LAMBDA_INCLUDE]
-    files += [item for package in LAMBDA_VENDORED for item in _vendored(package)]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, path in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
-
-
-def _vendored(package: str) -> list[tuple[str, Path]]:
-    """(name in the zip, source) of an installed pure-Python package, with its licence."""
-    import importlib
-    from importlib import metadata
-
-    root = Path(importlib.import_module(package).__file__ or "").parent
-    files = [
-        (f"plugins/{package}/{path.relative_to(root).as_posix()}", path)
-        for path in root.rglob("*.py")
-        if "__pycache__" not in path.parts
-    ]
-    for item in metadata.files(package) or []:
-        if item.name.upper().startswith(("LICENSE", "COPYING")):
-            files.append((f"plugins/{package}.LICENSE", Path(str(item.locate()))))
-    return files
-
-
-def code_sha256(code: bytes) -> str:
-    """As Lambda reports it: base64 of the SHA-256 digest."""
-    return base64.b64encode(hashlib.sha256(code).digest()).decode()
-
-
 def aurora_settings() -> dict[str, str]:
     from iot_lake.coffee import photo_handler as ph
+    from iot_lake.coffee.photo_writers import DEFAULT_DATABASE
 
     return {
         ph.CLUSTER_ARN_ENV: os.environ.get(ph.CLUSTER_ARN_ENV, ""),
         ph.SECRET_ARN_ENV: os.environ.get(ph.SECRET_ARN_ENV, ""),
-        ph.DATABASE_ENV: os.environ.get(ph.DATABASE_ENV, ph.DEFAULT_DATABASE),
+        ph.DATABASE_ENV: os.environ.get(ph.DATABASE_ENV, DEFAULT_DATABASE),
     }
 
 
@@ -282,117 +220,6 @@ def _canonical_filter(configuration: dict[str, Any]) -> dict[str, Any]:
         return configuration
     canonical = [{**r, "Name": str(r.get("Name", "")).lower()} for r in rules]
     return {**configuration, "Filter": {"Key": {"FilterRules": canonical}}}
-
-
-def failure_queue_arn(ctx: AwsContext) -> str:
-    d = ctx.deployment
-    name = queue_name(d.name_prefix)
-    return f"arn:{d.partition}:sqs:{d.settings.region}:{d.account_id}:{name}"
-
-
-def ensure_failure_queue(ctx: AwsContext) -> Change:
-    """The photo function's on-failure destination: a standard queue (Lambda accepts no
-    FIFO queue there), encrypted at rest with SSE-SQS (no key policy for Lambda to need),
-    records kept the 14 days SQS allows at most."""
-    sqs = ctx.client("sqs")
-    name = queue_name(ctx.deployment.name_prefix)
-    want = {
-        "MessageRetentionPeriod": str(FAILED_RETENTION_SECONDS),
-        "SqsManagedSseEnabled": "true",
-    }
-    try:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    except ClientError as exc:
-        if error_code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            raise
-        if not ctx.dry_run:
-            sqs.create_queue(QueueName=name, Attributes=want, tags={"project": "iot-lake"})
-        return created("sqs queue", name)
-    have = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(want))["Attributes"]
-    drift = [f"{key} -> {value}" for key, value in want.items() if have.get(key) != value]
-    if not drift:
-        return unchanged("sqs queue", name)
-    if not ctx.dry_run:
-        sqs.set_queue_attributes(QueueUrl=url, Attributes=want)
-    return updated("sqs queue", name, *drift)
-
-
-def ensure_failure_destination(ctx: AwsContext) -> Change:
-    """Two retries (Lambda's default), then the invocation record goes to the queue."""
-    client = ctx.client("lambda")
-    name = function_name(ctx.deployment.name_prefix)
-    want = {
-        "MaximumRetryAttempts": MAX_RETRY_ATTEMPTS,
-        "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
-        "DestinationConfig": {"OnFailure": {"Destination": failure_queue_arn(ctx)}},
-    }
-    label = f"{name} on-failure -> {queue_name(ctx.deployment.name_prefix)}"
-    try:
-        have = client.get_function_event_invoke_config(FunctionName=name)
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
-            raise
-        have = None
-    drift = documents.differences(want, have) if have is not None else []
-    if have is not None and not drift:
-        return unchanged("lambda event invoke config", label)
-    if not ctx.dry_run:
-        _while_the_role_policy_propagates(
-            ctx, lambda: client.put_function_event_invoke_config(FunctionName=name, **want)
-        )
-    return (created if have is None else updated)("lambda event invoke config", label, *drift)
-
-
-def _while_the_role_policy_propagates(ctx: AwsContext, call: Any) -> Any:
-    """Lambda checks that the function's role may send to the destination; a role policy
-    written moments ago by the ``permissions`` step may not be visible to it yet."""
-    for delay in (*ctx.propagation_delays, None):
-        try:
-            return call()
-        except ClientError as exc:
-            message = str(exc).lower()
-            if delay is None or not ("role" in message and "permission" in message):
-                raise
-            time.sleep(delay)
-    return None  # pragma: no cover
-
-
-def failure_alarm_name(prefix: str) -> str:
-    return f"{prefix}-coffee-photo-failed-events"
-
-
-def ensure_failure_alarm(ctx: AwsContext) -> Change:
-    """In alarm while a failed photo event waits in the queue (its visible messages)."""
-    cloudwatch = ctx.client("cloudwatch")
-    prefix = ctx.deployment.name_prefix
-    name = failure_alarm_name(prefix)
-    topic = os.environ.get(ALERTS_TOPIC_ENV, "")
-    want: dict[str, Any] = {
-        "AlarmName": name,
-        "AlarmDescription": (
-            "Coffee photo events the Lambda failed on after its retries: presses missing "
-            "from Aurora. Replay: python -m iot_lake.coffee.replay_failed (docs/coffee.md)"
-        ),
-        "Namespace": "AWS/SQS",
-        "MetricName": "ApproximateNumberOfMessagesVisible",
-        "Dimensions": [{"Name": "QueueName", "Value": queue_name(prefix)}],
-        "Statistic": "Maximum",
-        "Period": 300,
-        "EvaluationPeriods": 1,
-        "Threshold": 0.0,
-        "ComparisonOperator": "GreaterThanThreshold",
-        "TreatMissingData": "notBreaching",
-        "AlarmActions": [topic] if topic else [],
-    }
-    found = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"])
-    have = next(iter(found.get("MetricAlarms") or []), None)
-    drift = documents.differences(want, have) if have is not None else []
-    if have is not None and not drift:
-        return unchanged("cloudwatch alarm", name)
-    if not ctx.dry_run:
-        tags = [{"Key": "project", "Value": "iot-lake"}] if have is None else []
-        cloudwatch.put_metric_alarm(**want, **({"Tags": tags} if tags else {}))
-    return (created if have is None else updated)("cloudwatch alarm", name, *drift)
 
 
 def ensure_role_alias(ctx: AwsContext) -> Change:

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from iot_lake.config import ConfigError, LakeSettings
+from iot_lake.config import LakeSettings
 from iot_lake.devices import names
 
 KMS_KEY_ENV = "IOT_LAKE_KMS_KEY_ARN"
@@ -47,6 +47,8 @@ class Location:
     def parse(cls, uri: str, setting: str) -> Location:
         parts = urlsplit(uri)
         if parts.scheme not in ("s3", "s3a") or not parts.netloc:
+            from iot_lake.errors import ConfigError
+
             raise ConfigError(
                 f"setting {setting} must be an s3:// URI on the aws backend, got {uri!r}"
             )

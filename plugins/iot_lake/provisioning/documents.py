@@ -21,10 +21,6 @@ from iot_lake.config import INCLUDE_DIR
 _PLACEHOLDER = re.compile(r"\$\{([a-z_][a-z0-9_]*)\}|\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
 
-class DefinitionError(ValueError):
-    """A definition file is missing, malformed or uses an unknown placeholder."""
-
-
 def render(value: Any, values: Mapping[str, str], source: str = "<definition>") -> Any:
     """Substitute ``${name}`` in every string of a JSON-like value."""
     if isinstance(value, str):
@@ -32,6 +28,8 @@ def render(value: Any, values: Mapping[str, str], source: str = "<definition>") 
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1) or match.group(2)
             if name not in values:
+                from iot_lake.errors import DefinitionError
+
                 raise DefinitionError(
                     f"{source}: unknown placeholder ${{{name}}}; known: {', '.join(sorted(values))}"
                 )
@@ -53,10 +51,14 @@ def load(relative: str, values: Mapping[str, str] | None = None) -> Any:
 
 def load_path(path: Path, values: Mapping[str, str] | None = None) -> Any:
     if not path.is_file():
+        from iot_lake.errors import DefinitionError
+
         raise DefinitionError(f"definition file {path} is missing")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
+        from iot_lake.errors import DefinitionError
+
         raise DefinitionError(f"{path}: not valid JSON: {exc}") from exc
     return render(data, values or {}, str(path)) if values is not None else data
 

@@ -65,7 +65,9 @@ def desired_crawlers(ctx: AwsContext) -> list[dict[str, Any]]:
     from iot_lake.crawler import CRAWLER_DEFINITION, crawler_definition
 
     if not Path(CRAWLER_DEFINITION).is_file():
-        raise documents.DefinitionError(
+        from iot_lake.errors import DefinitionError
+
+        raise DefinitionError(
             f"crawler definition {CRAWLER_DEFINITION} is missing: the weather_lake DAG needs "
             f"the crawler {ctx.deployment.settings.crawler_name}"
         )
@@ -88,7 +90,9 @@ def desired_classifiers(
         request = documents.load_path(path, values or {})
         request.pop("_comment", None)
         if len(request) != 1:
-            raise documents.DefinitionError(
+            from iot_lake.errors import DefinitionError
+
+            raise DefinitionError(
                 f"{path}: a CreateClassifier request names exactly one classifier kind, "
                 f"got {sorted(request)}"
             )

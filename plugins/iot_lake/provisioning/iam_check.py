@@ -17,10 +17,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-class UnsupportedCondition(ValueError):
-    """The document uses a condition operator this evaluator does not implement."""
-
-
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -68,6 +64,8 @@ def _condition_holds(conditions: Mapping[str, Any], context: Mapping[str, Any]) 
             elif base == "Bool":
                 ok = any(a.lower() == w.lower() for a in actual for w in wanted)
             else:
+                from iot_lake.errors import UnsupportedCondition
+
                 raise UnsupportedCondition(f"condition operator {operator} is not supported")
             if not ok:
                 return False

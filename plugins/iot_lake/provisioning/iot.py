@@ -30,7 +30,9 @@ def policy_files(policies_dir: Path = POLICIES_DIR) -> list[Path]:
 def ensure_policies(ctx: AwsContext, policies_dir: Path = POLICIES_DIR) -> list[Change]:
     files = policy_files(policies_dir)
     if not files:
-        raise documents.DefinitionError(
+        from iot_lake.errors import DefinitionError
+
+        raise DefinitionError(
             f"no IoT policy (*.json) in {policies_dir}: the weather stations need one to connect"
         )
     values = ctx.deployment.values()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iot_lake.config import SQL_DIR, ConfigError
+from iot_lake.config import SQL_DIR
 from iot_lake.provisioning.report import Change, created, unchanged, updated
 
 SCHEMA_FILE = SQL_DIR / "aurora" / "coffees.sql"
@@ -49,12 +49,16 @@ def database_name(conn_id: str) -> str:
     try:
         database = BaseHook.get_connection(conn_id).schema
     except AirflowNotFoundException as exc:
+        from iot_lake.errors import ConfigError
+
         raise ConfigError(
             f"no Airflow connection {conn_id!r} for the coffee machines' database: define it, "
             f"e.g. AIRFLOW_CONN_{conn_id.upper()}=mysql://root@127.0.0.1:3306/iot_lake "
             "(or choose another id with IOT_LAKE_MYSQL_CONN_ID)"
         ) from exc
     if not database:
+        from iot_lake.errors import ConfigError
+
         raise ConfigError(
             f"connection {conn_id!r} names no database (schema): set it, e.g. "
             f"AIRFLOW_CONN_{conn_id.upper()}=mysql://user:pass@host:3306/iot_lake"

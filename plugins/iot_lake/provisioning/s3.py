@@ -15,7 +15,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from iot_lake.config import ConfigError
 from iot_lake.provisioning import documents
 from iot_lake.provisioning.context import AwsContext, error_code
 from iot_lake.provisioning.deployment import LAKE_BUCKETS, Deployment
@@ -90,6 +89,8 @@ def refuse_expiry_over_lake_data(
         if location.prefix.startswith(prefix) or prefix.startswith(location.prefix):
             setting = f"IOT_LAKE_{area.upper()}_URI"
             where = f"s3://{bucket}/{prefix}"
+            from iot_lake.errors import ConfigError
+
             raise ConfigError(
                 f"setting {setting}={deployment.settings.uri(area)!r} would let lifecycle rule "
                 f"{rule['ID']} ({_describe_expiry(rule)}) delete {other} data: its prefix "

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from iot_lake.config import settings
-from iot_lake.provisioning import airflow_session, run_step
+from iot_lake.provisioning import get_deploy_session, run_step
 from iot_lake.provisioning.report import Change, summary
 
 log = logging.getLogger(__name__)
@@ -16,8 +16,7 @@ log = logging.getLogger(__name__)
 def provision_step(step: str, dry_run: bool = False) -> list[dict[str, Any]]:
     """Run ``step`` with the Airflow AWS connection's credentials; changes as XCom."""
     lake = settings()
-    session = None if lake.is_local else airflow_session(lake)
-    changes = run_step(step, lake, session=session, dry_run=dry_run)
+    changes = run_step(step, lake, session=get_deploy_session(lake), dry_run=dry_run)
     for change in changes:
         log.info("%s", change.line(dry_run))
     log.info("%s: %s", step, summary(changes, dry_run))
