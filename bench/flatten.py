@@ -186,7 +186,7 @@ def worker_floor(files: list[str]) -> None:
     """DuckDB's own floor: the same objects read with read_json's automatic schema and
     written as one Parquet file with the project's compression, no transform at all."""
     sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
-    from iot_lake.engine import LOCAL_ROW_GROUP_SIZE, new_duckdb
+    from iot_lake.engine.duckdb import LOCAL_ROW_GROUP_SIZE, new_duckdb
 
     codec = _compression()
     target = Path(os.environ["IOT_LAKE_HOME"]) / "floor.parquet"

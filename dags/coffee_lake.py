@@ -29,8 +29,8 @@ from iot_lake.operators.checks import (
     LakeDayShrinkCheckOperator,
     LakeSQLCheckOperator,
 )
-from iot_lake.operators.macros import LAKE
 from iot_lake.operators.profile import LakeProfileOperator
+from iot_lake.sql.render import LAKE
 from iot_lake.timetables import DailyTimetable
 
 # Named <database>.<table> like weather_lake's assets (no URI: no provider loads at parse).
@@ -80,9 +80,9 @@ def coffee_lake() -> None:
 
     @task(outlets=[COFFEES_ASSET, REJECTS_ASSET])
     def publish_coffees(written: dict[str, Any]) -> list[dict[str, Any]]:
-        from iot_lake.wap import publish_all
+        from iot_lake.wap.publish import publish
 
-        return publish_all(written["staged"])
+        return publish(written)
 
     profile_coffees = LakeProfileOperator(
         task_id="profile_coffees", table="coffees", inlets=[COFFEES_ASSET]

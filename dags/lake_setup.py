@@ -47,7 +47,7 @@ def expire_superseded(params: dict[str, Any] | None = None) -> list[str]:
     """Old partition versions past their grace period (queries no longer read them)."""
     if (params or {}).get("dry_run"):
         return []
-    from iot_lake.wap import expire_superseded as expire
+    from iot_lake.wap.superseded import expire_superseded as expire
 
     return expire()
 

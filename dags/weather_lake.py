@@ -41,9 +41,9 @@ from iot_lake.operators.checks import (
     LakeDayShrinkCheckOperator,
     LakeTableCheckOperator,
 )
-from iot_lake.operators.macros import LAKE
 from iot_lake.operators.profile import LakeProfileOperator
 from iot_lake.operators.write import LakeWritePartitionOperator
+from iot_lake.sql.render import LAKE
 from iot_lake.timetables import DailyTimetable
 from iot_lake.weather import bounds, plan
 from iot_lake.weather.operators import RawDayWriteOperator

@@ -116,3 +116,10 @@ class PublishError(CatalogError):
 
     (iot_lake.wap's: moved here with its base class, CatalogError.)
     """
+
+
+# --- the engine and the Airflow SQL layer (iot_lake.engine, iot_lake.operators) ------------
+
+
+class DataCheckFailed(LakeDataError):
+    """A check failed on staged data: bad data does not get better on retry."""

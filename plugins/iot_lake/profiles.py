@@ -21,12 +21,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from iot_lake import quality
+from iot_lake.engine import get_engine
+from iot_lake.sql.render import render_sql
 
 log = logging.getLogger(__name__)
 
 RunSql = Callable[[str], list[dict[str, Any]]]
-"""Runs one rendered statement, rows as dicts: :func:`iot_lake.quality.run_sql` in the
-task, or a deferred task's Athena results (:mod:`iot_lake.operators.profile`)."""
+"""Runs one rendered statement, rows as dicts: the lake's engine in the task, or a
+deferred task's Athena results (:mod:`iot_lake.operators.profile`)."""
 
 PROFILE_TABLE = "column_profiles"
 PROFILE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -99,16 +101,16 @@ def profile_rows(
     run_sql: RunSql | None = None,
 ) -> list[dict[str, Any]]:
     """Compute the profile of ``database.table`` for partition ``dt=day`` (no writes)."""
-    run = run_sql or quality.run_sql
+    run = run_sql or (lambda text: get_engine().query(text).records())
     table_def = quality.get_table(database, table)
     if table_def is None:
         raise LookupError(f"table {database}.{table} is not in the catalog: nothing to profile")
     columns = columns_of(table_def)
     params = {"database": database, "table": table, "columns": columns, "top_n": top_n}
-    stats = run(quality.render_sql(PROFILE_COLUMNS_SQL, ds=day, params=params))
+    stats = run(render_sql(PROFILE_COLUMNS_SQL, ds=day, params=params))
     tops: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if any(c["comparable"] for c in columns):
-        for row in run(quality.render_sql(PROFILE_TOP_VALUES_SQL, ds=day, params=params)):
+        for row in run(render_sql(PROFILE_TOP_VALUES_SQL, ds=day, params=params)):
             tops[row["column_name"]].append(
                 {"value": row["value"], "count": int(row["value_count"])}
             )

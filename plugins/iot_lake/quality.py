@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -280,9 +279,9 @@ class QualityResultsListener:
 quality_results_listener = QualityResultsListener()
 
 
-# --- The lake seam: catalog and SQL engine of the active backend ---------------------------
-# Everything this module, profiles.py and the dashboard read or declare goes through
-# these few functions, so they follow whatever the DAGs use on each backend.
+# --- The lake seam: the catalog of the active backend -------------------------------------
+# Everything this module, profiles.py and the dashboard declare goes through these few
+# functions, so they follow whatever the DAGs use on each backend (queries: iot_lake.engine).
 
 
 def _database() -> str:
@@ -320,24 +319,3 @@ def register_partition(table_def: dict[str, Any], day: str, location: str) -> No
     catalog.ensure_database(database)
     catalog.upsert_table(database, table_def)
     catalog.put_partition(database, table_def["Name"], [day], location)
-
-
-def render_sql(path: str | Path, *, ds: str | None = None, params: dict[str, Any]) -> str:
-    """Render an Athena-dialect SQL file (relative to include/sql, or absolute)."""
-    from iot_lake.engine import render_sql as engine_render
-
-    return engine_render(str(path), params=params, ds=ds)
-
-
-def run_sql(sql: str) -> list[dict[str, Any]]:
-    """Run one rendered Athena-dialect statement on the backend's engine; rows as dicts,
-    typed alike on both backends (:func:`iot_lake.engine.records`)."""
-    from iot_lake import engine
-
-    return engine.records(sql, settings())
-
-
-def run_sql_file(
-    path: str | Path, *, ds: str | None = None, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    return run_sql(render_sql(path, ds=ds, params=params))

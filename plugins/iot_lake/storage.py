@@ -7,13 +7,14 @@ audited and swapped in by :mod:`iot_lake.wap`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 from urllib.parse import unquote
 
@@ -109,6 +110,102 @@ def list_objects(uri: str) -> list[dict[str, Any]]:
             "etag": info.get("ETag") or info.get("etag"),
         })  # fmt: skip
     return out
+
+
+def delete_tree(uri: str) -> None:
+    """Delete ``uri`` and everything under it (a directory, an S3 prefix, or one object).
+
+    Missing is fine: it runs on the way out of failures and in expiry, where the tree
+    may be gone already. On S3 only keys under ``<uri>/`` (and ``uri`` itself) go, never
+    a sibling that shares the name as a prefix (``run=1`` vs ``run=10``).
+    """
+    fs, path = _fresh(uri)
+    with suppress(FileNotFoundError):
+        fs.rm(path, recursive=True)
+
+
+def list_dir(uri: str) -> list[str]:
+    """URIs of the entries right under ``uri`` (objects and folders), sorted; [] if none.
+
+    Not recursive, and fresh: other processes write there (s3fs would otherwise answer
+    from its listings cache).
+    """
+    fs, path = _fresh(uri)
+    try:
+        names = fs.ls(path, detail=False)
+    except FileNotFoundError:
+        return []
+    return sorted(_uri_of(fs, uri, name) for name in names)
+
+
+def read_json(uri: str) -> Any:
+    """The JSON document stored at ``uri`` (a small object: ledgers, manifests)."""
+    fs, path = _fresh(uri)
+    with fs.open(path, "rb") as handle:
+        return json.loads(handle.read())
+
+
+def write_json(uri: str, document: Any) -> None:
+    """Store ``document`` at ``uri`` whole or not at all (:func:`atomic_open`)."""
+    with atomic_open(uri) as handle:
+        handle.write(json.dumps(document, sort_keys=True).encode())
+
+
+def in_directory_store(uri: str) -> bool:
+    """Whether ``uri`` lives in a directory (renames are atomic there), not an object
+    store (S3, MinIO: no rename, a publish swaps catalog locations instead)."""
+    scheme = uri.split("://", 1)[0] if "://" in uri else "file"
+    return scheme in ("file", "local")
+
+
+def move_directory(source: str, target: str) -> None:
+    """Rename directory ``source`` to ``target`` (parents made, durable on return).
+
+    Directory stores only (:func:`in_directory_store`); ``target`` must not exist.
+    """
+    fs, src = filesystem(source)
+    _, dst = filesystem(target)
+    if not is_local(fs):
+        raise ValueError(f"{source} is in an object store: it has no rename")
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    os.rename(src, dst)
+    _fsync_dir(os.path.dirname(dst))
+
+
+def remove_empty_parents(uri: str, stop: str) -> None:
+    """Remove the folders above ``uri`` that are now empty, up to the one named ``stop``
+    (included when empty). Nothing to do in an object store: it has no empty folders."""
+    fs, path = filesystem(uri)
+    if not is_local(fs):
+        return
+    parent = os.path.dirname(path.rstrip("/"))
+    while os.path.basename(parent) != stop and parent not in ("", "/"):
+        try:
+            os.rmdir(parent)
+        except OSError:  # not empty: something else lives there
+            return
+        parent = os.path.dirname(parent)
+    with suppress(OSError):
+        os.rmdir(parent)
+
+
+def exists(uri: str) -> bool:
+    """Whether an object or a folder is at ``uri`` now (no cached listing)."""
+    fs, path = _fresh(uri)
+    return bool(fs.exists(path))
+
+
+def _fresh(uri: str) -> tuple[AbstractFileSystem, str]:
+    fs, path = filesystem(uri.rstrip("/"))
+    fs.invalidate_cache(path)
+    return fs, path
+
+
+def _uri_of(fs: AbstractFileSystem, uri: str, path: str) -> str:
+    """``path`` (as fsspec names it) as a URI in the scheme ``uri`` was given in."""
+    if "://" not in uri:
+        return path
+    return f"{uri.split('://', 1)[0]}://{path}"
 
 
 def is_local(fs: AbstractFileSystem) -> bool:

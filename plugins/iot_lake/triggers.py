@@ -14,8 +14,8 @@ Only the metadata DB tells the two apart: a task instance still ``deferred`` is 
 for by another triggerer, so ``on_kill`` leaves its queries alone, and when it cannot
 ask it leaves them too (a query that runs on finishes; stopping one a live task waits
 for fails a good day). A trigger never deletes anything: every UNLOAD prefix is in the
-superseded ledger from its submission (:func:`iot_lake.wap.record_unload_prefix`), and
-:func:`iot_lake.wap.expire_superseded` removes it unless it was staged.
+superseded ledger from its submission (:func:`iot_lake.wap.staging.record_unload_prefix`), and
+:func:`iot_lake.wap.superseded.expire_superseded` removes it unless it was staged.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ class LakeAthenaTrigger(AthenaTrigger):
     async def on_kill(self) -> None:
         from asgiref.sync import sync_to_async
 
-        from iot_lake import config, engine
+        from iot_lake import config
+        from iot_lake.engine.athena import AthenaEngine
 
         state = await sync_to_async(self.task_state)()
         if state is None or state == DEFERRED:
@@ -75,9 +76,9 @@ class LakeAthenaTrigger(AthenaTrigger):
                 self._task_label(), state or "of unknown state", self.queries,
             )
             return
-        settings = config.settings()
+        engine = AthenaEngine(config.settings())
         for execution_id in self.queries:
-            await sync_to_async(engine.stop_query)(execution_id, settings)
+            await sync_to_async(engine.stop)(execution_id)
 
     def task_state(self) -> str | None:
         """The state of this trigger's task instance in the metadata DB (through the

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 
-from iot_lake import engine
 from iot_lake.catalog import get_catalog
 from iot_lake.coffee import export
+from iot_lake.engine import get_engine
 from iot_lake.storage import filesystem
 from tests.coffee.conftest import DAY
 
@@ -54,10 +54,10 @@ def test_a_day_runs_write_audit_publish(
     }
     # The day's column profile: one row per column of the table, counted over the 2 rows.
     profile = dict(
-        engine.run_query(
+        get_engine().query(
             f"SELECT column_name, row_count FROM column_profiles WHERE dt = '{DAY}' "
             "AND table_name = 'coffees'"
-        )
+        ).rows
     )
     assert profile["id"] == 2 and profile["coffee_hour"] == 2
     path = filesystem(f"{export.partition_uri(lake_settings, DAY)}/{export.PARQUET_FILE}")[1]
@@ -104,7 +104,7 @@ def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
     assert run.state == "failed"
     for uri, files in published.items():
         assert _tree_bytes(uri) == files, f"{uri} changed"
-    assert engine.run_query(f"SELECT id FROM coffees WHERE dt = '{DAY}'") == [(first,)]
+    assert get_engine().query(f"SELECT id FROM coffees WHERE dt = '{DAY}'").rows == [(first,)]
 
     [written] = [
         ti.xcom_pull(task_ids="write_coffees")
@@ -112,9 +112,9 @@ def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
     ]
     staged_uri = written["partition_uri"]
     assert "/coffees/_staging/dt=2026-11-20/run=" in staged_uri
-    assert len(engine.run_query(
+    assert len(get_engine().query(
         f"SELECT id FROM iot_lake_staging.coffees WHERE dt = '{DAY}'"
-    )) == 4  # two rows, each twice
+    ).rows) == 4  # two rows, each twice
     log = capsys.readouterr().out
     assert "data check audit_coffees.check_columns failed" in log
     assert "id.unique_check" in log and staged_uri in log

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from iot_lake import engine
+from iot_lake.engine import get_engine
 from tests.coffee.conftest import DAY
 
 LOGICAL = datetime(2026, 11, 20, tzinfo=UTC)
@@ -21,7 +21,7 @@ def _load_dag():
 
 
 def _published() -> int:
-    [(rows,)] = engine.run_query(f"SELECT count(*) FROM coffees WHERE dt = '{DAY}'")
+    [(rows,)] = get_engine().query(f"SELECT count(*) FROM coffees WHERE dt = '{DAY}'").rows
     return rows
 
 

@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from iot_lake import config, wap
+from iot_lake import config
 from iot_lake.coffee import export
+from iot_lake.wap import superseded
 from tests.coffee.conftest import DAY, END, START
 from tests.fixtures.moto import create_bucket
 
@@ -106,7 +107,7 @@ def test_a_day_lands_in_s3_and_glue_and_a_rerun_swaps_the_partition(
     assert pq.read_table(io.BytesIO(_object(moto_endpoint, new_key))).num_rows == 3
     assert key in _keys(moto_endpoint, f"curated/coffees/dt={DAY}/")  # old version kept
     later = datetime.now(UTC) + timedelta(hours=aws_lake.superseded_grace_hours + 1)
-    expired = wap.expire_superseded(aws_lake, now=later)
+    expired = superseded.expire_superseded(aws_lake, now=later)
     assert first.partition_uri.rstrip("/") in {e.rstrip("/") for e in expired}
     assert _keys(moto_endpoint, f"curated/coffees/dt={DAY}/") == [new_key]
     assert _keys(moto_endpoint, "curated/coffees/_superseded/") == []

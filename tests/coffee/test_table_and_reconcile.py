@@ -7,11 +7,11 @@ from datetime import datetime
 
 import pytest
 
-from iot_lake import wap
 from iot_lake.catalog import get_catalog
 from iot_lake.coffee import export, reconcile, table
-from iot_lake.operators.checks import DataCheckFailed
+from iot_lake.errors import DataCheckFailed
 from iot_lake.storage import filesystem
+from iot_lake.wap import superseded
 from tests.coffee.conftest import DAY, END, START
 
 
@@ -115,9 +115,9 @@ def test_restaging_a_day_retires_the_unpublished_version_after_the_grace_period(
     second = export.stage_day(DAY, START, END, lake=lake_settings)
     fs, first_path = filesystem(first.partition_uri)
     assert fs.exists(first_path), "a failed audit's data stays for inspection"
-    assert wap.expire_superseded(lake_settings) == []
+    assert superseded.expire_superseded(lake_settings) == []
     later = datetime.now(UTC) + timedelta(hours=lake_settings.superseded_grace_hours + 1)
-    expired = wap.expire_superseded(lake_settings, now=later)
+    expired = superseded.expire_superseded(lake_settings, now=later)
     assert first.partition_uri in {e.rstrip("/") for e in expired}
     assert not fs.exists(first_path)
     assert fs.exists(filesystem(second.partition_uri)[1])

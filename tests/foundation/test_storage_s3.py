@@ -66,3 +66,14 @@ def test_a_finished_multipart_write_appears_whole(s3_lake: str) -> None:
         handle.write(payload)
     body = _client(s3_lake).get_object(Bucket=BUCKET, Key="raw/big.bin")["Body"].read()
     assert body == payload
+
+
+def test_delete_tree_removes_a_prefix_or_one_object_and_nothing_beside(s3_lake: str) -> None:
+    client = _client(s3_lake)
+    for key in ("t/dt=1/run=1/a.parquet", "t/dt=1/run=1/b/c.parquet", "t/dt=1/run=10/a.parquet",
+                "t/_superseded/x.json", "t/_superseded/x.json.bak"):
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    storage.delete_tree(f"s3://{BUCKET}/t/dt=1/run=1/")
+    storage.delete_tree(f"s3://{BUCKET}/t/_superseded/x.json")
+    storage.delete_tree(f"s3://{BUCKET}/t/missing/")  # missing: nothing to do
+    assert _keys(s3_lake) == ["t/_superseded/x.json.bak", "t/dt=1/run=10/a.parquet"]

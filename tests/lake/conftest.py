@@ -9,10 +9,9 @@ import pytest
 from tests.fixtures.aws_answers import everywhere
 
 
-@pytest.fixture
-def aws_lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """`aws`-backend settings with every AWS API served by moto (never real AWS)."""
-    from moto import mock_aws
+def _declare_aws_lake(monkeypatch: pytest.MonkeyPatch) -> object:
+    """`aws`-backend settings, their buckets and Athena workgroup (on whichever moto)."""
+    import boto3
 
     from iot_lake import config
 
@@ -23,15 +22,30 @@ def aws_lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("IOT_LAKE_ATHENA_WORKGROUP", "iot_lake_test")
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws"}')
     config.settings.cache_clear()
-    with mock_aws(), everywhere():  # answers carry real AWS's server defaults
-        import boto3
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for bucket in ("lake-raw", "lake-curated", "lake-athena"):
+        s3.create_bucket(Bucket=bucket)
+    boto3.client("athena", region_name="us-east-1").create_work_group(
+        Name="iot_lake_test",
+        Configuration={"ResultConfiguration": {"OutputLocation": "s3://lake-athena/results/"}},
+    )
+    return config.settings()
 
-        s3 = boto3.client("s3", region_name="us-east-1")
-        for bucket in ("lake-raw", "lake-curated", "lake-athena"):
-            s3.create_bucket(Bucket=bucket)
-        boto3.client("athena", region_name="us-east-1").create_work_group(
-            Name="iot_lake_test",
-            Configuration={"ResultConfiguration": {"OutputLocation": "s3://lake-athena/results/"}},
-        )
-        yield config.settings()
+
+@pytest.fixture
+def aws_lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """`aws`-backend settings with every AWS API served by moto (never real AWS)."""
+    from moto import mock_aws
+
+    from iot_lake import config
+
+    with mock_aws(), everywhere():  # answers carry real AWS's server defaults
+        yield _declare_aws_lake(monkeypatch)
     config.settings.cache_clear()
+
+
+@pytest.fixture
+def aws_lake_on_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> object:
+    """:func:`aws_lake` on the moto server, for tests whose objects go through the storage
+    seam: s3fs (aiobotocore) cannot reach the in-process ``mock_aws``."""
+    return _declare_aws_lake(monkeypatch)

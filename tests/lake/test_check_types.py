@@ -16,10 +16,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from iot_lake import engine
 from iot_lake.coffee import columns as coffee_columns
 from iot_lake.config import PROJECT_ROOT
 from iot_lake.glue_types import glue_to_duckdb
+from iot_lake.sql.render import render_sql
+from iot_lake.sql.transpile import LOCAL_DIALECT, READ_DIALECT
 from iot_lake.weather import tables as weather_tables
 
 DAY = "2026-11-20"
@@ -43,7 +44,7 @@ def _declared(lake_settings, table: str) -> list[tuple[str, str]]:
 
 def _branches(statement: str) -> list[exp.Select]:
     """The SELECTs joined by the statement's UNION ALL (left to right)."""
-    tree = sqlglot.parse_one(statement, read=engine.READ_DIALECT)
+    tree = sqlglot.parse_one(statement, read=READ_DIALECT)
     union = tree.find(exp.Union)
     assert union is not None, statement
     out: list[exp.Select] = []
@@ -76,7 +77,7 @@ def test_every_branch_of_the_column_checks_union_has_one_type(
 ) -> None:
     task = _task(dag_file, dag_id, task_id)
     # The statement the operator sends (its ``sql``, rendered as Airflow renders it).
-    statement = engine.render_sql(task.sql, ds=DAY)
+    statement = render_sql(task.sql, ds=DAY)
     con = duckdb.connect()
     con.execute(f"CREATE SCHEMA {lake_settings.staging_database}")
     con.execute(
@@ -86,9 +87,9 @@ def test_every_branch_of_the_column_checks_union_has_one_type(
     )
     types = {}
     for branch in _branches(statement):
-        name = branch.expressions[0].sql(dialect=engine.READ_DIALECT)
-        check = branch.expressions[1].sql(dialect=engine.READ_DIALECT)
-        local = branch.sql(dialect=engine.LOCAL_DIALECT)
+        name = branch.expressions[0].sql(dialect=READ_DIALECT)
+        check = branch.expressions[1].sql(dialect=READ_DIALECT)
+        local = branch.sql(dialect=LOCAL_DIALECT)
         [(column_type,)] = con.execute(
             f"SELECT column_type FROM (DESCRIBE {local}) WHERE column_name = 'check_result'"
         ).fetchall()

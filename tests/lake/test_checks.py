@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-from iot_lake import engine
 from iot_lake.catalog import get_catalog, parquet_table_input
-from iot_lake.hooks import lake_db_hook
-from iot_lake.hooks.lake_athena import LakeAthenaSQLHook
+from iot_lake.engine import get_engine
 from iot_lake.hooks.lake_duckdb import LakeDuckDBHook
 from iot_lake.operators.checks import (
     LakeColumnCheckOperator,
@@ -16,6 +14,7 @@ from iot_lake.operators.checks import (
     LakeTableCheckOperator,
 )
 from iot_lake.storage import join
+from iot_lake.wap import publish, staging
 
 
 @pytest.fixture
@@ -25,20 +24,23 @@ def readings(lake_settings):
         join(lake_settings.uri("curated"), "readings"), [("dt", "string")],
     )
     get_catalog(lake_settings).upsert_table("iot_lake", table)
-    engine.write_partition(
+    publish.write_partition(
         "SELECT 'a' AS station, 10.0 AS temp UNION ALL SELECT 'b', 20.0", "iot_lake", "readings",
         ["d1"],
     )
-    engine.write_partition(
+    publish.write_partition(
         "SELECT CAST(NULL AS varchar) AS station, 99.0 AS temp", "iot_lake", "readings", ["d2"]
     )
     return lake_settings
 
 
-def test_the_hook_follows_the_backend(lake_settings, aws_lake) -> None:
-    assert isinstance(lake_db_hook(lake_settings), LakeDuckDBHook)
-    hook = lake_db_hook(aws_lake)
-    assert isinstance(hook, LakeAthenaSQLHook) and isinstance(hook, DbApiHook)
+def test_checks_run_in_the_task_on_duckdb_and_defer_on_athena(lake_settings, aws_lake) -> None:
+    """The operators ask the engine, not the settings, whether to wait in the triggerer."""
+    assert not get_engine(lake_settings).defers_waits
+    assert get_engine(aws_lake).defers_waits
+    hook = LakeColumnCheckOperator(
+        task_id="check", table="iot_lake.readings", column_mapping={}).get_db_hook()
+    assert isinstance(hook, LakeDuckDBHook) and isinstance(hook, DbApiHook)
 
 
 def test_duckdb_hook_reads_catalog_tables_in_athena_sql(readings) -> None:
@@ -105,9 +107,9 @@ class _TaskInstance:
 def test_a_failed_check_is_a_data_error_naming_values_and_the_staged_data(readings) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from iot_lake.operators.checks import DataCheckFailed
+    from iot_lake.errors import DataCheckFailed
 
-    staged = engine.stage_partition(
+    staged = staging.stage_partition(
         "SELECT 'c' AS station, 75.0 AS temp", "iot_lake", "readings", ["d3"]
     )
     check = LakeColumnCheckOperator(
@@ -126,11 +128,12 @@ def test_a_failed_check_is_a_data_error_naming_values_and_the_staged_data(readin
     assert "The published partitions are unchanged" in message
     assert staged.location in message and "iot_lake_staging.readings" in message
     # the published table never saw the staged row
-    assert engine.run_query("SELECT count(*) FROM iot_lake.readings WHERE dt = 'd3'") == [(0,)]
+    assert get_engine().query(
+        "SELECT count(*) FROM iot_lake.readings WHERE dt = 'd3'").rows == [(0,)]
 
 
 def test_an_engine_error_in_a_check_stays_retryable(readings) -> None:
-    from iot_lake.operators.checks import DataCheckFailed
+    from iot_lake.errors import DataCheckFailed
 
     check = LakeSQLCheckOperator(
         task_id="broken", sql="SELECT no_such_column FROM iot_lake.readings")

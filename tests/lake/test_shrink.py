@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from iot_lake import config, engine, shrink
+from iot_lake import config, shrink
 from iot_lake.catalog import get_catalog, parquet_table_input
-from iot_lake.errors import ConfigError
-from iot_lake.operators.checks import DataCheckFailed, LakeDayShrinkCheckOperator
+from iot_lake.errors import ConfigError, DataCheckFailed
+from iot_lake.operators.checks import LakeDayShrinkCheckOperator
 from iot_lake.storage import join
+from iot_lake.wap import publish, staging
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def readings(lake_settings):
         [("dt", "string")],
     )
     get_catalog(lake_settings).upsert_table("iot_lake", table)
-    engine.write_partition(
+    publish.write_partition(
         "SELECT 1.0 AS temp UNION ALL SELECT 2.0 UNION ALL SELECT 3.0", "iot_lake",
         "readings", ["2026-11-03"],
     )
@@ -71,7 +72,7 @@ def _stage(rows: int) -> None:
     select = " UNION ALL ".join(f"SELECT {n}.0 AS temp" for n in range(rows)) or (
         "SELECT 1.0 AS temp WHERE false"
     )
-    engine.stage_partition(select, "iot_lake", "readings", ["2026-11-03"])
+    staging.stage_partition(select, "iot_lake", "readings", ["2026-11-03"])
 
 
 def _check(params: dict) -> dict:

@@ -17,19 +17,20 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from iot_lake import engine, trino_json
+from iot_lake.engine import get_engine
+from iot_lake.engine.duckdb import new_duckdb
 from iot_lake.errors import QueryError
+from iot_lake.sql import trino_json
+from iot_lake.sql.transpile import to_duckdb
 
 
 def _parsed(lake_settings, text: str) -> tuple:
     """(parse failed, a.value read by a row cast, a.value read by json_extract_scalar)."""
-    [row] = engine.run_query(
+    [row] = get_engine(lake_settings).query(
         "SELECT try(json_parse(line)) IS NULL,"
         " try_cast(try(json_parse(line)) AS row(a double)).a,"
         " json_extract_scalar(try(json_parse(line)), '$.a')"
-        " FROM (VALUES (CAST('" + text.replace("'", "''") + "' AS varchar))) AS t(line)",
-        settings=lake_settings,
-    )
+        " FROM (VALUES (CAST('" + text.replace("'", "''") + "' AS varchar))) AS t(line)").rows
     return row
 
 
@@ -54,7 +55,7 @@ def test_json_parse_refuses_what_rfc_7159_does_not_allow(lake_settings, text) ->
 
 def test_json_parse_without_try_fails_the_query_as_trino_does(lake_settings) -> None:
     with pytest.raises(QueryError, match="Cannot convert value to JSON"):
-        engine.run_query("SELECT json_parse('{\"a\": NaN}')", settings=lake_settings)
+        get_engine(lake_settings).query("SELECT json_parse('{\"a\": NaN}')")
 
 
 @pytest.mark.parametrize(
@@ -130,7 +131,7 @@ def _vector(con, expressions: dict[str, str], texts: list[str | None]) -> list[t
 def test_try_json_parse_never_raising_answers_as_try_did(texts, clean) -> None:
     """``duckdb_try_sql`` = ``TRY(duckdb_sql)``, text for text, in vectors of either kind
     (``clean`` valid lines first: a hostile line then shares a 2048-row vector with them)."""
-    con = engine.new_duckdb(threads=1)
+    con = new_duckdb(threads=1)
     try:
         rows = _vector(con, {
             "guarded": f"CAST(({trino_json.duckdb_try_sql('line')}) AS VARCHAR)",
@@ -149,9 +150,9 @@ def test_try_json_parse_never_raising_answers_as_try_did(texts, clean) -> None:
 ), min_size=1, max_size=40))
 def test_try_date_parse_as_try_strptime_answers_as_try_did(texts) -> None:
     """Athena's ``try(date_parse(x, f))`` runs locally as ``TRY_STRPTIME``: same values."""
-    local = engine.to_duckdb("SELECT try(date_parse(line, '%Y-%m-%dT%H:%i:%sZ')) FROM lines")
+    local = to_duckdb("SELECT try(date_parse(line, '%Y-%m-%dT%H:%i:%sZ')) FROM lines")
     assert "TRY_STRPTIME(" in local
-    con = engine.new_duckdb(threads=1)
+    con = new_duckdb(threads=1)
     try:
         rows = _vector(con, {
             "guarded": local[len("SELECT "):local.index(" FROM lines")],

@@ -11,10 +11,12 @@ from typing import Any
 import boto3
 import pytest
 
-from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog, parquet_table_input
+from iot_lake.engine import get_engine
+from iot_lake.engine.athena import AthenaEngine
 from iot_lake.errors import AirflowFailException, PublishError, QueryDataError, QueryError
 from iot_lake.storage import filesystem, join
+from iot_lake.wap import publish, staging, superseded
 from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
 from tests.fixtures.moto import lake_on_server
 
@@ -41,25 +43,25 @@ def test_a_staged_version_is_invisible_until_published_then_the_old_one_waits(
 ) -> None:
     _readings(lake_settings)
     db = lake_settings.curated_database
-    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     published_uri = join(lake_settings.uri("curated"), "readings", "dt=d1")
     before = _files(published_uri)
 
-    staged = engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    staged = staging.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
     assert "/readings/_staging/dt=d1/run=" in staged.location
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
-    assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
+    assert get_engine().query("SELECT station FROM iot_lake_staging.readings").rows == [("b",)]
     assert _files(published_uri) == before
 
-    result = engine.publish_partition(staged)
-    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    [result] = publish.publish({"staged": [staged]})
+    assert get_engine().query("SELECT station FROM readings").rows == [("b",)]
     catalog = get_catalog(lake_settings)
     assert catalog.get_partitions(lake_settings.staging_database, "readings") == []
     # The replaced directory is kept, byte for byte, until the grace period ends.
     assert result["superseded"] and _files(result["superseded"]) == before
-    assert wap.expire_superseded(lake_settings) == []
+    assert superseded.expire_superseded(lake_settings) == []
     later = datetime.now(UTC) + timedelta(hours=lake_settings.superseded_grace_hours, minutes=1)
-    assert wap.expire_superseded(lake_settings, now=later) == [result["superseded"]]
+    assert superseded.expire_superseded(lake_settings, now=later) == [result["superseded"]]
     assert not filesystem(result["superseded"])[0].exists(filesystem(result["superseded"])[1])
     fs, table_path = filesystem(join(lake_settings.uri("curated"), "readings"))
     assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(table_path)) == ["_superseded", "dt=d1"]
@@ -69,20 +71,20 @@ def test_a_staged_version_is_invisible_until_published_then_the_old_one_waits(
 def test_a_retried_publish_is_a_no_op(lake_settings) -> None:
     _readings(lake_settings)
     db = lake_settings.curated_database
-    staged = engine.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    assert engine.publish_partition(staged)["already_published"] is False
-    assert engine.publish_partition(staged)["already_published"] is True
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    staged = staging.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    assert publish.publish({"staged": [staged]})[0]["already_published"] is False
+    assert publish.publish({"staged": [staged]})[0]["already_published"] is True
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
 
 
 def test_publishing_a_version_that_is_no_longer_staged_fails(lake_settings) -> None:
     _readings(lake_settings)
     db = lake_settings.curated_database
-    old = engine.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    old = staging.stage_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    staging.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
     with pytest.raises(PublishError, match="no longer the version staged"):
-        engine.publish_partition(old)
-    assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
+        publish.publish({"staged": [old]})
+    assert get_engine().query("SELECT count(*) FROM readings").rows == [(0,)]
 
 
 def test_a_corrupt_raw_object_is_a_data_error_naming_the_file(lake_settings) -> None:
@@ -131,7 +133,7 @@ def _state(execution_id: str) -> str:
 
 def test_a_synchronous_wait_that_times_out_stops_its_query(long_queries) -> None:
     with pytest.raises(QueryError, match="stopped"):
-        engine.athena_execute("SELECT 1", long_queries, sleep_time=0, max_polls=2)
+        AthenaEngine(long_queries).execute("SELECT 1", sleep_time=0, max_polls=2)
     assert _state(_started()) == "CANCELLED"
 
 
@@ -144,7 +146,7 @@ def test_a_killed_wait_stops_its_query(long_queries, monkeypatch) -> None:
 
     monkeypatch.setattr(AthenaHook, "poll_query_status", killed)
     with pytest.raises(AirflowTaskTerminated):
-        engine.athena_execute("SELECT 1", long_queries)
+        AthenaEngine(long_queries).execute("SELECT 1")
     assert _state(_started()) == "CANCELLED"
 
 
@@ -222,9 +224,9 @@ def test_the_write_runs_in_the_task_on_local(lake_settings) -> None:
     result = _operator(publish=False).execute({"ti": FakeTaskInstance("write")})
     [staged] = result["staged"]
     assert staged["staging_database"] == "iot_lake_staging" and result["rows"] == 1
-    assert engine.run_query("SELECT count(*) FROM readings") == [(0,)]
-    wap.publish_all(result["staged"])
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    assert get_engine().query("SELECT count(*) FROM readings").rows == [(0,)]
+    publish.publish(result)
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
 
 
 def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None:
@@ -233,8 +235,6 @@ def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None
 
     from airflow.sdk.exceptions import AirflowTaskTimeout
 
-    from iot_lake.hooks.lake_athena import LakeAthenaSQLHook
-
     def timeout(*_args: Any) -> None:
         raise AirflowTaskTimeout("Timeout, PID: test")
 
@@ -242,7 +242,7 @@ def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None
     signal.setitimer(signal.ITIMER_REAL, 1.5)
     try:
         with pytest.raises(AirflowTaskTimeout):
-            LakeAthenaSQLHook(settings=long_queries).get_first("SELECT 1")
+            AthenaEngine(long_queries).query("SELECT 1")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -258,8 +258,8 @@ def test_a_replaced_version_keeps_its_grace_whatever_its_submission_entry_says(
     import json
     from datetime import UTC, datetime, timedelta
 
-    from iot_lake import wap
     from iot_lake.catalog import get_catalog
+    from iot_lake.wap import superseded
 
     ti = FakeTaskInstance("write")
     first = deferral(lambda: _operator().execute({"ti": ti}))
@@ -269,7 +269,7 @@ def test_a_replaced_version_keeps_its_grace_whatever_its_submission_entry_says(
     s3.put_object(Bucket="wap-curated", Key=f"{v1_key}part-0.parquet", Body=b"x")
     # a day passes without an expiry run: V1's submission entry is older than the grace
     table = get_catalog(moto_lake).require_table("iot_lake", "readings")
-    [(entry_uri, entry)] = [(u, e) for u, e in wap._ledger(moto_lake, table)
+    [(entry_uri, entry)] = [(u, e) for u, e in superseded.ledger(table)
                             if e["location"] == v1]
     entry["superseded_at"] = (datetime.now(UTC) - timedelta(hours=30)).isoformat()
     s3.put_object(Bucket="wap-curated", Key=entry_uri.removeprefix("s3://wap-curated/"),
@@ -280,7 +280,7 @@ def test_a_replaced_version_keeps_its_grace_whatever_its_submission_entry_says(
     resume(_operator(), second, {"ti": ti2})  # publishes V2, replaces V1, runs expiry
     assert "Contents" in s3.list_objects_v2(Bucket="wap-curated", Prefix=v1_key)
     later = datetime.now(UTC) + timedelta(hours=moto_lake.superseded_grace_hours + 1)
-    assert v1 in wap.expire_superseded(moto_lake, now=later)
+    assert v1 in superseded.expire_superseded(moto_lake, now=later)
     assert "Contents" not in s3.list_objects_v2(Bucket="wap-curated", Prefix=v1_key)
 
 
@@ -310,28 +310,28 @@ def test_a_local_lake_on_s3_publishes_by_pointing_the_catalog_at_the_staged_pref
     lake = local_lake_on_s3
     _readings(lake)
     db = lake.curated_database
-    first = engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    first = publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
     assert first["location"].startswith("s3://lake-on-s3/curated/readings/dt=d1/run=")
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
 
-    staged = engine.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
-    assert engine.run_query("SELECT station FROM readings") == [("a",)]
-    assert engine.run_query("SELECT station FROM iot_lake_staging.readings") == [("b",)]
-    result = engine.publish_partition(staged)
+    staged = staging.stage_partition("SELECT 'b' AS station, 2.0 AS value", db, "readings", ["d1"])
+    assert get_engine().query("SELECT station FROM readings").rows == [("a",)]
+    assert get_engine().query("SELECT station FROM iot_lake_staging.readings").rows == [("b",)]
+    [result] = publish.publish({"staged": [staged]})
     assert result["location"] == staged.location
     assert result["superseded"].rstrip("/") == first["location"].rstrip("/")
-    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("b",)]
     # A retried publish (the worker died after the swap) finds it done.
-    assert engine.publish_partition(staged)["already_published"] is True
+    assert publish.publish({"staged": [staged]})[0]["already_published"] is True
     # The replaced prefix stays readable for the grace period, then expires.
     assert _files(first["location"])
-    assert wap.expire_superseded(lake) == []
+    assert superseded.expire_superseded(lake) == []
     later = datetime.now(UTC) + timedelta(hours=lake.superseded_grace_hours + 1)
-    assert [r.rstrip("/") for r in wap.expire_superseded(lake, now=later)] == [
+    assert [r.rstrip("/") for r in superseded.expire_superseded(lake, now=later)] == [
         first["location"].rstrip("/")
     ]
     assert _files(first["location"]) == {}
-    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("b",)]
 
 
 def test_a_local_lake_on_s3_reads_two_tables_and_writes_from_one_in_one_query(
@@ -346,13 +346,13 @@ def test_a_local_lake_on_s3_reads_two_tables_and_writes_from_one_in_one_query(
         "stations", [("station", "string"), ("name", "string")],
         join(lake.uri("curated"), "stations"), [("dt", "string")],
     ))  # fmt: skip
-    engine.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
-    engine.write_partition("SELECT 'a' AS station, 'Austin' AS name", db, "stations", ["d1"])
-    assert engine.run_query(
+    publish.write_partition("SELECT 'a' AS station, 1.0 AS value", db, "readings", ["d1"])
+    publish.write_partition("SELECT 'a' AS station, 'Austin' AS name", db, "stations", ["d1"])
+    assert get_engine().query(
         "SELECT s.name, r.value FROM readings r JOIN stations s ON r.station = s.station"
-    ) == [("Austin", 1.0)]
-    engine.write_partition(
+    ).rows == [("Austin", 1.0)]
+    publish.write_partition(
         "SELECT r.station, r.value * 2 AS value FROM readings r JOIN stations s"
         " ON r.station = s.station", db, "readings", ["d2"],
     )  # fmt: skip
-    assert engine.run_query("SELECT value FROM readings WHERE dt = 'd2'") == [(2.0,)]
+    assert get_engine().query("SELECT value FROM readings WHERE dt = 'd2'").rows == [(2.0,)]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from iot_lake.engine import get_engine
+
 CONN_ID = "lake_setup_dag_test_mysql"
 
 
@@ -70,28 +72,30 @@ def test_setup_dag_builds_the_local_lake_and_a_rerun_reports_no_changes(
     dag = _load_dag()
 
     first = dag.test()
-    # A day published twice: the first version waits out its grace period (0 h here) and
-    # the next lake_setup deletes it.
-    from iot_lake import config, engine
+    # A day published twice: the first version waits out its grace period (set to 0 h once
+    # both publishes are done: every publish expires its table's old versions too) and the
+    # next lake_setup deletes it.
+    from iot_lake import config
     from iot_lake.catalog import get_catalog, parquet_table_input
     from iot_lake.storage import filesystem, join
+    from iot_lake.wap import publish
 
-    monkeypatch.setenv("IOT_LAKE_SUPERSEDED_GRACE_HOURS", "0")
-    config.settings.cache_clear()
     lake = config.settings()
     get_catalog(lake).upsert_table(lake.curated_database, parquet_table_input(
         "readings", [("station", "string")], join(lake.uri("curated"), "readings"),
         [("dt", "string")],
     ))
-    engine.write_partition("SELECT 'a' AS station", lake.curated_database, "readings", ["d1"])
-    replaced = engine.write_partition(
+    publish.write_partition("SELECT 'a' AS station", lake.curated_database, "readings", ["d1"])
+    replaced = publish.write_partition(
         "SELECT 'b' AS station", lake.curated_database, "readings", ["d1"]
     )["previous"]
     fs, replaced_path = filesystem(replaced)
     assert fs.exists(replaced_path)
+    monkeypatch.setenv("IOT_LAKE_SUPERSEDED_GRACE_HOURS", "0")
+    config.settings.cache_clear()
     second = dag.test()
     assert not fs.exists(replaced_path)
-    assert engine.run_query("SELECT station FROM readings") == [("b",)]
+    assert get_engine().query("SELECT station FROM readings").rows == [("b",)]
 
     states = {ti.task_id: ti.state for ti in first.get_task_instances()}
     assert first.state == "success", states

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pyarrow.parquet as pq
 import pytest
 
-from iot_lake import profiles, quality
+from iot_lake import profiles
+from iot_lake.engine import get_engine
 from tests.fixtures.deferral import FakeTaskInstance, deferral, resume
 from tests.fixtures.moto import lake_on_server, queue_result
 
@@ -129,7 +130,7 @@ def test_athena_nulls_and_booleans_come_back_typed(athena) -> None:
         [("passed", "boolean"), ("n", "integer"), ("x", "double"), ("s", "varchar")],
         [["true", "3", "1.5", None], ["false", None, None, "a"]],
     )
-    assert quality.run_sql("SELECT 1") == [
+    assert get_engine().query("SELECT 1").records() == [
         {"passed": True, "n": 3, "x": 1.5, "s": None},
         {"passed": False, "n": None, "x": None, "s": "a"},
     ]

@@ -9,7 +9,8 @@ import duckdb
 import pytest
 import sqlglot
 
-from iot_lake import profiles, quality
+from iot_lake import profiles
+from iot_lake.sql.render import render_sql
 
 DAY = "2024-06-01"
 
@@ -61,7 +62,7 @@ def run_athena_sql(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
 
 
 def test_profile_matches_duckdb_summarize_for_the_day(con) -> None:
-    sql = quality.render_sql(profiles.PROFILE_COLUMNS_SQL, ds=DAY, params=PARAMS)
+    sql = render_sql(profiles.PROFILE_COLUMNS_SQL, ds=DAY, params=PARAMS)
     got = {r["column_name"]: r for r in run_athena_sql(con, sql)}
     summary = con.execute(
         f"SUMMARIZE SELECT * EXCLUDE (dt) FROM iot_lake.readings WHERE dt = '{DAY}'"
@@ -86,7 +87,7 @@ def test_profile_matches_duckdb_summarize_for_the_day(con) -> None:
 
 
 def test_profile_counts_nulls_and_distincts_exactly(con) -> None:
-    sql = quality.render_sql(profiles.PROFILE_COLUMNS_SQL, ds=DAY, params=PARAMS)
+    sql = render_sql(profiles.PROFILE_COLUMNS_SQL, ds=DAY, params=PARAMS)
     got = {r["column_name"]: r for r in run_athena_sql(con, sql)}
     assert got["temperature"]["null_count"] == 6  # i = 0, 7, ..., 35
     assert got["ok"]["null_count"] == 4
@@ -99,7 +100,7 @@ def test_profile_counts_nulls_and_distincts_exactly(con) -> None:
 
 
 def test_top_values_are_the_most_frequent_per_column(con) -> None:
-    sql = quality.render_sql(profiles.PROFILE_TOP_VALUES_SQL, ds=DAY, params=PARAMS)
+    sql = render_sql(profiles.PROFILE_TOP_VALUES_SQL, ds=DAY, params=PARAMS)
     rows = run_athena_sql(con, sql)
     stations = [(r["value"], r["value_count"]) for r in rows if r["column_name"] == "station"]
     assert stations == [("st0", 14), ("st1", 13), ("st2", 13)]

@@ -1,9 +1,9 @@
 """Every statement the `aws` path sends to Athena, rendered the way that path renders it.
 
 Collected from the code that sends them, not copied: the SQL files under include/sql
-(rendered as :func:`iot_lake.engine.render_sql` renders them, the weather write steps and
+(rendered as :func:`iot_lake.sql.render.render_sql` renders them, the weather write steps and
 stats through :func:`iot_lake.weather.pipeline.day_select`, i.e. the SELECTs the UNLOAD
-wrappers of :func:`iot_lake.engine.unload_sql` carry), the check SQL common.sql's
+wrappers of :func:`iot_lake.engine.athena.unload_sql` carry), the check SQL common.sql's
 operators build in both DAGs (replayed as on `aws`: the statement the operator asks the
 recorded-results hook for is the statement it would submit), the column profiles of
 every declared table (:func:`iot_lake.profiles.profile_rows`) and the dashboard's queries.
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iot_lake.config import LakeSettings
+from iot_lake.sql.render import render_sql
 
 DAY = "2026-11-03"
 
@@ -48,9 +49,8 @@ def declared_tables(lake: LakeSettings) -> list[tuple[str, dict[str, Any]]]:
 
 def sql_file_statements(lake: LakeSettings) -> list[Statement]:
     """The SQL files the aws path runs, with the params the code renders them with."""
-    from iot_lake import engine
     from iot_lake.coffee.reconcile import LAKE_COUNT_SQL
-    from iot_lake.operators.macros import LakeMacros
+    from iot_lake.sql.render import LakeMacros
     from iot_lake.weather import pipeline
     from iot_lake.weather.plan import STATS_SQL, SUMMARY_SQL
 
@@ -61,7 +61,7 @@ def sql_file_statements(lake: LakeSettings) -> list[Statement]:
     ]
     for sql, params in ((SUMMARY_SQL, {}), (LAKE_COUNT_SQL, {}),
                         (LAKE_COUNT_SQL, {"database": lake.curated_database})):
-        text = engine.render_sql(sql, params=params, ds=DAY, lake=LakeMacros(lake))
+        text = render_sql(sql, params=params, ds=DAY, lake=LakeMacros(lake))
         out.append(Statement(f"{sql} {params}", text, lake.curated_database))
     return out
 
@@ -122,7 +122,6 @@ def profile_statements(lake: LakeSettings, tables: list[tuple[str, dict]]) -> li
 
 def dashboard_statements(lake: LakeSettings) -> list[Statement]:
     """Every dashboard query, rendered with the params its page passes."""
-    from iot_lake import quality
     from iot_lake.dashboard import data
 
     params = {
@@ -138,7 +137,7 @@ def dashboard_statements(lake: LakeSettings) -> list[Statement]:
     }
     return [
         Statement(f"dashboard/{path.name}",
-                  quality.render_sql(path, params=params), lake.curated_database)
+                  render_sql(path, params=params), lake.curated_database)
         for path in sorted(data.SQL.glob("*.sql"))
     ]
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from iot_lake import engine
 from iot_lake.config import SQL_DIR
+from iot_lake.engine import get_engine
+from iot_lake.sql.render import render_sql
 
 FIXTURE_DAY = "2026-11-03"
 
@@ -48,7 +49,7 @@ SQL_FILES = [
 def test_sql_file_parses_as_one_athena_statement(path: Path) -> None:
     fixture = _fixture(_area(path))
     params = getattr(fixture, "PARAMS", {}) if fixture else {}
-    text = engine.render_sql(str(path.relative_to(SQL_DIR)), params=params, ds=FIXTURE_DAY)
+    text = render_sql(str(path.relative_to(SQL_DIR)), params=params, ds=FIXTURE_DAY)
     statements = [s for s in sqlglot.parse(text, read="athena") if s is not None]
     assert len(statements) == 1, f"{path.name}: {len(statements)} statements"
 
@@ -62,7 +63,7 @@ def test_sql_file_runs_on_duckdb_over_fixture_tables(path: Path, lake_settings) 
     fixture = _fixture(_area(path))
     fixture.create_tables(lake_settings)
     params = getattr(fixture, "PARAMS", {})
-    rows = engine.run_query(
-        str(path.relative_to(SQL_DIR)), params=params, ds=FIXTURE_DAY, settings=lake_settings
-    )
+    rows = get_engine(lake_settings).query(
+        str(path.relative_to(SQL_DIR)), params=params, ds=FIXTURE_DAY
+    ).rows
     assert isinstance(rows, list)

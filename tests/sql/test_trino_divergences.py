@@ -1,5 +1,5 @@
 """Where DuckDB and Athena (Trino) answer the same SQL differently, the local engine gives
-Athena's answer (:mod:`iot_lake.as_trino`). Each test: the input, and Trino's answer with
+Athena's answer (:mod:`iot_lake.sql.as_trino`). Each test: the input, and Trino's answer with
 where it is documented. The statements run through the local engine as the DAGs' do.
 """
 
@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from iot_lake import engine
+from iot_lake.engine import get_engine
 
 
 def one(sql: str, settings) -> object:
-    [[value]] = engine.run_query(sql, settings=settings)
+    [[value]] = get_engine(settings).query(sql).rows
     return value
 
 
@@ -43,11 +43,9 @@ def test_a_real_as_text_is_written_as_trino_writes_it(lake_settings) -> None:
 
 
 def test_other_casts_to_text_are_unchanged(lake_settings) -> None:
-    assert engine.run_query(
+    assert get_engine(lake_settings).query(
         "SELECT CAST(7 AS varchar), CAST('a' AS varchar), CAST(true AS varchar), "
-        "try_cast(DATE '2026-11-03' AS varchar)",
-        settings=lake_settings,
-    ) == [("7", "a", "true", "2026-11-03")]
+        "try_cast(DATE '2026-11-03' AS varchar)").rows == [("7", "a", "true", "2026-11-03")]
 
 
 # Timestamps as text: Athena engine v3 reads timestamps with millisecond precision

@@ -6,7 +6,7 @@ import random
 import shutil
 from datetime import UTC, datetime, timedelta
 
-from iot_lake import engine
+from iot_lake.engine import get_engine
 from iot_lake.storage import filesystem, join
 from iot_lake.weather import synthetic
 from iot_lake.weather.layout import day_prefix
@@ -29,9 +29,9 @@ def _states(run) -> dict[str, str]:
 
 
 def _published_rows() -> int:
-    [(rows,)] = engine.run_query(
+    [(rows,)] = get_engine().query(
         "SELECT count(*) FROM weather_observations WHERE dt = '2026-11-09'"
-    )
+    ).rows
     return rows
 
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlglot import exp
 
-from iot_lake import engine
+from iot_lake.engine import get_engine
+from iot_lake.sql.transpile import duckdb_tree, parse_one
 from iot_lake.weather import synthetic
 from iot_lake.weather.pipeline import day_select, flatten_day, stats_day
 from iot_lake.weather.tables import STATS_BY_CONDITION, STATS_BY_STATION, ensure_tables
@@ -37,7 +38,7 @@ def test_a_day_becomes_one_row_per_observation_layer_and_condition_without_dupli
     assert result["observations"] == len(messages) == 120
     assert result["rows"] == _expected_rows(messages)
     assert result["rejects"] == 0
-    rows = engine.run_query("SELECT DISTINCT dt FROM weather_observations")
+    rows = get_engine().query("SELECT DISTINCT dt FROM weather_observations").rows
     assert rows == [(day,)]
 
 
@@ -45,13 +46,13 @@ def test_nested_values_become_typed_columns(declared) -> None:
     day = "2026-11-02"
     flatten_day(day)
     m = declared[day][0]
-    [row] = engine.run_query(
+    [row] = get_engine().query(
         "SELECT observed_at, air_temperature, air_temperature_quality, sea_level_pressure, "
         "sea_level_pressure_quality, visibility_distance, latitude "
         "FROM weather_observations WHERE weather_station = '{{ params.s }}' "
         "AND observed_at = TIMESTAMP '{{ params.t }}' LIMIT 1",
         params={"s": m["weather_station"], "t": m["time"].replace("T", " ").rstrip("Z")},
-    )
+    ).rows
     assert row[0] == datetime.fromisoformat(m["time"].rstrip("Z"))
     assert row[1:] == (
         m["air_temperature"]["value"], m["air_temperature"]["quality"],
@@ -63,11 +64,11 @@ def test_nested_values_become_typed_columns(declared) -> None:
 def test_precipitation_and_extreme_temperatures_stay_nested_arrays(declared) -> None:
     day = "2026-11-03"
     flatten_day(day)
-    rows = engine.run_query(
+    rows = get_engine().query(
         "SELECT DISTINCT weather_station, observed_at, liquid_precip, extreme_temperature "
         "FROM weather_observations WHERE dt = '{{ ds }}'",
         ds=day,
-    )
+    ).rows
     got = {(r[0], r[1].isoformat() + "Z"): (r[2], r[3]) for r in rows}
     assert len(got) == 120
     for m in declared[day]:
@@ -82,29 +83,29 @@ def test_observations_with_empty_arrays_are_kept(declared) -> None:
     flatten_day(day)
     bare = [m for m in declared[day] if not m["sky_cover_condition"] and not m["weather_condition"]]
     assert bare, "fixture must contain observations with both arrays empty"
-    [(count,)] = engine.run_query(
+    [(count,)] = get_engine().query(
         "SELECT count(*) FROM weather_observations WHERE dt = '{{ ds }}' "
         "AND coverage IS NULL AND present_weather_condition IS NULL",
         ds=day,
-    )
+    ).rows
     assert count >= len(bare)
 
 
 def test_late_observations_land_in_their_observation_day(declared) -> None:
     late = declared["2026-11-03"][3]  # delivered a day and an hour late
     flatten_day("2026-11-03")
-    [(count,)] = engine.run_query(
+    [(count,)] = get_engine().query(
         "SELECT count(*) FROM weather_observations WHERE weather_station = '{{ params.s }}' "
         "AND observed_at = TIMESTAMP '{{ params.t }}'",
         params={"s": late["weather_station"], "t": late["time"].replace("T", " ").rstrip("Z")},
-    )
+    ).rows
     assert count >= 1
     # and the last hour of day 1, which arrived after midnight, is in day 1, not day 2
     flatten_day("2026-11-02")
-    [(hours,)] = engine.run_query(
+    [(hours,)] = get_engine().query(
         "SELECT count(DISTINCT hour(observed_at)) FROM weather_observations "
         "WHERE dt = '2026-11-02'"
-    )
+    ).rows
     assert hours == 24
 
 
@@ -124,12 +125,12 @@ def test_stats_are_computed_over_distinct_observations(declared) -> None:
     flatten_day(day)
     stats_day(STATS_BY_STATION, day)
     stats_day(STATS_BY_CONDITION, day)
-    rows = engine.run_query(
+    rows = get_engine().query(
         "SELECT weather_station, observation_count, air_temperature_min, air_temperature_avg, "
         "air_temperature_max FROM weather_stats_by_station_day WHERE dt = '{{ ds }}' "
         "ORDER BY weather_station",
         ds=day,
-    )
+    ).rows
     by_station: dict[str, list[float]] = {}
     for m in declared[day]:
         by_station.setdefault(m["weather_station"], []).append(m["air_temperature"]["value"])
@@ -139,11 +140,11 @@ def test_stats_are_computed_over_distinct_observations(declared) -> None:
     ]
     assert rows == expected
     conditions = dict(
-        engine.run_query(
+        get_engine().query(
             "SELECT coalesce(present_weather_condition, '-'), observation_count "
             "FROM weather_stats_by_condition_day WHERE dt = '{{ ds }}'",
             ds=day,
-        )
+        ).rows
     )
     expected_counts: dict[str, int] = {}
     for m in declared[day]:
@@ -168,7 +169,7 @@ def test_the_earliest_arrival_of_a_duplicated_observation_wins(lake_settings) ->
     ensure_tables(lake_settings)
     result = flatten_day("2026-11-03")
     assert (result["observations"], result["rows"]) == (1, 1)
-    assert engine.run_query("SELECT air_temperature FROM weather_observations") == [(11.5,)]
+    assert get_engine().query("SELECT air_temperature FROM weather_observations").rows == [(11.5,)]
 
 
 def test_null_and_missing_arrays_keep_the_observation(lake_settings) -> None:
@@ -188,17 +189,17 @@ def test_null_and_missing_arrays_keep_the_observation(lake_settings) -> None:
     result = flatten_day("2026-11-03")
     assert (result["observations"], result["rows"]) == (3, 2 + 1 + 1)
     rows = dict(
-        engine.run_query(
+        get_engine().query(
             "SELECT weather_station, count(*) FROM weather_observations "
             "WHERE coverage IS NULL AND present_weather_condition IS NULL "
             "GROUP BY weather_station"
-        )
+        ).rows
     )
     assert rows == {"725300-94846": 1}
-    [(coverage, condition)] = engine.run_query(
+    [(coverage, condition)] = get_engine().query(
         "SELECT coverage, present_weather_condition FROM weather_observations "
         "WHERE weather_station = '010060-99999'"
-    )
+    ).rows
     assert coverage == missing["sky_cover_condition"][0]["coverage"] and condition is None
 
 
@@ -214,10 +215,10 @@ def test_struct_fields_bind_by_name_whatever_their_order_in_the_record(lake_sett
     synthetic.write_raw(lake_settings.uri("raw"), [m])
     ensure_tables(lake_settings)
     flatten_day("2026-11-03")
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT cloud_type, base_height, coverage, present_weather_source, present_weather_code, "
         "present_weather_condition FROM weather_observations"
-    ) == [("Cirrus (Ci)", 6096.0, "Four oktas - 5/10, or SCT", "MW", "10", "Mist")]
+    ).rows == [("Cirrus (Ci)", 6096.0, "Four oktas - 5/10, or SCT", "MW", "10", "Mist")]
 
 
 def test_left_join_unnest_runs_as_a_plain_unnest_on_duckdb(lake_settings) -> None:
@@ -227,8 +228,8 @@ def test_left_join_unnest_runs_as_a_plain_unnest_on_duckdb(lake_settings) -> Non
     the observation (2x the time and memory of a plain unnest on a day of messages).
     """
     text = day_select("weather_observations", "2026-11-03", lake_settings)
-    athena = engine.parse_one(text)
-    local = engine.duckdb_tree(athena)
+    athena = parse_one(text)
+    local = duckdb_tree(athena)
     sides = [(join.side or "").upper() for join in athena.find_all(exp.Join)]
     assert sides.count("LEFT") == 2
     assert not [join for join in local.find_all(exp.Join) if join.side]
@@ -265,9 +266,9 @@ def test_the_typed_pass_is_retired_once_the_day_is_published(declared, lake_sett
     """The intermediate stays staged through the audit, then only until its grace ends."""
     from datetime import timedelta
 
-    from iot_lake import wap
     from iot_lake.catalog import get_catalog
     from iot_lake.storage import filesystem
+    from iot_lake.wap import superseded
     from iot_lake.weather.pipeline import publish_day, stage_day
 
     catalog = get_catalog(lake_settings)
@@ -279,5 +280,5 @@ def test_the_typed_pass_is_retired_once_the_day_is_published(declared, lake_sett
     assert catalog.get_partitions("iot_lake", "weather_typed_records") == []  # never published
     fs, path = filesystem(typed["location"])
     assert fs.exists(path)  # a query planned on it may still read it
-    removed = wap.expire_superseded(lake_settings, grace=timedelta(0))
+    removed = superseded.expire_superseded(lake_settings, grace=timedelta(0))
     assert typed["location"] in removed and not fs.exists(path)

@@ -6,7 +6,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
-from iot_lake import engine
+from iot_lake.engine import get_engine
 from iot_lake.weather import synthetic
 from iot_lake.weather.pipeline import flatten_day, stats_day
 from iot_lake.weather.tables import STATS_BY_STATION, ensure_tables
@@ -16,7 +16,8 @@ from .conftest import DAYS
 
 def _partition(table: str, day: str) -> list[tuple]:
     return sorted(
-        engine.run_query(f"SELECT * FROM {table} WHERE dt = '{{{{ ds }}}}'", ds=day), key=repr
+        get_engine().query(f"SELECT * FROM {table} WHERE dt = '{{{{ ds }}}}'", ds=day).rows,
+        key=repr,
     )
 
 
@@ -38,7 +39,7 @@ def test_rerun_and_backfill_of_days_replace_their_partitions(lake_settings, raw_
     for day in DAYS:
         assert _partition("weather_observations", day) == first[day], day
         assert _partition("weather_stats_by_station_day", day) == stats[day], day
-    [(total,)] = engine.run_query("SELECT count(*) FROM weather_observations")
+    [(total,)] = get_engine().query("SELECT count(*) FROM weather_observations").rows
     assert total == sum(len(rows) for rows in first.values())
 
 
@@ -73,13 +74,13 @@ def test_keys_repeating_with_other_payloads_in_one_hour_and_one_object_publish_o
         assert result["observations"] == 2
         published.append(_partition("weather_observations", "2026-11-03"))
     assert published[0] == published[1] == published[2]
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT air_temperature FROM weather_observations WHERE weather_station = '925300-94846'"
-    ) == [(-20.6,)]
+    ).rows == [(-20.6,)]
     # within one object the copy whose text sorts first is kept, on every run
     texts = sorted(json.dumps(c, separators=(",", ":")) for c in copies)
     expected = json.loads(texts[0])["dew_point"]["value"]
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT DISTINCT dew_point FROM weather_observations "
         "WHERE weather_station = '722540-13904'"
-    ) == [(expected,)]
+    ).rows == [(expected,)]

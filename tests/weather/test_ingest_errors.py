@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from iot_lake import engine
+from iot_lake.engine import get_engine
 from iot_lake.weather import synthetic
 from iot_lake.weather.pipeline import stage_day
 from iot_lake.weather.reconcile import reconcile_day
@@ -34,10 +34,10 @@ def good_day(lake_settings) -> int:
 
 
 def _rejects() -> list[tuple]:
-    return sorted(engine.run_query(
+    return sorted(get_engine().query(
         "SELECT source, line_number, reason, raw FROM iot_lake_staging.weather_rejects "
         "WHERE dt = '{{ ds }}'", ds=DAY,
-    ))
+    ).rows)
 
 
 @pytest.mark.parametrize("backend_shape", ["aws: firehose processing-failed", "local: iot rule"])
@@ -125,8 +125,8 @@ def test_the_dag_publishes_the_days_ingestion_errors_as_rejects(
     run = dag.test(logical_date=START)
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert str(run.state) == "success", states
-    published = engine.run_query(
-        "SELECT raw FROM weather_rejects WHERE dt = '{{ ds }}' ORDER BY raw", ds=DAY)
+    published = get_engine().query(
+        "SELECT raw FROM weather_rejects WHERE dt = '{{ ds }}' ORDER BY raw", ds=DAY).rows
     assert published == [("\x00binary",), (NOT_JSON.decode(),)]
 
 

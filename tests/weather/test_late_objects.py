@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from iot_lake import engine
+from iot_lake.engine import get_engine
 from iot_lake.storage import atomic_open, filesystem
 from iot_lake.weather import reconcile, synthetic
 from iot_lake.weather.pipeline import stage_day
@@ -101,11 +101,11 @@ def test_the_dag_publishes_what_it_read_and_the_rerun_takes_the_late_object(
     assert str(run.state) == "success", states
     assert landed
     observed = "SELECT count(DISTINCT observed_at) FROM weather_observations WHERE dt = '{{ ds }}'"
-    assert engine.run_query(observed, ds=DAY) == [(6,)]
+    assert get_engine().query(observed, ds=DAY).rows == [(6,)]
 
     run = dag.test(logical_date=START)
     assert str(run.state) == "success"
-    assert engine.run_query(observed, ds=DAY) == [(8,)]
+    assert get_engine().query(observed, ds=DAY).rows == [(8,)]
 
 
 def test_a_resumed_write_renders_the_objects_its_first_run_listed(

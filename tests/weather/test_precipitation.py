@@ -14,10 +14,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from iot_lake import engine, wap
 from iot_lake.catalog import get_catalog
+from iot_lake.engine import get_engine
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.storage import filesystem
+from iot_lake.wap import staging
 from iot_lake.weather.pipeline import stats_day
 from iot_lake.weather.tables import OBSERVATIONS, STATS_BY_STATION, ensure_tables, table_input
 from simulators.weather_station.message import DATA_DIR, messages_from_file
@@ -57,7 +58,7 @@ def write_day(
     """One partition of weather_observations; each observation as ``copies`` rows (one per
     sky layer, as the flatten writes them)."""
     columns = table["StorageDescriptor"]["Columns"]
-    location = wap.partition_location(table, [day])
+    location = staging.partition_location(table, [day])
     fs, path = filesystem(location)
     if fs.exists(path):
         fs.rm(path, recursive=True)
@@ -96,12 +97,10 @@ def observation(station: str, clock: str, *groups: dict, day: str = DAY, **value
 def precipitation(settings, day: str = DAY) -> dict[str, float | None]:
     stats_day(STATS_BY_STATION, day, settings=settings)
     return dict(
-        engine.run_query(
+        get_engine(settings).query(
             "SELECT weather_station, precipitation_mm FROM weather_stats_by_station_day "
             "WHERE dt = '{{ ds }}'",
-            ds=day,
-            settings=settings,
-        )
+            ds=day).rows
     )
 
 
@@ -220,12 +219,10 @@ def test_rows_of_one_observation_count_once(lake_settings, observations_table) -
     write_day(lake_settings, observations_table, DAY, day, copies=1)
 
     assert tripled == precipitation(lake_settings) == {"G": 1.0, "H": 3.2}
-    [(count,)] = engine.run_query(
+    [(count,)] = get_engine(lake_settings).query(
         "SELECT observation_count FROM weather_stats_by_station_day "
         "WHERE dt = '{{ ds }}' AND weather_station = 'G'",
-        ds=DAY,
-        settings=lake_settings,
-    )
+        ds=DAY).rows
     assert count == 2
 
 

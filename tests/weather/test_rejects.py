@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from iot_lake import engine
 from iot_lake.catalog import get_catalog
+from iot_lake.engine import get_engine
+from iot_lake.sql.transpile import to_duckdb
 from iot_lake.weather import synthetic
 from iot_lake.weather.pipeline import flatten_day, stage_day
 from iot_lake.weather.reconcile import ReconciliationError, raw_objects, reconcile_day
@@ -90,11 +91,11 @@ def test_bad_records_are_rejected_with_their_reason_and_the_day_is_published(
     result = flatten_day(DAY)
     assert result["observations"] == 24
     assert result["rejects"] == len(BAD_RECORDS) + 1  # + the undated one that arrived on D
-    rejects = engine.run_query(
+    rejects = get_engine().query(
         "SELECT source, line_number, reason, raw, rejected_at FROM weather_rejects "
         "WHERE dt = '{{ ds }}'",
         ds=DAY,
-    )
+    ).rows
     by_raw = {raw: (source, reason) for source, _, reason, raw, _ in rejects}
     for record, fragment in BAD_RECORDS:
         source, reason = by_raw[_line(record)]
@@ -104,19 +105,19 @@ def test_bad_records_are_rejected_with_their_reason_and_the_day_is_published(
     assert [r[2] for r in undated] == ["time yesterday is not an ISO date-time (day=undated)"]
     assert {r[1] for r in rejects} == {None} and {r[4] for r in rejects} == {None}
     # neighbours of the bad records in the same object are published
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT count(*) FROM weather_observations WHERE latitude IN (1.0, 2.0)"
-    ) == [(0,)], "hours 20/21 first arrived earlier with their own latitude"
+    ).rows == [(0,)], "hours 20/21 first arrived earlier with their own latitude"
 
 
 def test_rejected_values_never_reach_the_published_table(lake_settings, hostile_day) -> None:
     flatten_day(DAY)
-    [(non_finite, too_hot)] = engine.run_query(
+    [(non_finite, too_hot)] = get_engine().query(
         "SELECT count_if(NOT is_finite(air_temperature) OR NOT is_finite(dew_point) "
         "OR NOT is_finite(wind_speed)), count_if(air_temperature > 61.8) "
         "FROM weather_observations WHERE dt = '{{ ds }}'",
         ds=DAY,
-    )
+    ).rows
     assert (non_finite, too_hot) == (0, 0)
 
 
@@ -159,9 +160,9 @@ def test_objects_the_table_does_not_see_fail_the_reconciliation(lake_settings, h
 
 def test_a_rerun_writes_identical_rejects(lake_settings, hostile_day) -> None:
     flatten_day(DAY)
-    first = sorted(engine.run_query("SELECT * FROM weather_rejects"), key=repr)
+    first = sorted(get_engine().query("SELECT * FROM weather_rejects").rows, key=repr)
     flatten_day(DAY)
-    assert sorted(engine.run_query("SELECT * FROM weather_rejects"), key=repr) == first
+    assert sorted(get_engine().query("SELECT * FROM weather_rejects").rows, key=repr) == first
 
 
 def test_the_reconciliation_reports_its_figures_as_check_results(
@@ -202,9 +203,9 @@ def test_the_whole_record_cast_types_clean_records_as_the_careful_path_does(
     def staged() -> tuple[list, list]:
         stage_day(DAY)
         return tuple(
-            sorted(engine.run_query(
+            sorted(get_engine().query(
                 f"SELECT * FROM iot_lake_staging.{table} WHERE dt = '{{{{ ds }}}}'", ds=DAY
-            ), key=repr)
+            ).rows, key=repr)
             for table in ("weather_observations", "weather_rejects")
         )
 
@@ -220,9 +221,9 @@ def _staged_day() -> dict:
     observations and the rejects (sorted: row order in a Parquet file is not a result)."""
     written = stage_day(DAY)
     tables = {
-        table: sorted(engine.run_query(
+        table: sorted(get_engine().query(
             f"SELECT * FROM iot_lake_staging.{table} WHERE dt = '{{{{ ds }}}}'", ds=DAY
-        ), key=repr)
+        ).rows, key=repr)
         for table in ("weather_typed_records", "weather_observations", "weather_rejects")
     }
     figures = {k: written[k] for k in ("rows", "observations", "rejects", "lines_read",
@@ -234,19 +235,19 @@ def test_try_forms_that_never_raise_stage_the_same_day_as_duckdbs_try(
     lake_settings, hostile_day, monkeypatch
 ) -> None:
     """The local engine writes try(json_parse(x)) and try(date_parse(..)) without DuckDB's
-    TRY (iot_lake.trino_json.duckdb_try_sql, engine._try_strptime: TRY re-evaluates a
-    vector row by row once a row fails); the hostile day stages the same rows, rejects
-    with the same reasons, the same copy numbers and figures as with TRY."""
-    from iot_lake import trino_json
+    TRY (iot_lake.sql.trino_json.duckdb_try_sql, iot_lake.sql.transpile._try_strptime: TRY
+    re-evaluates a vector row by row once a row fails); the hostile day stages the same rows,
+    rejects with the same reasons, the same copy numbers and figures as with TRY."""
+    from iot_lake.sql import transpile, trino_json
 
     fast = _staged_day()
     assert fast["figures"]["rejects"] == len(BAD_RECORDS) + 1
     assert fast["figures"]["duplicates"] >= 3  # the three resent messages, at least
-    assert "TRY_STRPTIME(" in engine.to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
+    assert "TRY_STRPTIME(" in to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
     monkeypatch.setattr(trino_json, "duckdb_try_sql",
                         lambda x: f"TRY({trino_json.duckdb_sql(x)})")
-    monkeypatch.setattr(engine, "_try_strptime", lambda tree: tree)
-    assert "TRY_STRPTIME(" not in engine.to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
+    monkeypatch.setattr(transpile, "_try_strptime", lambda tree: tree)
+    assert "TRY_STRPTIME(" not in to_duckdb("SELECT try(date_parse(x, '%Y')) FROM t")
     assert _staged_day() == fast
 
 
@@ -282,9 +283,9 @@ def test_what_trinos_json_parse_refuses_is_not_valid_json_here_too(lake_settings
     ensure_tables(lake_settings)
     result = flatten_day(DAY)
     assert (result["observations"], result["rejects"]) == (1, 2)
-    reasons = dict(engine.run_query(
+    reasons = dict(get_engine().query(
         "SELECT raw, reason FROM weather_rejects WHERE dt = '{{ ds }}'", ds=DAY
-    ))
+    ).rows)
     assert reasons == {
         trailing: "not valid JSON",
         nan: "not valid JSON (dew_point.value is NaN, not a JSON number)",

@@ -246,13 +246,13 @@ def _reassigned_or_cancelled(trigger: Any, state: str, monkeypatch: pytest.Monke
 
 
 def _step_prefixes_in_ledger(lake: Any, state: dict[str, Any]) -> None:
-    from iot_lake import wap
     from iot_lake.catalog import get_catalog
+    from iot_lake.wap import superseded
 
     catalog = get_catalog(lake)
     for query in state["pending"]:
         table = catalog.require_table(lake.curated_database, query["table"])
-        ledgered = [entry["location"] for _, entry in wap._ledger(lake, table)]
+        ledgered = [entry["location"] for _, entry in superseded.ledger(table)]
         assert query["location"] in ledgered
 
 
@@ -279,7 +279,7 @@ def test_marking_the_deferred_task_failed_stops_every_query_of_its_step(
     in the superseded ledger, so expiry removes them after the grace period."""
     from datetime import UTC, datetime, timedelta
 
-    from iot_lake import wap
+    from iot_lake.wap import superseded
 
     task, ti = _write_task(), FakeTaskInstance("write_observations")
     second = _second_step(task, ti)
@@ -293,7 +293,7 @@ def test_marking_the_deferred_task_failed_stops_every_query_of_its_step(
     _step_prefixes_in_ledger(weather_on_moto, state)
 
     later = datetime.now(UTC) + timedelta(hours=weather_on_moto.superseded_grace_hours + 1)
-    expired = wap.expire_superseded(weather_on_moto, now=later)
+    expired = superseded.expire_superseded(weather_on_moto, now=later)
     assert {q["location"] for q in state["pending"]} <= set(expired)
     assert all(_gone(prefix) for prefix in prefixes)
 
@@ -302,8 +302,8 @@ def test_a_published_unload_prefix_survives_expiry(weather_on_moto) -> None:
     """The ledger entry made at submission never expires a version that was staged."""
     from datetime import UTC, datetime, timedelta
 
-    from iot_lake import wap
     from iot_lake.catalog import get_catalog
+    from iot_lake.wap import superseded
 
     task, ti = _write_task(), FakeTaskInstance("write_observations")
     first = deferral(lambda: task.execute({"ti": ti}))
@@ -311,7 +311,7 @@ def test_a_published_unload_prefix_survives_expiry(weather_on_moto) -> None:
     [prefix] = _with_objects(first.kwargs["state"])
     deferral(lambda: resume(_write_task(), first, {"ti": ti}))  # staged; step 2 running
     later = datetime.now(UTC) + timedelta(hours=weather_on_moto.superseded_grace_hours + 1)
-    assert query["location"] not in wap.expire_superseded(weather_on_moto, now=later)
+    assert query["location"] not in superseded.expire_superseded(weather_on_moto, now=later)
     assert not _gone(prefix)
     catalog = get_catalog(weather_on_moto)
     [staged] = catalog.get_partitions("iot_lake_staging", "weather_typed_records")

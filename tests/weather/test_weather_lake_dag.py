@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from iot_lake import engine
+from iot_lake.engine import get_engine
 from iot_lake.storage import filesystem, join
 from iot_lake.weather import synthetic
 
@@ -36,21 +36,21 @@ def test_a_day_waits_flattens_checks_and_computes_stats(
     states = _states(run)
     assert set(states.values()) == {"success"}, states
     assert "crawl_raw" not in states  # declared tables: nothing waits for a crawl
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT count(*) FROM weather_stats_by_station_day WHERE dt = '2026-11-03'"
-    ) == [(5,)]
-    [(observations,)] = engine.run_query(
+    ).rows == [(5,)]
+    [(observations,)] = get_engine().query(
         "SELECT count(DISTINCT (weather_station, observed_at)) FROM weather_observations "
         "WHERE dt = '2026-11-03'"
-    )
+    ).rows
     assert observations == len(raw_days["2026-11-03"])
-    [(profiled_rows,)] = engine.run_query(
+    [(profiled_rows,)] = get_engine().query(
         "SELECT max(row_count) FROM column_profiles WHERE dt = '2026-11-03' "
         "AND table_name = 'weather_observations'"
-    )
-    [(rows,)] = engine.run_query(
+    ).rows
+    [(rows,)] = get_engine().query(
         "SELECT count(*) FROM weather_observations WHERE dt = '2026-11-03'"
-    )
+    ).rows
     assert profiled_rows == rows
 
 
@@ -68,12 +68,12 @@ def test_bad_records_are_rejected_and_the_day_still_succeeds(airflow_db, lake_se
     run = _load_dag().test(logical_date=day)
     states = _states(run)
     assert set(states.values()) == {"success"}, states
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT count(*) FROM weather_rejects WHERE dt = '2026-11-07'"
-    ) == [(3,)]
-    assert engine.run_query(
+    ).rows == [(3,)]
+    assert get_engine().query(
         "SELECT count(DISTINCT observed_at) FROM weather_observations WHERE dt = '2026-11-07'"
-    ) == [(3,)]
+    ).rows == [(3,)]
 
 
 def _tree_bytes(uri: str) -> dict[str, bytes]:
@@ -123,9 +123,9 @@ def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
     assert states["stats_by_condition_day"] == "upstream_failed"
     assert str(run.state) == "failed"
     assert _tree_bytes(published_uri) == published, "the published partition changed"
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT max(air_temperature) FROM weather_observations WHERE dt = '2026-11-06'"
-    ) != [(75.0,)]
+    ).rows != [(75.0,)]
 
     # The staged version is where the failure message says, and readable as a table.
     [written] = [
@@ -137,10 +137,10 @@ def test_a_failing_check_keeps_the_published_day_and_the_staged_data(
     staged_path = filesystem(staged["location"])[1]
     assert "/weather_observations/_staging/dt=2026-11-06/run=" in staged_path
     assert filesystem(staged["location"])[0].find(staged_path)
-    assert engine.run_query(
+    assert get_engine().query(
         "SELECT max(air_temperature) FROM iot_lake_staging.weather_observations "
         "WHERE dt = '2026-11-06'"
-    ) == [(75.0,)]
+    ).rows == [(75.0,)]
     failure = capsys.readouterr().out  # the task log of dag.test()
     assert "data check audit_observations.check_keys_and_ranges failed" in failure
     assert "75.0" in failure and staged["location"] in failure
@@ -167,7 +167,7 @@ def test_the_run_first_waits_deferrably_for_the_end_of_its_day_plus_the_grace(
     from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 
     from iot_lake import config
-    from iot_lake.operators.macros import LakeMacros
+    from iot_lake.sql.render import LakeMacros
 
     dag = _load_dag()
     wait = dag.get_task("wait_for_day_end")

@@ -12,10 +12,12 @@ unparseable DATETIME) go to the ``coffee_rejects`` table with their reason; they
 dropped silently.
 
 :func:`stage_day` writes the day's partition of ``coffees`` and of ``coffee_rejects`` as
-staged versions (:mod:`iot_lake.wap`): the DAG's checks read them in the staging database
-and only then are they published, so a failed run or a failed check leaves the published
-day untouched and a rerun replaces it whole. :func:`export_day` stages and publishes at
-once (no audit), for tools and tests.
+staged versions through the write path's staging (:mod:`iot_lake.wap.staging`): the
+DAG's checks read them in the staging database and only then are they published, so a
+failed run or a failed check leaves the published day untouched and a rerun replaces it
+whole. :func:`publish_day` publishes through the one publish
+(:func:`iot_lake.wap.publish.publish`); :func:`export_day` stages and publishes at once
+(no audit), for tools and tests.
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from iot_lake import rejects, storage, wap
+from iot_lake import rejects, storage
 from iot_lake.catalog import get_catalog
 from iot_lake.coffee import columns, photo_url, source, table
 from iot_lake.config import LakeSettings, settings
+from iot_lake.wap.publish import publish
+from iot_lake.wap.staging import register_staged, staged_version
+from iot_lake.wap.superseded import new_run_id
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -130,29 +135,26 @@ def stage_day(
     database = lake.curated_database
     data_table = catalog.require_table(database, columns.TABLE)
     rejects_table = catalog.require_table(database, table.REJECTS_TABLE)
-    run_id = wap.new_run_id()
-    data_at = wap.stage_location(lake, data_table, [dt], run_id)
-    rejects_at = wap.stage_location(lake, rejects_table, [dt], run_id)
-    try:
-        with closing(source.mysql_hook(conn_id).get_conn()) as connection:
-            counts = stream_to_files(
-                connection,
-                source.interval_params(start, end),
-                data_uri=storage.join(data_at, PARQUET_FILE),
-                rejects_uri=storage.join(rejects_at, REJECTS_FILE),
-                photos_uri=valid_photos_uri(lake),
-                compression=lake.parquet_compression,
-                batch_size=batch_size,
-            )
-    except BaseException:
-        _remove_quietly(data_at)
-        _remove_quietly(rejects_at)
-        raise
+    run_id = new_run_id()
+    with (
+        staged_version(data_table, [dt], run_id) as data_at,
+        staged_version(rejects_table, [dt], run_id) as rejects_at,
+        closing(source.mysql_hook(conn_id).get_conn()) as connection,
+    ):
+        counts = stream_to_files(
+            connection,
+            source.interval_params(start, end),
+            data_uri=storage.join(data_at, PARQUET_FILE),
+            rejects_uri=storage.join(rejects_at, REJECTS_FILE),
+            photos_uri=valid_photos_uri(lake),
+            compression=lake.parquet_compression,
+            batch_size=batch_size,
+        )
     staged = [
-        wap.register_staged(lake, database, rejects_table, [dt], rejects_at,
-                            rows=counts.rejected, catalog=catalog),
-        wap.register_staged(lake, database, data_table, [dt], data_at,
-                            rows=counts.exported, catalog=catalog),
+        register_staged(lake, database, rejects_table, [dt], rejects_at,
+                        rows=counts.rejected, catalog=catalog),
+        register_staged(lake, database, data_table, [dt], data_at,
+                        rows=counts.exported, catalog=catalog),
     ]
     result = ExportResult(
         dt=dt,
@@ -173,8 +175,7 @@ def stage_day(
 
 def publish_day(result: ExportResult, lake: LakeSettings | None = None) -> ExportResult:
     """Publish a staged day (rejects first, then rows); the result with published places."""
-    published = wap.publish_all(result.staged, lake or settings())
-    rejects_done, data_done = published
+    rejects_done, data_done = publish(result.as_dict(), lake or settings())
     return ExportResult(
         **{
             **result.as_dict(),
@@ -372,10 +373,3 @@ def reject_row(record: dict[str, Any]) -> dict[str, Any]:
         raw=json.dumps(raw, sort_keys=False, default=str),
     )
 
-
-def _remove_quietly(uri: str) -> None:
-    fs, path = storage.filesystem(uri)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
-    if storage.is_local(fs):
-        wap.remove_empty_parents(path, stop=wap.STAGING_DIR)

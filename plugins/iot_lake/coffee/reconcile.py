@@ -15,7 +15,7 @@ from typing import Any
 
 from iot_lake.coffee import source
 from iot_lake.config import LakeSettings, settings
-from iot_lake.operators.checks import DataCheckFailed
+from iot_lake.errors import DataCheckFailed
 
 LAKE_COUNT_SQL = "coffee/count_coffees.sql"
 
@@ -50,12 +50,12 @@ def count_lake_rows(
     ``run_sql`` runs the rendered count (default: the lake's engine, in this process; a
     deferring task passes its Athena results, see :mod:`iot_lake.coffee.operators`).
     """
-    from iot_lake import engine
-    from iot_lake.operators.macros import LakeMacros
+    from iot_lake.engine import get_engine
+    from iot_lake.sql.render import LakeMacros, render_sql
 
-    statement = engine.render_sql(
+    statement = render_sql(
         LAKE_COUNT_SQL, params={"database": database}, ds=dt, lake=LakeMacros(lake))
-    run = run_sql or (lambda text: engine.records(text, lake))
+    run = run_sql or (lambda text: get_engine(lake).query(text).records())
     [counts] = run(statement)
     return int(counts["lake_rows"]), int(counts["rejected_rows"])
 
@@ -93,7 +93,7 @@ def reconcile_day(
             "inserted or changed since the export)"
         )
         if staged:
-            from iot_lake.wap import StagedPartition
+            from iot_lake.wap.staging import StagedPartition
 
             message += "\nThe published partitions are unchanged. Staged data kept for " \
                 "inspection:\n" + "\n".join(

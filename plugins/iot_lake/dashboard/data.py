@@ -21,6 +21,7 @@ from typing import Any
 
 from iot_lake import quality
 from iot_lake.config import settings
+from iot_lake.engine import get_engine
 
 SQL = Path(__file__).resolve().parent / "sql"
 
@@ -95,7 +96,10 @@ def query(name: str, **params: Any) -> list[dict[str, Any]]:
     params.setdefault("database", settings().curated_database)
     key = json.dumps([name, params], sort_keys=True, default=str)
     return _cached(
-        key, lambda: [_plain(r) for r in quality.run_sql_file(SQL / f"{name}.sql", params=params)]
+        key,
+        lambda: [
+            _plain(r) for r in get_engine().query(SQL / f"{name}.sql", params=params).records()
+        ],
     )
 
 
@@ -250,7 +254,7 @@ def cold_readings(stations: list[str], limit: int = COLD_READINGS_LIMIT) -> list
 
     s = settings()
     try:
-        table = _dynamodb_table(s)
+        table = get_cold_readings_table(s)
         items: list[dict[str, Any]] = []
         if stations:
             from boto3.dynamodb.conditions import Key
@@ -278,7 +282,9 @@ def cold_readings(stations: list[str], limit: int = COLD_READINGS_LIMIT) -> list
     ]
 
 
-def _dynamodb_table(s: Any) -> Any:
+def get_cold_readings_table(s: Any) -> Any:
+    """The cold-readings DynamoDB table: the local endpoint (dynalite) or AWS (a factory:
+    the one place here that asks which backend runs)."""
     from botocore.config import Config
 
     # A page must not hang on a stopped local endpoint: fail fast and say so.

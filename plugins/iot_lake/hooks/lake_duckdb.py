@@ -13,7 +13,7 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from iot_lake import config
 from iot_lake.config import LakeSettings
-from iot_lake.engine import new_duckdb, prepare_local
+from iot_lake.engine.duckdb import DuckDBEngine, new_duckdb
 
 
 class LakeDuckDBHook(DbApiHook):
@@ -40,7 +40,7 @@ class LakeDuckDBHook(DbApiHook):
         return False
 
     def _run_command(self, cur: Any, sql_statement: str, parameters: Any) -> None:
-        local_sql = prepare_local(cur, sql_statement, self.settings, self.schema or None)
+        local_sql = DuckDBEngine(self.settings).prepare(cur, sql_statement, self.schema or None)
         if self.log_sql:
             self.log.info("Running statement (DuckDB): %s, parameters: %s", local_sql, parameters)
         if parameters:

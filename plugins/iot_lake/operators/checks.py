@@ -2,9 +2,9 @@
 
 The operators are common.sql's own (``SQLColumnCheckOperator``, ``SQLTableCheckOperator``,
 ``SQLCheckOperator``); what changes is where the hook comes from, DuckDB with catalog
-views on `local`, Athena on `aws`, chosen from :func:`iot_lake.config.settings` when the
-task runs, so DAG files carry no connection and never branch on the backend, and how
-they fail. Check SQL is Athena dialect on both backends.
+views on `local`, Athena on `aws`, as the engine of the task's run says
+(:func:`iot_lake.engine.get_engine`), so DAG files carry no connection and never branch on
+the backend, and how they fail. Check SQL is Athena dialect on both backends.
 
 On `local` a check runs in the task (DuckDB, seconds). On `aws` its query runs on Athena
 while the task is *deferred* (no worker slot held): common.sql's logic is replayed on
@@ -33,13 +33,8 @@ from airflow.providers.common.sql.operators.sql import (
 from airflow.sdk.exceptions import AirflowException
 
 from iot_lake import config
-from iot_lake.errors import LakeDataError
-from iot_lake.hooks import lake_db_hook
+from iot_lake.errors import DataCheckFailed
 from iot_lake.operators.deferred_sql import AthenaReplayMixin, LakeQueryingOperator
-
-
-class DataCheckFailed(LakeDataError):
-    """A check failed on staged data: bad data does not get better on retry."""
 
 
 def failure_message(
@@ -55,7 +50,7 @@ def failure_message(
             f"{result.actual!r}, expected {result.expected}"
         )
     if staged:
-        from iot_lake.wap import StagedPartition
+        from iot_lake.wap.staging import StagedPartition
 
         lines.append("The published partitions are unchanged. Staged data kept for inspection:")
         lines += [f"  - {StagedPartition.from_dict(s).describe()}" for s in staged]
@@ -82,17 +77,23 @@ class _LakeCheck(AthenaReplayMixin):
         self.max_polls = max_polls
 
     def get_db_hook(self) -> DbApiHook:
-        if self.recorded is not None:  # replaying on Athena's finished results
+        """Athena's finished results while replaying; else DuckDB in the task (an engine
+        that defers its waits only ever runs the check through a replay)."""
+        if self.recorded is not None:
             return self.recorded  # type: ignore[return-value]
-        hook = lake_db_hook()
+        from iot_lake.hooks.lake_duckdb import LakeDuckDBHook
+
+        hook = LakeDuckDBHook(settings=config.settings())
         if self.database:
             hook.schema = self.database
         return hook
 
     def execute(self, context: Any) -> Any:
-        if config.settings().is_local:
-            return self.replayed(context)
-        return self.execute_on_athena(context)
+        from iot_lake.engine import get_engine
+
+        if get_engine().defers_waits:
+            return self.execute_on_athena(context)
+        return self.replayed(context)
 
     def replayed(self, context: Any) -> Any:
         """common.sql's check; a failed check becomes :class:`DataCheckFailed`."""
@@ -212,11 +213,12 @@ class LakeDayShrinkCheckOperator(LakeQueryingOperator):
     def work(self, context: Any, run_sql: Callable[[str], list[dict[str, Any]]]) -> dict:
         from airflow.providers.common.sql.operators.sql import SQLCheckResult
 
-        from iot_lake import engine, shrink
+        from iot_lake import shrink
+        from iot_lake.sql.render import render_sql
 
         lake = config.settings()
         accepted = shrink.accepted(context.get("params"))
-        sql = engine.render_sql(shrink.COUNT_SQL, ds=self.day, params={"table": self.table})
+        sql = render_sql(shrink.COUNT_SQL, ds=self.day, params={"table": self.table})
         [row] = run_sql(sql)
         verdict = shrink.judge(self.table, self.day, row, lake.max_day_shrink, accepted)
         self.check_results = [
@@ -239,7 +241,7 @@ class LakeDayShrinkCheckOperator(LakeQueryingOperator):
             staged = staged_versions(context, self.staged_by)
             lines = [f"data check {self.task_id} failed: {verdict.describe()}."]
             if staged:
-                from iot_lake.wap import StagedPartition
+                from iot_lake.wap.staging import StagedPartition
 
                 lines.append("The published partitions are unchanged. Staged data kept for "
                              "inspection:")

@@ -27,6 +27,8 @@ from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
     from iot_lake.config import LakeSettings
+    from iot_lake.engine import Result
+    from iot_lake.engine.athena import AthenaEngine
 
 QUERY_XCOM_KEY = "athena_query"
 """XCom key of the query a task waits for (a ``__fail__`` resume looks it up there)."""
@@ -36,7 +38,12 @@ Records = list[dict[str, Any]]
 
 
 class QueryPending(Exception):
-    """The replayed logic asked for a statement that has no result yet."""
+    """The replayed logic asked for a statement that has no result yet.
+
+    Not an error of the library (it never leaves :meth:`AthenaReplayMixin.execute_on_athena`,
+    which turns it into a deferral), so it stays beside its only user, not in
+    :mod:`iot_lake.errors`.
+    """
 
     def __init__(self, sql: str) -> None:
         super().__init__(f"no Athena result yet for: {sql}")
@@ -47,18 +54,18 @@ class RecordedResults:
     """A stand-in hook: results (column names, typed rows) of finished queries, looked up
     by their exact SQL."""
 
-    def __init__(self, results: Mapping[str, tuple[list[str], Rows]]) -> None:
+    def __init__(self, results: Mapping[str, Result]) -> None:
         self.results = dict(results)
 
-    def _result(self, sql: str) -> tuple[list[str], Rows]:
+    def result(self, sql: str) -> Result:
+        """The finished query's result, or :class:`QueryPending` when it has none yet."""
         if sql not in self.results:
             raise QueryPending(sql)
         return self.results[sql]
 
     def get_dicts(self, sql: str) -> Records:
         """The rows as ``{column: value}`` (for logic that reads columns by name)."""
-        names, rows = self._result(sql)
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        return self.result(sql).records()
 
     def get_records(self, sql: str, parameters: Any = None) -> Rows:
         if parameters:
@@ -66,7 +73,7 @@ class RecordedResults:
                 "query parameters are not supported by checks deferred to Athena: "
                 "render the values into the SQL with templates ({{ params.x }})"
             )
-        return self._result(sql)[1]
+        return self.result(sql).rows
 
     def get_first(self, sql: str, parameters: Any = None) -> tuple[Any, ...] | None:
         rows = self.get_records(sql, parameters)
@@ -114,16 +121,23 @@ def wait_timeout(poll_interval: int, max_polls: int) -> timedelta:
     return timedelta(seconds=poll_interval * max_polls * 1.2)
 
 
+def athena_engine(lake: LakeSettings | None = None) -> AthenaEngine:
+    """The engine a deferring task talks to (it defers only when the engine waits
+    elsewhere: :attr:`iot_lake.engine.Engine.defers_waits`)."""
+    from iot_lake import config
+    from iot_lake.engine import get_engine
+
+    engine = get_engine(lake or config.settings())
+    if not engine.defers_waits:
+        from iot_lake.errors import QueryError
+
+        raise QueryError(f"{type(engine).__name__} runs statements in the task: nothing to defer")
+    return engine  # type: ignore[return-value]
+
+
 def failed_wait(execution_id: str | None, event: Any, lake: LakeSettings) -> Exception:
     """The error of a wait that did not succeed: a data error only for Athena's data errors."""
-    from iot_lake import engine
-    from iot_lake.errors import QueryDataError, QueryError, is_athena_data_error
-
-    reason = None
-    if execution_id:
-        reason = engine.athena_hook(lake).get_state_change_reason(execution_id)
-    error = QueryDataError if is_athena_data_error(reason) else QueryError
-    return error(f"Athena query {execution_id} did not succeed ({event}): {reason}")
+    return athena_engine(lake).failure(execution_id, f"did not succeed ({event})")
 
 
 class AthenaReplayMixin:
@@ -147,12 +161,12 @@ class AthenaReplayMixin:
 
     def execute_on_athena(self, context: Any, queries: Mapping[str, str] | None = None) -> Any:
         """Replay the logic on the rows of ``queries`` ({sql: execution id}); defer on a miss."""
-        from iot_lake import config, engine
+        from iot_lake import config
 
         lake = config.settings()
+        engine = athena_engine(lake)
         queries = dict(queries or {})
-        self.recorded = RecordedResults(
-            {sql: engine.athena_result(q, lake) for sql, q in queries.items()})
+        self.recorded = RecordedResults({sql: engine.result(q) for sql, q in queries.items()})
         try:
             return self.replayed(context)
         except QueryPending as miss:
@@ -164,9 +178,7 @@ class AthenaReplayMixin:
     def _submit_and_defer(
         self, context: Any, sql: str, queries: dict[str, str], lake: LakeSettings
     ) -> NoReturn:
-        from iot_lake import engine
-
-        execution_id = engine.athena_start(sql, lake, database=self.database)
+        execution_id = athena_engine(lake).start(sql, database=self.database)
         self.query_execution_id = queries[sql] = execution_id
         waiting = {"queries": queries, "pending": execution_id}
         context["ti"].xcom_push(key=QUERY_XCOM_KEY, value={"id": execution_id, **waiting})
@@ -187,7 +199,7 @@ class AthenaReplayMixin:
         pending: str | None = None,
     ) -> Any:
         """The trigger fired: a failed query is an engine error, a finished one is replayed."""
-        from iot_lake import config, engine
+        from iot_lake import config
 
         lake = config.settings()
         if pending is None:  # resumed with the event only (see resumed_kwargs)
@@ -196,25 +208,21 @@ class AthenaReplayMixin:
         self.query_execution_id = pending
         if not event or event.get("status") != "success":
             if pending:
-                engine.stop_query(pending, lake)
+                athena_engine(lake).stop(pending)
             raise failed_wait(pending, event, lake)
         return self.execute_on_athena(context, queries)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any):
         """A wait that failed or timed out (``__fail__``) stops its query first."""
         if next_method == "__fail__":
-            from iot_lake import config, engine
-
             query = context["ti"].xcom_pull(task_ids=self.task_id, key=QUERY_XCOM_KEY)
             if query and query.get("id"):
-                engine.stop_query(query["id"], config.settings())
+                athena_engine().stop(query["id"])
         return super().resume_execution(next_method, next_kwargs, context)  # type: ignore[misc]
 
     def on_kill(self) -> None:
         if self.query_execution_id:
-            from iot_lake import config, engine
-
-            engine.stop_query(self.query_execution_id, config.settings())
+            athena_engine().stop(self.query_execution_id)
 
 
 class LakeQueryingOperator(AthenaReplayMixin, BaseOperator):
@@ -236,12 +244,12 @@ class LakeQueryingOperator(AthenaReplayMixin, BaseOperator):
         raise NotImplementedError
 
     def execute(self, context: Any) -> Any:
-        from iot_lake import config, engine
+        from iot_lake.engine import get_engine
 
-        lake = config.settings()
-        if lake.is_local:
-            return self.work(context, lambda statement: engine.records(statement, lake))
-        return self.execute_on_athena(context)
+        engine = get_engine()
+        if engine.defers_waits:
+            return self.execute_on_athena(context)
+        return self.work(context, lambda statement: engine.query(statement).records())
 
     def replayed(self, context: Any) -> Any:
         assert self.recorded is not None  # set by execute_on_athena around this call

@@ -1,8 +1,8 @@
 """Write partitions from SQL files; on `aws` every Athena wait is deferred (no worker slot).
 
-:class:`LakeStagedWriteOperator` runs a staged write (:mod:`iot_lake.staged_write`):
+:class:`LakeStagedWriteOperator` runs a staged write (:mod:`iot_lake.wap.steps`):
 steps of ``{table: SQL file}``, each table's rows written as a new staged version of
-its partition ``dt = ds`` (:mod:`iot_lake.wap`), then an optional one-row summary
+its partition ``dt = ds`` (:mod:`iot_lake.wap.staging`), then an optional one-row summary
 query. :class:`LakeWritePartitionOperator` is its one-table case, which can also publish
 at once (derived tables without checks).
 
@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from iot_lake.operators.deferred_sql import (
+    athena_engine,
     athena_trigger,
     failed_wait,
     resumed_kwargs,
@@ -72,59 +73,56 @@ class LakeStagedWriteOperator(BaseOperator):
 
     # ------------------------------------------------------------------ start
     def execute(self, context: Any) -> dict[str, Any]:
-        from iot_lake import config, staged_write
+        from iot_lake import config
+        from iot_lake.engine import get_engine
+        from iot_lake.wap import steps
 
         lake = config.settings()
-        values = [str(v) for v in self.partition_values]
-        if lake.is_local:
-            result = staged_write.stage_steps(self.plan(), values, self.summary_sql, lake)
+        state = steps.new_state(self.partition_values)
+        if not get_engine(lake).defers_waits:  # DuckDB: the whole plan in the task (seconds)
+            return self._advance(context, state, lake, start=steps.stage_now)
+        return self._advance(context, state, lake, start=self._submit)
+
+    def _advance(
+        self, context: Any, state: dict[str, Any], lake: Any, start: Any = None
+    ) -> dict[str, Any]:
+        """Run the plan on (:func:`iot_lake.wap.steps.advance`): finish, or defer on the
+        first pending query."""
+        from iot_lake.wap import steps
+
+        result = steps.advance(
+            self.plan(), self.summary_sql, state, lake, start=start or self._submit
+        )
+        if result is not None:
             return self.finish(result, lake)
-        state = {"values": values, "step": 0, "pending": [], "staged": [], "summary": None}
-        return self._advance(context, state, lake)
-
-    def _advance(self, context: Any, state: dict[str, Any], lake: Any) -> dict[str, Any]:
-        """Defer on the next pending query, or submit the next step, or finish."""
-        from iot_lake import staged_write
-
-        plan = self.plan()
-        while not state["pending"]:
-            if state["step"] < len(plan):
-                state["staged"].append([])
-                self._submit(state, plan[state["step"]].items(), lake)
-                state["step"] += 1
-            elif self.summary_sql and state["summary"] is None:
-                self._submit(state, [(None, self.summary_sql)], lake)
-                state["summary"] = {}
-            else:
-                outputs = state["staged"][-1]
-                intermediates = [s for step in state["staged"][:-1] for s in step]
-                result = staged_write.written(outputs, intermediates, state["summary"] or {})
-                return self.finish(result, lake)
         self._defer(context, state, lake)
         raise AssertionError("defer() returns only by raising")  # pragma: no cover
 
-    def _submit(self, state: dict[str, Any], queries: Any, lake: Any) -> None:
-        """Start a step's queries together (a submit error stops those already started)."""
-        from iot_lake import engine, wap
+    def _submit(self, queries: Any, state: dict[str, Any], lake: Any) -> None:
+        """The deferring starter: UNLOAD each table of a step to a fresh prefix (and start
+        the summary) on Athena, all together; a submit error stops those already started."""
         from iot_lake.catalog import get_catalog
+        from iot_lake.engine.athena import unload_sql
+        from iot_lake.sql.transpile import parse_one
+        from iot_lake.wap import staging
 
         database = lake.curated_database
         try:
             for table_name, select in queries:
-                engine.parse_one(select)  # fail before starting anything on a bad statement
+                parse_one(select)  # fail before starting anything on a bad statement
                 query: dict[str, Any] = {"table": table_name, "location": None}
                 statement = select
                 if table_name is not None:
-                    table = engine.target_table(
+                    table = staging.target_table(
                         get_catalog(lake), database, table_name, state["values"])
-                    query["location"] = wap.stage_location(
-                        lake, table, state["values"], wap.new_run_id())
+                    query["location"] = staging.stage_location(
+                        table, state["values"], staging.new_run_id())
                     # in the ledger before the query starts: no kill, lost trigger or
                     # crash can leave an UNLOAD prefix that expiry does not know of
-                    wap.record_unload_prefix(lake, table, state["values"], query["location"])
-                    statement = engine.unload_sql(
-                        select, query["location"], engine.compression_of(table, lake))
-                query["id"] = engine.athena_start(statement, lake, database=database)
+                    staging.record_unload_prefix(table, state["values"], query["location"])
+                    statement = unload_sql(
+                        select, query["location"], staging.compression_of(table, lake))
+                query["id"] = athena_engine(lake).start(statement, database=database)
                 state["pending"].append(query)
                 self.log.info("Athena query %s writes %s", query["id"],
                               query["location"] or "the summary")
@@ -152,9 +150,9 @@ class LakeStagedWriteOperator(BaseOperator):
         self, context: Any, event: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        from iot_lake import config, engine, staged_write, wap
-        from iot_lake.catalog import get_catalog
+        from iot_lake import config
         from iot_lake.errors import QueryError
+        from iot_lake.wap import steps
 
         lake = config.settings()
         state = state or resumed_kwargs(context, self.task_id, STATE_XCOM_KEY)
@@ -166,16 +164,11 @@ class LakeStagedWriteOperator(BaseOperator):
             self._abandon(state, lake)
             raise failed_wait(query["id"], event, lake)
         state["pending"].pop(0)
-        if query["table"] is None:
-            state["summary"] = staged_write.one_row(engine.athena_records(query["id"], lake))
-        else:
-            catalog = get_catalog(lake)
-            database = lake.curated_database
-            table = engine.target_table(catalog, database, query["table"], state["values"])
-            staged = wap.register_staged(
-                lake, database, table, state["values"], query["location"], catalog=catalog
-            )
-            state["staged"][-1].append(staged.as_dict())
+        summary = (
+            steps.one_row(athena_engine(lake).result(query["id"]).records())
+            if query["table"] is None else None
+        )
+        steps.finish_query(state, query, lake, summary)
         return self._advance(context, state, lake)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any):
@@ -197,10 +190,9 @@ class LakeStagedWriteOperator(BaseOperator):
     # ------------------------------------------------------------------ helpers
     def _abandon(self, state: dict[str, Any], lake: Any) -> None:
         """Stop every query still running and delete what it may have half written."""
-        from iot_lake import engine
-
+        engine = athena_engine(lake)
         for query in state.get("pending") or []:
-            engine.abandon_query(query, lake)
+            engine.abandon(query)
 
     def finish(self, result: dict[str, Any], lake: Any) -> dict[str, Any]:
         """What the task returns (XCom): the staged write as is."""
@@ -228,10 +220,10 @@ class LakeWritePartitionOperator(LakeStagedWriteOperator):
         return [{self.table: self.sql}]
 
     def finish(self, result: dict[str, Any], lake: Any) -> dict[str, Any]:
-        from iot_lake import wap
+        from iot_lake.wap.publish import publish
 
         [staged] = result["staged"]
         if not self.publish:
             return {"staged": [staged], "rows": staged.get("rows")}
-        [published] = wap.publish_all([staged], lake)
+        [published] = publish(result, lake)
         return {**published, "rows": staged.get("rows")}

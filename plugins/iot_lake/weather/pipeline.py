@@ -5,10 +5,10 @@ day of their own messages (``weather/day=D/``), so day D's run reads ``day=D`` w
 it arrived, plus the ``day=undated/arrived=D/`` objects (they become rejects).
 
 :func:`stage_day` writes the day's observations and rejects as staged versions of their
-partitions ``dt = ds`` (:mod:`iot_lake.wap`); the DAG's checks read them in the staging
-database and :func:`iot_lake.wap.publish_all` swaps both in. The stats are derived from
+partitions ``dt = ds`` (:mod:`iot_lake.wap.steps`); the DAG's checks read them in the
+staging database and :func:`iot_lake.wap.publish.publish` swaps both in. The stats are derived from
 the published observations and replace their partitions at once
-(:func:`iot_lake.engine.write_partition`), so a rerun or a backfill of a day rewrites that
+(:func:`iot_lake.wap.publish.write_partition`), so a rerun or a backfill of a day rewrites that
 day and nothing else.
 """
 
@@ -18,10 +18,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from iot_lake import config, staged_write
+from iot_lake import config
 from iot_lake.config import LakeSettings
-from iot_lake.engine import query_records, render_sql, write_partition
-from iot_lake.operators.macros import LakeMacros
+from iot_lake.engine import get_engine
+from iot_lake.sql.render import LakeMacros, render_sql
+from iot_lake.wap import steps as write_steps
+from iot_lake.wap.publish import publish, write_partition
 from iot_lake.weather import bounds
 from iot_lake.weather.plan import STATS_SQL, SUMMARY_SQL, WRITE_STEPS
 
@@ -62,7 +64,7 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
     DAG's ``write_observations`` runs the same steps and defers on `aws`): the raw lines
     are read and typed once (``weather_typed_records``, an intermediate), both tables are
     written from that pass. Returns the staged outputs (rejects first, for
-    :func:`iot_lake.wap.publish_all`), the intermediate, the summary's figures (rows,
+    :func:`iot_lake.wap.publish.publish`), the intermediate, the summary's figures (rows,
     observations, rejects, lines_read, duplicates), which the DAG branches on and the
     reconciliation adds up, and ``raw_objects``: the raw objects listed first and then
     read, exactly those (:func:`iot_lake.weather.reconcile.raw_snapshot`); the records
@@ -79,7 +81,7 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
         {table: day_select(table, ds, lake, objects) for table in step} for step in WRITE_STEPS
     ]
     summary = render_sql(SUMMARY_SQL, ds=ds, lake=LakeMacros(lake))
-    written = {**staged_write.stage_steps(steps, [ds], summary, lake), "raw_objects": objects}
+    written = {**write_steps.stage_steps(steps, [ds], summary, lake), "raw_objects": objects}
     written = ingest_errors.add_to_staged_rejects(written, errors, lake)
     if written["rejects"]:
         log.warning("day %s: %s raw records rejected (staged: %s)",
@@ -90,14 +92,14 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
 def staged_summary(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
     """The summary of the staged day ``ds`` (:data:`iot_lake.weather.plan.SUMMARY_SQL`)."""
     lake = settings or config.settings()
-    return staged_write.one_row(query_records(SUMMARY_SQL, ds=ds, settings=lake))
+    return write_steps.one_row(get_engine(lake).query(SUMMARY_SQL, ds=ds).records())
 
 
 def publish_day(
     written: Mapping[str, Any], settings: LakeSettings | None = None
 ) -> list[dict[str, Any]]:
     """Publish a staged day (rejects, then observations), then retire its typed pass."""
-    return staged_write.publish_written(written, settings)
+    return publish(written, settings)
 
 
 def flatten_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:

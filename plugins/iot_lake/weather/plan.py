@@ -18,7 +18,7 @@ WRITE_STEPS: tuple[dict[str, str], ...] = (
     {TYPED: "weather/typed_records.sql"},
     {REJECTS: "weather/flatten_rejects.sql", OBSERVATIONS: "weather/flatten_observations.sql"},
 )
-"""The day's write (:mod:`iot_lake.staged_write`): the raw lines are read and typed once,
+"""The day's write (:mod:`iot_lake.wap.steps`): the raw lines are read and typed once,
 then both outputs are written from that pass (rejects listed first: they are published
 first)."""
 

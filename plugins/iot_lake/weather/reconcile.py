@@ -227,7 +227,7 @@ def reconcile_task(
         # a recorded object gone or changed has no figures: no sum to record
         task.check_results = check_results(err.figures, table) if err.figures else []
         if staged:
-            from iot_lake.wap import StagedPartition
+            from iot_lake.wap.staging import StagedPartition
 
             where = "; ".join(StagedPartition.from_dict(s).describe() for s in staged)
             raise ReconciliationError(

@@ -1,8 +1,8 @@
 """Where DuckDB's answer differs from Athena's (Trino's), the local engine answers as Trino.
 
-Two halves, both applied by :mod:`iot_lake.engine` on every local statement:
-:func:`rewrite` (sqlglot, on the transpiled tree) and :data:`MACROS` (registered on every
-DuckDB connection of :func:`iot_lake.engine.new_duckdb`). Each difference is pinned by a
+Two halves, both applied on every local statement: :func:`rewrite` (sqlglot, on the
+transpiled tree: :mod:`iot_lake.sql.transpile`) and :data:`MACROS` (registered on every
+DuckDB connection of :func:`iot_lake.engine.duckdb.new_duckdb`). Each difference is pinned by a
 test in ``tests/sql/test_trino_divergences.py`` giving the input and Trino's answer.
 
 - ``CAST(x AS varchar)`` of a double or real: Trino writes the SQL standard's scientific
