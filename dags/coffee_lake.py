@@ -8,36 +8,11 @@ write_coffees --> audit_coffees.check_columns             --> publish_coffees --
               \-> audit_coffees.check_day_not_shrunk     -/
 ```
 
-Write -> audit -> publish, as in `weather_lake` (`plugins/iot_lake/wap.py`):
+A run's day `D` is its logical date (UTC); it replaces partition `dt=D` of `coffees` and
+`coffee_rejects`. The param `accept_shrink` publishes a day that lost most of its rows on
+purpose.
 
-1. **write_coffees**: the day's rows of `coffees` (`D <= coffee_hour < D + 1 day`, UTC)
-   are streamed from the MySQL connection (`coffee_mysql`, Aurora MySQL on `aws`,
-   MariaDB locally) through a server-side cursor into a GZIP Parquet file with real
-   `timestamp` and `boolean` columns. Rows with an unusable `photo_url` (or a flag
-   outside 0/1/NULL) go to `coffee_rejects` with their reason and the raw row. Both are
-   **staged**: partition `dt=D` of `<curated_database>_staging.coffees` /
-   `.coffee_rejects`; readers of the curated tables still see the previous version.
-2. **audit_coffees** (on the staged day): unique, non-null `id`; non-null `coffee_hour`
-   inside the day; flags only true/false/NULL (min >= 0, max <= 1); and the
-   reconciliation: rows in MySQL = staged rows + staged rejects; and the day may not lose
-   all, or more than `max_day_shrink` (default 0.5), of its published rows unless the
-   run is triggered with `accept_shrink` = true (`iot_lake.shrink`). A failure is a data
-   error (no retry); its message names the check, the values and where the staged data
-   is kept.
-3. **publish_coffees**: swaps the audited rejects, then rows, in (directory swap on
-   `local`, Glue partition swap on `aws`); the replaced version is kept for
-   `superseded_grace_hours`.
-4. **profile_coffees**: column statistics of the day (nulls, distinct values, min/max,
-   quartiles, top values) into the `column_profiles` table, what Glue DataBrew's profile
-   job showed in the original (same SQL on Athena and DuckDB: `include/sql/quality/`).
-
-The day `D` is the run's logical date (daily data intervals in UTC: the nightly run for
-`D` starts once `D` has ended; `airflow dags test coffee_lake D` processes `D`).
-
-Idempotent: a rerun or a backfill of a day replaces that day's partition and rejects
-whole. `catchup=True` on purpose: each run owns one day, so
-re-enabling the DAG after a pause fills the missing days. Code: `plugins/iot_lake/coffee/`;
-docs: `docs/coffee.md`.
+How it works: `docs/coffee.md`. Why it is built this way: `docs/decisions.md`.
 """
 
 from __future__ import annotations

@@ -2,43 +2,20 @@ r"""
 ### lake_setup: create or update everything the pipeline needs (manual trigger)
 
 ```
-permissions --> storage --> catalog    --> report
-                        \-> query_engine
-                        \-> ingestion
-                        \-> devices
-                        \-> relational  --> report
-                        \-> coffee
+permissions --> storage --> catalog      --> report
+                        \-> query_engine -/
+                        \-> ingestion    -/
+                        \-> devices      -/
+                        \-> relational   -/
+                        \-> coffee       -/
                         \-> expire_superseded
 ```
 
-Idempotent provisioning as code; the same steps run from a shell with
-`python -m iot_lake.provisioning` (see `docs/aws.md`). Each step reads the current state
-of its resources, changes only what differs from the definitions under `include/`, and
-returns what it did (created / updated / unchanged / skipped); **report** prints
-"no changes" when a run found everything in place.
+Idempotent: a second run reports "no changes". Trigger with `{"dry_run": true}` to see
+the plan without changing anything.
 
-Steps (`aws` / `local`):
-- **permissions**: IAM roles for Firehose, IoT rules, the Glue crawler, the coffee
-  Lambda and machines, each under the permissions boundary `iot-lake-boundary` / nothing
-- **storage**: S3 buckets (public access block, encryption, TLS-only, lifecycle) /
-  lake directories, or buckets on MinIO
-- **catalog**: Glue databases, JSON classifier, raw crawler / local catalog databases
-- **query_engine**: Athena workgroup (result location, 10 GiB scan cutoff) / nothing
-- **ingestion**: Firehose stream, DynamoDB table, IoT rules / table on local DynamoDB
-- **devices**: IoT policy, thing type / CA, certificates, Mosquitto config and ACL
-- **relational**: database + `coffees` table through `coffee_mysql` (Aurora / MariaDB)
-- **coffee**: photo Lambda, its S3 notification and invoke permission, the coffee
-  machines' IoT role alias and policy / nothing (the local notifier runs the same handler)
-- **expire_superseded**: deletes partition versions that a publish replaced more than
-  `superseded_grace_hours` (default 24) ago, and staged versions whose audit failed
-  and that a later write of the same day replaced as long ago (`iot_lake.wap`; every
-  publish also does this for its own table). Skipped in a dry run.
-
-Trigger with `{"dry_run": true}` to see the plan without changing anything. The
-provisioning steps run as the deploy role, through the connection `aws_deploy` (setting
-`deploy_conn_id`; `include/iam/lake_setup_policy.json` under the permissions boundary),
-never as the DAGs' runtime role (`aws_default`, no IAM write); see `docs/aws.md`, 2.
-No schedule and no catchup: setup runs when a person or a deploy pipeline asks for it.
+What each step creates on `aws` and on `local`, and the deploy role it runs as:
+`docs/aws.md` (section "The lake_setup DAG").
 """
 
 from __future__ import annotations

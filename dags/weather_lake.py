@@ -1,52 +1,22 @@
-"""
-### weather_lake: raw station messages -> daily Parquet (+ rejects) -> checks -> daily stats
+r"""
+### weather_lake: raw station messages -> daily Parquet (+ rejects) -> audit -> publish -> stats
 
-Every day `D` = the run's logical date (daily data intervals in UTC; `catchup=True` on
-purpose: each run owns exactly one observation day, so catching up or backfilling a range
-rebuilds those days and nothing else). Raw objects live under the observation day of
-their own messages (`weather/day=D/`, Firehose dynamic partitioning), so a day's data is
-found wherever and whenever it arrived; no crawl, no late-data window.
+```
+wait_for_day_end --> register_tables --> write_observations
+--> audit_observations: has_observations --> check_keys_and_ranges
+                                         \-> check_row_count
+                        check_reconciliation
+                        check_day_not_shrunk
+--> publish_observations --> stats_by_station_day
+                         \-> stats_by_condition_day
+                         \-> profile_observations
+```
 
-1. **wait_for_day_end**: deferrable (`DateTimeSensorAsync`, no worker slot while waiting)
-   until `D+1 00:00 UTC + arrival_grace_minutes` (default 10, longer than Firehose's
-   300 s buffer); a past day passes at once.
-2. **register_tables**: the raw tables (declared with partition projection on `day`,
-   `include/glue/tables/raw/`) and the curated tables exist in the catalog.
-3. **write_observations**: lists `day=D` plus `day=undated/arrived=D/` (the undated
-   objects that arrived on D; key, size, ETag: recorded in its result for the audit);
-   `include/sql/weather/typed_records.sql` reads exactly those once and types every record with
-   `try`/`try_cast` (no record can fail the day); from that pass
-   `flatten_rejects.sql` and `flatten_observations.sql` remove duplicates (earliest
-   arrival, then object key, then record text), unnest sky-cover layers and
-   present-weather groups, and write partition `dt=D` of `weather_rejects` (every record
-   that cannot be typed or is implausible, with its reason, and every record the
-   ingestion kept under `errors/` that day) and `weather_observations`
-   **aside**: staged versions registered in `<curated_database>_staging`
-   (`plugins/iot_lake/wap.py`); `staged_day_summary.sql` counts them. Readers of the
-   curated tables still see the old day. On `aws` each Athena query is waited for in
-   the triggerer (deferrable; no worker slot).
-4. **audit_observations** (every check reads the *staged* day): keys not null, every
-   measured column within its physical bounds (`plugins/iot_lake/weather/bounds.py`,
-   the same bounds the flatten rejects by), no NaN/±Infinity, row count > 0 (skipped
-   for a day without observations); always the reconciliation against the raw objects
-   the write read (raw records + ingestion errors = staged observations + staged rejects
-   + duplicates removed) and **check_day_not_shrunk**: a new version that lost all, or
-   more than `max_day_shrink` (default 0.5), of the published day's rows fails unless
-   the run is triggered with `accept_shrink` = true (`iot_lake.shrink`). A failure is a
-   data error (no retry); its message names the check, the offending values and where
-   the staged data is kept; the published day is untouched.
-5. **publish_observations**: the audited rejects and observations are swapped in
-   together (directory swap on `local`, Glue partition swap on `aws`); a replaced
-   version stays readable for `superseded_grace_hours` (default 24), then `lake_setup`
-   or the next publish deletes it.
-6. **stats_by_station_day / stats_by_condition_day** from the published day (deferrable
-   Athena UNLOAD on `aws`: no worker slot while Athena runs); **profile_observations**:
-   column statistics of the day into `column_profiles` (deferrable on `aws` too).
+A run's day `D` is its logical date (UTC); it replaces partition `dt=D` of each table it
+writes. The param `accept_shrink` publishes a day that lost most of its rows on purpose.
 
-Rerun a day: `airflow tasks clear weather_lake -s D -e D`, or `airflow dags test
-weather_lake D`.
-Backfill: `airflow backfill create --dag-id weather_lake --from-date D1 --to-date D2
---reprocess-behavior completed`. See `docs/weather_lake.md`.
+How it works, rerunning and backfilling a day: `docs/weather_lake.md`.
+Why it is built this way: `docs/decisions.md`.
 """
 
 from __future__ import annotations
