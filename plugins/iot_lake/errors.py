@@ -13,6 +13,8 @@ raise, not at their top; a test guards that importing the engine leaves Airflow 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 try:
     from airflow.sdk.exceptions import AirflowFailException
 except ImportError:  # the library used without Airflow (the Lambda zip, simulators)
@@ -123,3 +125,16 @@ class PublishError(CatalogError):
 
 class DataCheckFailed(LakeDataError):
     """A check failed on staged data: bad data does not get better on retry."""
+
+
+# --- the write path and the reconciliations (iot_lake.wap, weather/coffee reconcile) ------
+# (PublishError, the write path's, is above with its base class CatalogError.)
+
+
+class ReconciliationError(DataCheckFailed):
+    """A day's rows do not add up against their source (the raw objects for the weather,
+    MySQL for the coffees); the message has every count, ``figures`` them by name."""
+
+    def __init__(self, message: str, figures: Mapping[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.figures = dict(figures or {})

@@ -165,7 +165,7 @@ def move_directory(source: str, target: str) -> None:
     """
     fs, src = filesystem(source)
     _, dst = filesystem(target)
-    if not is_local(fs):
+    if not is_directory_store(fs):
         raise ValueError(f"{source} is in an object store: it has no rename")
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     os.rename(src, dst)
@@ -176,7 +176,7 @@ def remove_empty_parents(uri: str, stop: str) -> None:
     """Remove the folders above ``uri`` that are now empty, up to the one named ``stop``
     (included when empty). Nothing to do in an object store: it has no empty folders."""
     fs, path = filesystem(uri)
-    if not is_local(fs):
+    if not is_directory_store(fs):
         return
     parent = os.path.dirname(path.rstrip("/"))
     while os.path.basename(parent) != stop and parent not in ("", "/"):
@@ -208,7 +208,9 @@ def _uri_of(fs: AbstractFileSystem, uri: str, path: str) -> str:
     return f"{uri.split('://', 1)[0]}://{path}"
 
 
-def is_local(fs: AbstractFileSystem) -> bool:
+def is_directory_store(fs: AbstractFileSystem) -> bool:
+    """Whether ``fs`` is a directory tree (renames are atomic, folders exist on their own)
+    rather than an object store (S3, MinIO): a property of the store, not of the backend."""
     return "file" in fs.protocol or "local" in fs.protocol
 
 
@@ -223,7 +225,7 @@ def atomic_open(uri: str, mode: str = "wb") -> Iterator[IO[bytes]]:
     multipart upload; a small buffer is never PUT), so no truncated object appears.
     """
     fs, path = filesystem(uri)
-    if not is_local(fs):
+    if not is_directory_store(fs):
         handle = fs.open(path, mode)
         try:
             yield handle

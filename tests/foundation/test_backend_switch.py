@@ -20,18 +20,7 @@ DEFINED_IN = "plugins/iot_lake/config.py"
 # Files whose backend reads other branches of issue 19 move into factories; the merger
 # empties this list once they are merged (each entry fails the test when its file no
 # longer reads the backend, so the list cannot go stale).
-PENDING = frozenset({
-    # h19-engine (A1): the engine seam and the operators that ask it
-    "plugins/iot_lake/engine.py",
-    "plugins/iot_lake/hooks/__init__.py",
-    "plugins/iot_lake/operators/checks.py",
-    "plugins/iot_lake/operators/deferred_sql.py",
-    "plugins/iot_lake/dashboard/data.py",
-    # h19-wap (A2): the write path
-    "plugins/iot_lake/wap.py",
-    "plugins/iot_lake/operators/write.py",
-    "plugins/iot_lake/coffee/export.py",
-})  # fmt: skip
+PENDING: frozenset[str] = frozenset()
 
 
 def _reads_the_backend(node: ast.AST) -> bool:

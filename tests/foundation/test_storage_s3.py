@@ -77,3 +77,16 @@ def test_delete_tree_removes_a_prefix_or_one_object_and_nothing_beside(s3_lake: 
     storage.delete_tree(f"s3://{BUCKET}/t/_superseded/x.json")
     storage.delete_tree(f"s3://{BUCKET}/t/missing/")  # missing: nothing to do
     assert _keys(s3_lake) == ["t/_superseded/x.json.bak", "t/dt=1/run=10/a.parquet"]
+
+
+def test_small_json_documents_round_trip_and_list_fresh(s3_lake: str) -> None:
+    ledger = f"s3://{BUCKET}/t/_superseded"
+    assert storage.list_dir(ledger) == []
+    storage.write_json(f"{ledger}/b.json", {"n": 2})
+    assert storage.list_dir(ledger) == [f"{ledger}/b.json"]
+    # written by another process (another client): the next listing sees it
+    _client(s3_lake).put_object(Bucket=BUCKET, Key="t/_superseded/a.json", Body=b'{"n": 1}')
+    assert storage.list_dir(ledger) == [f"{ledger}/a.json", f"{ledger}/b.json"]
+    assert storage.read_json(f"{ledger}/a.json") == {"n": 1}
+    assert storage.read_json(f"{ledger}/b.json") == {"n": 2}
+    assert storage.exists(f"{ledger}/a.json") and not storage.exists(f"{ledger}/c.json")

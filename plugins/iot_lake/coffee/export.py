@@ -112,8 +112,9 @@ def rejects_uri(lake: LakeSettings, dt: str) -> str:
     )
 
 
-def valid_photos_uri(lake: LakeSettings) -> str | None:
-    """The ``file://`` photos store accepted on ``local``; None on ``aws`` (S3 URLs only)."""
+def get_valid_photos_uri(lake: LakeSettings) -> str | None:
+    """Where photo URLs may point besides S3 objects: the local photos store (a file, or
+    ``s3://`` of a local endpoint) on ``local``; None on ``aws`` (S3 object URLs only)."""
     return lake.uri("photos") if lake.is_local else None
 
 
@@ -146,7 +147,7 @@ def stage_day(
             source.interval_params(start, end),
             data_uri=storage.join(data_at, PARQUET_FILE),
             rejects_uri=storage.join(rejects_at, REJECTS_FILE),
-            photos_uri=valid_photos_uri(lake),
+            photos_uri=get_valid_photos_uri(lake),
             compression=lake.parquet_compression,
             batch_size=batch_size,
         )

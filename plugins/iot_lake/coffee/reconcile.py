@@ -15,13 +15,9 @@ from typing import Any
 
 from iot_lake.coffee import source
 from iot_lake.config import LakeSettings, settings
-from iot_lake.errors import DataCheckFailed
+from iot_lake.errors import ReconciliationError
 
 LAKE_COUNT_SQL = "coffee/count_coffees.sql"
-
-
-class ReconciliationError(DataCheckFailed):
-    """The day's rows do not add up; the message has the three counts."""
 
 
 @dataclass(frozen=True)

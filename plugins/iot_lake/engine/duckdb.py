@@ -20,7 +20,7 @@ from iot_lake.engine.views import attach_views, referenced_tables, register_file
 from iot_lake.sql import as_trino, trino_json
 from iot_lake.sql.render import quote_ident, quote_literal
 from iot_lake.sql.transpile import LOCAL_DIALECT, duckdb_tree, parse_one
-from iot_lake.storage import delete_tree, filesystem, is_local, join
+from iot_lake.storage import delete_tree, filesystem, is_directory_store, join
 
 if TYPE_CHECKING:
     import duckdb
@@ -125,7 +125,7 @@ def copy_to_parquet(
     """
     fs.makedirs(path, exist_ok=True)
     target = join(path, f"part-{uuid.uuid4().hex}.parquet")
-    if not is_local(fs):
+    if not is_directory_store(fs):
         register_filesystem(con, fs)
         target = f"{fs.protocol[0]}://{target}"
     [rows] = con.execute(

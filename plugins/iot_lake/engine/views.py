@@ -26,7 +26,7 @@ from iot_lake.engine.projection import (
 from iot_lake.glue_types import glue_to_duckdb
 from iot_lake.sql.render import quote_ident, quote_literal
 from iot_lake.sql.transpile import LOCAL_DIALECT
-from iot_lake.storage import filesystem, is_local
+from iot_lake.storage import filesystem, is_directory_store
 
 if TYPE_CHECKING:
     import duckdb
@@ -194,7 +194,7 @@ def table_view_sql(
     keys = table.get("PartitionKeys") or []
     location = sd["Location"]
     fs, _ = filesystem(location)
-    if not is_local(fs):
+    if not is_directory_store(fs):
         register_filesystem(con, fs)
     data_cols = ", ".join(
         f"CAST(t.{quote_ident(c['Name'])} AS {glue_to_duckdb(c['Type'])}) "
@@ -219,7 +219,7 @@ def table_view_sql(
         part_location = partition["StorageDescriptor"]["Location"]
         part_fs, part_path = filesystem(part_location)
         for path in _data_files(part_fs, part_path):
-            uri = path if is_local(part_fs) else f"{part_fs.protocol[0]}://{path}"
+            uri = path if is_directory_store(part_fs) else f"{part_fs.protocol[0]}://{path}"
             mapping.append((uri, partition["Values"]))
     if not mapping:
         return _empty_select(columns + keys, with_path)
@@ -256,7 +256,7 @@ def register_filesystem(con: duckdb.DuckDBPyConnection, fs: Any) -> None:
 
 
 def _uri_prefix(fs: Any) -> str:
-    return "file://" if is_local(fs) else f"{fs.protocol[0]}://"
+    return "file://" if is_directory_store(fs) else f"{fs.protocol[0]}://"
 
 
 def _object_uri(path_or_uri: str) -> str:

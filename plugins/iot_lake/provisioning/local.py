@@ -10,7 +10,7 @@ from pathlib import Path
 from iot_lake.config import LakeSettings
 from iot_lake.provisioning.deployment import LAKE_BUCKETS
 from iot_lake.provisioning.report import Change, created, skipped, unchanged, updated
-from iot_lake.storage import filesystem, is_local
+from iot_lake.storage import filesystem, is_directory_store
 
 THINGS_ENV = "IOT_LAKE_THINGS"
 """How many weather stations get a certificate on the local backend (default 5)."""
@@ -31,7 +31,7 @@ def storage(ctx: LocalContext) -> list[Change]:
 def _ensure_root(ctx: LocalContext, area: str) -> Change:
     uri = ctx.settings.uri(area)
     fs, path = filesystem(uri)
-    if is_local(fs):
+    if is_directory_store(fs):
         if os.path.isdir(path):
             return unchanged("lake directory", path)
         if not ctx.dry_run:

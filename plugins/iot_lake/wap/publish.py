@@ -43,9 +43,9 @@ def publish(
     catalog = get_catalog(lake)
     outputs = [StagedPartition.from_dict(v) for v in written["staged"]]
     intermediates = [StagedPartition.from_dict(v) for v in written.get("intermediate") or []]
-    results = [_swap_in(version, lake, catalog) for version in outputs]
+    results = [_swap_in(version, catalog) for version in outputs]
     for version in intermediates:
-        superseded.retire_staged(version, lake)
+        _retire(version, catalog)
     superseded.expire_superseded(
         lake, tables=sorted({v.table for v in [*outputs, *intermediates]})
     )
@@ -81,7 +81,7 @@ def write_partition(
     }
 
 
-def _swap_in(staged: StagedPartition, lake: LakeSettings, catalog: Catalog) -> dict[str, Any]:
+def _swap_in(staged: StagedPartition, catalog: Catalog) -> dict[str, Any]:
     """Swap one staged version in as the published partition (idempotent on retry)."""
     table = catalog.require_table(staged.database, staged.table)
     in_staging = catalog.get_partition(staged.staging_database, staged.table, staged.values)
@@ -134,3 +134,23 @@ def _swap_in(staged: StagedPartition, lake: LakeSettings, catalog: Catalog) -> d
     )
     return {"table": f"{staged.database}.{staged.table}", "location": final,
             "superseded": replaced, "already_published": False}
+
+
+def _retire(version: StagedPartition, catalog: Catalog) -> str | None:
+    """Retire a staged version that is never published (an intermediate whose outputs
+    are): its staging partition goes and its files expire after the grace period, like a
+    superseded version. Returns the ledger entry, or None when the partition has been
+    staged again since (that write retires this version)."""
+    current = catalog.get_partition(version.staging_database, version.table, version.values)
+    if current is None or not same_location(
+        current["StorageDescriptor"]["Location"], version.location
+    ):
+        return None
+    table = catalog.require_table(version.database, version.table)
+    # Ledger first: a crash before the partition is dropped leaks nothing.
+    entry = superseded.record(
+        table, version.values, version.location, reason="intermediate, not published"
+    )
+    catalog.delete_partition(version.staging_database, version.table, version.values)
+    log.info("retired staged %s", version.describe())
+    return entry

@@ -12,14 +12,11 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from iot_lake import config, storage
 from iot_lake.catalog import get_catalog
 from iot_lake.config import LakeSettings
-
-if TYPE_CHECKING:
-    from iot_lake.wap.staging import StagedPartition
 
 log = logging.getLogger(__name__)
 
@@ -116,26 +113,6 @@ def expire_superseded(
     if removed:
         log.info("expired %d superseded partition versions: %s", len(removed), removed)
     return removed
-
-
-def retire_staged(version: StagedPartition, lake: LakeSettings | None = None) -> str | None:
-    """Retire a staged version that is never published (an intermediate whose outputs
-    are): its staging partition goes and its files expire after the grace period, like a
-    superseded version. Returns the ledger entry, or None when the partition has been
-    staged again since (that write retires this version)."""
-    lake = lake or config.settings()
-    catalog = get_catalog(lake)
-    current = catalog.get_partition(version.staging_database, version.table, version.values)
-    if current is None or not same_location(
-        current["StorageDescriptor"]["Location"], version.location
-    ):
-        return None
-    table = catalog.require_table(version.database, version.table)
-    # Ledger first: a crash before the partition is dropped leaks nothing.
-    entry = record(table, version.values, version.location, reason="intermediate, not published")
-    catalog.delete_partition(version.staging_database, version.table, version.values)
-    log.info("retired staged %s", version.describe())
-    return entry
 
 
 def _key(location: str) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 
 from iot_lake import config
 from iot_lake.config import LakeSettings
-from iot_lake.engine import get_engine
 from iot_lake.sql.render import LakeMacros, render_sql
 from iot_lake.wap import steps as write_steps
 from iot_lake.wap.publish import publish, write_partition
@@ -71,6 +70,8 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
     the ingestion kept under ``errors/`` on that day are rejects too
     (:mod:`iot_lake.weather.ingest_errors`: ``ingest_errors``, ``ingest_error_objects``).
     """
+    # here, not at the top: the audit's module imports Airflow (its errors), the
+    # benchmarks that import this one must not
     from iot_lake.weather import ingest_errors
     from iot_lake.weather.reconcile import raw_snapshot
 
@@ -87,12 +88,6 @@ def stage_day(ds: str, settings: LakeSettings | None = None) -> dict[str, Any]:
         log.warning("day %s: %s raw records rejected (staged: %s)",
                     ds, written["rejects"], written["staged"][0]["location"])
     return written
-
-
-def staged_summary(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
-    """The summary of the staged day ``ds`` (:data:`iot_lake.weather.plan.SUMMARY_SQL`)."""
-    lake = settings or config.settings()
-    return write_steps.one_row(get_engine(lake).query(SUMMARY_SQL, ds=ds).records())
 
 
 def publish_day(

@@ -24,20 +24,13 @@ from typing import Any
 
 from iot_lake import config
 from iot_lake.config import LakeSettings
-from iot_lake.errors import LakeDataError
+from iot_lake.errors import ReconciliationError
 from iot_lake.storage import filesystem, join, list_objects
+from iot_lake.wap.steps import one_row
 from iot_lake.weather.layout import UNDATED, arrival_prefix, day_prefix
-from iot_lake.weather.pipeline import staged_summary
+from iot_lake.weather.plan import SUMMARY_SQL
 
 log = logging.getLogger(__name__)
-
-
-class ReconciliationError(LakeDataError):
-    """Raw records and what the day wrote do not add up (a data error: no retry helps)."""
-
-    def __init__(self, message: str, figures: Mapping[str, int]) -> None:
-        super().__init__(message)
-        self.figures = dict(figures)
 
 
 def raw_objects(ds: str, settings: LakeSettings | None = None) -> list[str]:
@@ -61,6 +54,15 @@ def raw_snapshot(ds: str, settings: LakeSettings | None = None) -> list[dict[str
         for prefix in (day_prefix(ds), arrival_prefix(UNDATED, ds))
         for entry in list_objects(join(lake.uri("raw"), prefix))
     ]
+
+
+def staged_summary(ds: str, settings: LakeSettings | None = None) -> dict[str, int]:
+    """The summary of the staged day ``ds`` (:data:`iot_lake.weather.plan.SUMMARY_SQL`):
+    what the write says it did, when the audit is not handed the write's own figures."""
+    from iot_lake.engine import get_engine
+
+    lake = settings or config.settings()
+    return one_row(get_engine(lake).query(SUMMARY_SQL, ds=ds).records())
 
 
 def count_lines(data: bytes, name: str) -> int:
