@@ -238,15 +238,19 @@ def test_a_check_query_cut_by_execution_timeout_is_stopped(long_queries) -> None
     def timeout(*_args: Any) -> None:
         raise AirflowTaskTimeout("Timeout, PID: test")
 
+    engine = AthenaEngine(long_queries)
+    execution_id = engine.start("SELECT 1")
+    # The alarm is armed once the query runs, so it lands in the wait whatever the
+    # machine's load; a bounded wait makes a swallowed timeout fail instead of hanging.
     previous = signal.signal(signal.SIGALRM, timeout)
     signal.setitimer(signal.ITIMER_REAL, 1.5)
     try:
         with pytest.raises(AirflowTaskTimeout):
-            AthenaEngine(long_queries).query("SELECT 1")
+            engine.wait(execution_id, sleep_time=1, max_polls=60)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    assert _state(_started()) == "CANCELLED"
+    assert execution_id == _started() and _state(execution_id) == "CANCELLED"
 
 
 def test_a_replaced_version_keeps_its_grace_whatever_its_submission_entry_says(
