@@ -3,8 +3,8 @@
 ``LakeSettings.is_local`` / ``.backend`` may be read in ``config.py`` (where they are
 defined) and in functions named ``get_*`` that return one of two implementations
 (``catalog.get_catalog``: ``LocalCatalog`` or ``GlueCatalog``). Everything else asks the
-object it holds. ``storage.is_local(fs)`` is a property of a filesystem (a directory or an
-object store), not of the backend, and is not a read of the setting.
+object it holds: ``storage.is_directory_store(fs)`` asks a filesystem (a directory or an
+object store), ``engine.defers_waits`` asks the engine.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ PENDING: frozenset[str] = frozenset()
 
 def _reads_the_backend(node: ast.AST) -> bool:
     if isinstance(node, ast.Attribute) and node.attr in BACKEND_ATTRIBUTES:
-        # storage.is_local(fs) asks a filesystem, not the settings
-        return not (isinstance(node.value, ast.Name) and node.value.id == "storage")
+        return True
     return (  # getattr(lake, "is_local")
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -109,7 +108,7 @@ def test_the_scan_finds_every_form_and_spares_factories(tmp_path: Path) -> None:
     (plugins / "b.py").write_text(
         "from iot_lake import storage\n"
         "def f(fs):\n"
-        "    return storage.is_local(fs)\n"
+        "    return storage.is_directory_store(fs)\n"
     )
     (plugins / "config.py").write_text("def is_local(s):\n    return s.backend == 'local'\n")
     assert backend_reads(tmp_path) == {

@@ -68,4 +68,4 @@ def test_another_connection_gets_its_own_credentials(connection, monkeypatch) ->
 
 def test_local_uris_stay_local(connection: str, tmp_path) -> None:
     fs, path = storage.filesystem(f"file://{tmp_path}/a%3Db")
-    assert storage.is_local(fs) and path.endswith("/a=b")
+    assert storage.is_directory_store(fs) and path.endswith("/a=b")
