@@ -17,7 +17,8 @@ peak instead):
   dedupe and day filter, on a sample of the same objects (records/s is compared).
 
 One line in 200 is hostile (every kind tests/weather/test_rejects.py quarantines, plus a
-trailing comma and a repeated key), so the flatten's careful path is paid for.
+trailing comma and a repeated key), so the flatten's careful path is paid for; one good
+line in 1,000 is delivered twice, so its dedupe is too.
 
 Usage: ``uv run --frozen python bench/flatten.py`` (200k records) or ``--records 1000000``
 for issue 20's goal: ``floor_ratio`` <= 1.25, ``polars_ratio`` < 1, ``rss_mb`` < 1024.
@@ -47,6 +48,9 @@ STATIONS = 12
 RECORDS_PER_OBJECT = 25_000
 BAD_EVERY = 200
 """One line in 200 (0.5 %) is hostile: each kind the rejects tests use, in turn."""
+RESEND_EVERY = 1000
+"""One good line in 1,000 (0.1 %) is delivered again an hour later (at-least-once
+delivery), so the dedupe orders real copies."""
 
 
 def bad_lines(start: datetime, rng) -> list[str]:
@@ -137,7 +141,10 @@ def generate(home: str, records: int) -> list[str]:
                 line = bad[(n // BAD_EVERY) % len(bad)].replace("@S@", station)
                 lines_by_hour[moment.hour].append(line.replace("@T@", t))
             else:
-                lines_by_hour[moment.hour].append(f"{prefix}{station}{middle}{t}{suffix}")
+                line = f"{prefix}{station}{middle}{t}{suffix}"
+                lines_by_hour[moment.hour].append(line)
+                if n % RESEND_EVERY == 0:
+                    lines_by_hour[(moment.hour + 1) % 24].append(line)
             n += 1
     raw = Path(home) / "raw"
     paths = []
@@ -193,7 +200,7 @@ def worker_floor(files: list[str]) -> None:
     """DuckDB's own floor: the same objects read with read_json's automatic schema and
     written as one Parquet file with the project's compression, no transform at all."""
     sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
-    from iot_lake.engine.duckdb import LOCAL_ROW_GROUP_SIZE, new_duckdb
+    from iot_lake.engine.duckdb import LOCAL_ROW_GROUP_BYTES, LOCAL_ROW_GROUP_SIZE, new_duckdb
 
     codec = _compression()
     target = Path(os.environ["IOT_LAKE_HOME"]) / "floor.parquet"
@@ -203,7 +210,8 @@ def worker_floor(files: list[str]) -> None:
     [(rows,)] = con.execute(
         f"COPY (SELECT * FROM read_json([{listed}], format='newline_delimited', "
         f"ignore_errors=true, compression='gzip')) TO '{target}' (FORMAT parquet, "
-        f"COMPRESSION {codec}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE})"
+        f"COMPRESSION {codec}, ROW_GROUP_SIZE {LOCAL_ROW_GROUP_SIZE}, "
+        f"ROW_GROUP_SIZE_BYTES '{LOCAL_ROW_GROUP_BYTES}')"
     ).fetchall()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     print(json.dumps({"seconds": seconds, "cpu_s": cpu, "rows": rows}))

@@ -3,18 +3,75 @@
 -- weather_typed_records: folder day={{ ds }} and the day=undated objects that arrived on
 -- {{ ds }}, every record typed once with try/try_cast, never failing the query; what
 -- cannot be typed goes to weather_rejects by flatten_rejects.sql, with its reason).
--- Duplicates keep the earliest arrival (then object key, then record text): copy 1 only,
--- before the arrays are unnested. LEFT JOIN UNNEST ... ON TRUE keeps an observation whose array is
+-- Duplicates keep the earliest arrival, then the first object key, then the first record
+-- text: a total order that does not depend on scheduling, so the same raw objects always
+-- publish the same rows. Copies are rare, so only the keys that repeat (found on two
+-- narrow columns) are ordered; every other record is its observation's one copy.
+-- LEFT JOIN UNNEST ... ON TRUE keeps an observation whose array is
 -- empty (CROSS JOIN UNNEST would drop it). One row per observation x sky cover layer x
 -- present weather group; liquid_precip and extreme_temperature stay nested arrays. The
 -- UNNEST aliases list the fields of the row types the arrays were cast to by name (same
 -- order, from the same list). The partition key dt is not a column of the files.
-WITH observations AS (
-    SELECT *
+-- The day's publishable records are read where each step needs them, not through one
+-- WITH query: DuckDB keeps a WITH query named more than once in memory whole (2.3 GB at
+-- 1M records), where Trino inlines it.
+WITH repeated AS (
+    SELECT weather_station, observed_at
     FROM {{ lake.staging_database }}.weather_typed_records
     WHERE dt = '{{ ds }}'
         AND reason IS NULL
-        AND copy_number = 1
+    GROUP BY weather_station, observed_at
+    HAVING count(*) > 1
+),
+
+first_copies AS (
+    SELECT *
+    FROM (
+        SELECT
+            p.*,
+            row_number() OVER (
+                PARTITION BY p.weather_station, p.observed_at
+                ORDER BY p.arrived_at ASC NULLS LAST, p.source ASC, p.raw ASC
+            ) AS copy_number
+        FROM {{ lake.staging_database }}.weather_typed_records AS p
+        INNER JOIN repeated AS r
+            ON r.weather_station = p.weather_station AND r.observed_at = p.observed_at
+        WHERE p.dt = '{{ ds }}'
+            AND p.reason IS NULL
+    ) AS ranked
+    WHERE copy_number = 1
+),
+
+observations AS (
+{%- set columns -%}
+        weather_station,
+        observed_at,
+        latitude,
+        longitude,
+        elevation,
+{%- for m in params.measures %}
+        {{ m.column }},
+        {{ m.column }}_quality,
+{%- endfor %}
+        sky_cover_condition,
+        weather_condition,
+        liquid_precip,
+        extreme_temperature
+{%- endset %}
+    SELECT
+{{ columns }}
+    FROM {{ lake.staging_database }}.weather_typed_records AS p
+    WHERE p.dt = '{{ ds }}'
+        AND p.reason IS NULL
+        AND NOT EXISTS (
+            SELECT 1
+            FROM repeated AS r
+            WHERE r.weather_station = p.weather_station AND r.observed_at = p.observed_at
+        )
+    UNION ALL
+    SELECT
+{{ columns }}
+    FROM first_copies
 )
 
 SELECT
