@@ -171,6 +171,7 @@ def peak_rss_mib() -> float:
 def worker_flatten(files: list[str]) -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
     import duckdb  # noqa: F401
+    import numpy  # noqa: F401
     from sqlglot import Dialect
 
     import iot_lake.errors  # noqa: F401
@@ -181,6 +182,8 @@ def worker_flatten(files: list[str]) -> None:
     # bytecode caches (PYTHONDONTWRITEBYTECODE) that alone is ~0.4 s of a fresh process.
     # iot_lake.errors imports Airflow, which the day's write imports on its first error
     # class (2.1 CPU-s, ~5 s on the loaded 2 cores): an Airflow worker has it loaded.
+    # numpy: DuckDB imports it on the first Python function a connection registers
+    # (iot_lake.sql.trino_json; 0.23 s).
     for dialect in ("athena", "duckdb"):
         Dialect.get_or_raise(dialect)
     started, cpu_started = time.perf_counter(), time.process_time()
