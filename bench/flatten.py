@@ -49,8 +49,9 @@ RECORDS_PER_OBJECT = 25_000
 BAD_EVERY = 200
 """One line in 200 (0.5 %) is hostile: each kind the rejects tests use, in turn."""
 RESEND_EVERY = 1000
-"""One good line in 1,000 (0.1 %) is delivered again an hour later (at-least-once
-delivery), so the dedupe orders real copies."""
+"""One good line in 1,000 (0.1 %) is delivered again (at-least-once delivery) in the next
+hour's objects (the last hour's in the first hour's, so that copy arrives first), so the
+dedupe orders real copies."""
 
 
 def bad_lines(start: datetime, rng) -> list[str]:

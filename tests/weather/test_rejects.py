@@ -236,8 +236,9 @@ def test_try_forms_that_never_raise_stage_the_same_day_as_duckdbs_try(
 ) -> None:
     """The local engine writes try(json_parse(x)) and try(date_parse(..)) without DuckDB's
     TRY (iot_lake.sql.trino_json.duckdb_try_sql, iot_lake.sql.transpile._try_strptime: TRY
-    re-evaluates a vector row by row once a row fails); the hostile day stages the same rows,
-    rejects with the same reasons, the same copy numbers and figures as with TRY."""
+    re-evaluates a vector row by row once a row fails); the hostile day stages the same typed
+    records, observations (the same copies kept), rejects with the same reasons and the same
+    figures as with TRY."""
     from iot_lake.sql import transpile, trino_json
 
     fast = _staged_day()
